@@ -1,0 +1,508 @@
+//! The versioned schema of the Concierge event log: what analytics consumers and the projections read.
+//!
+//! # Layout
+//! - [`Envelope`]: the versioned wrapper every event travels in (`v`, `id`, `type`, `at`, `actor`,
+//!   `conversationId`, `data`), and [`Envelope::decode`], which tolerates unknown types and fields.
+//! - [`Event`]: one variant per event type of `EVENTS.md`, each with its `data` struct.
+//! - [`subject`]: the NATS subject names events are published on.
+//! - [`Timestamp`]: milliseconds since the epoch, written as RFC 3339 UTC with milliseconds.
+//!
+//! This crate does no I/O; it is safe to depend on from any consumer.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+mod time;
+pub use time::Timestamp;
+
+/// The schema version this crate writes. A change that breaks a consumer bumps it.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Who a user is in a conversation, as carried by the token's `role` claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Admin,
+    /// The booking platform's back end; never a chat participant.
+    Service,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Customer => "customer",
+            Role::Admin => "admin",
+            Role::Service => "service",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The user who caused an event. `name` is the token's display name, kept so that a fold that
+/// makes the actor a participant can record the name they joined with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub id: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// A conversation's lifecycle status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Archived,
+    Closed,
+}
+
+impl Status {
+    pub const ALL: [Status; 3] = [Status::Active, Status::Archived, Status::Closed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Archived => "archived",
+            Status::Closed => "closed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MessageType {
+    Text,
+    Image,
+    File,
+    /// Only admins may send system messages.
+    System,
+}
+
+impl MessageType {
+    pub fn parse(s: &str) -> Option<MessageType> {
+        match s {
+            "text" => Some(MessageType::Text),
+            "image" => Some(MessageType::Image),
+            "file" => Some(MessageType::File),
+            "system" => Some(MessageType::System),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Audience {
+    All,
+    Customers,
+    Admins,
+}
+
+/// How a booking came to be registered: by the platform through the API, or by a customer's token claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BookingSource {
+    Api,
+    Token,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub url: String,
+    pub filename: String,
+    pub mimetype: String,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BookingRegistered {
+    pub booking_id: String,
+    pub customer_id: String,
+    /// `None` keeps the booking's current title.
+    #[serde(default)]
+    pub title: Option<String>,
+    pub source: BookingSource,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParticipantJoined {
+    pub user_id: String,
+    pub role: Role,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationCreated {
+    pub booking_id: String,
+    pub title: String,
+    pub participants: Vec<ParticipantJoined>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageSent {
+    pub message_id: String,
+    pub content: String,
+    pub message_type: MessageType,
+    #[serde(default)]
+    pub attachments: Vec<Attachment>,
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    #[serde(default)]
+    pub client_message_id: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageEdited {
+    pub message_id: String,
+    pub content: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageDeleted {
+    pub message_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Reaction {
+    pub message_id: String,
+    pub emoji: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessagesRead {
+    /// Everything in the conversation up to and including this log sequence is read.
+    pub up_to_seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    pub from: Status,
+    pub to: Status,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminBroadcast {
+    pub content: String,
+    pub audience: Audience,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Empty {}
+
+/// Every event type of schema v1. Serialized as `"type": "<snake_case>", "data": {…}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Event {
+    BookingRegistered(BookingRegistered),
+    ConversationCreated(ConversationCreated),
+    ParticipantJoined(ParticipantJoined),
+    MessageSent(MessageSent),
+    MessageEdited(MessageEdited),
+    MessageDeleted(MessageDeleted),
+    ReactionAdded(Reaction),
+    ReactionRemoved(Reaction),
+    MessagesRead(MessagesRead),
+    ConversationStatusChanged(StatusChanged),
+    AdminBroadcast(AdminBroadcast),
+    TypingStarted(Empty),
+    TypingStopped(Empty),
+}
+
+impl Event {
+    /// The `type` string this event is written with.
+    pub fn event_type(&self) -> &'static str {
+        match self {
+            Event::BookingRegistered(_) => "booking_registered",
+            Event::ConversationCreated(_) => "conversation_created",
+            Event::ParticipantJoined(_) => "participant_joined",
+            Event::MessageSent(_) => "message_sent",
+            Event::MessageEdited(_) => "message_edited",
+            Event::MessageDeleted(_) => "message_deleted",
+            Event::ReactionAdded(_) => "reaction_added",
+            Event::ReactionRemoved(_) => "reaction_removed",
+            Event::MessagesRead(_) => "messages_read",
+            Event::ConversationStatusChanged(_) => "conversation_status_changed",
+            Event::AdminBroadcast(_) => "admin_broadcast",
+            Event::TypingStarted(_) => "typing_started",
+            Event::TypingStopped(_) => "typing_stopped",
+        }
+    }
+}
+
+/// One event as stored in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub v: u32,
+    pub id: String,
+    #[serde(flatten)]
+    pub event: Event,
+    pub at: Timestamp,
+    pub actor: Actor,
+    #[serde(
+        rename = "conversationId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub conversation_id: Option<String>,
+}
+
+/// Why a payload from the log could not be read as an event this crate knows.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    /// Not JSON, or a known type whose `data` does not match its schema.
+    #[error("malformed event: {0}")]
+    Malformed(#[source] serde_json::Error),
+}
+
+/// The parts every version shares; read first so that unknown types and versions can be skipped.
+#[derive(Deserialize)]
+struct Head {
+    v: u32,
+    #[serde(rename = "type")]
+    event_type: String,
+}
+
+impl Envelope {
+    pub fn new(
+        id: String,
+        at: Timestamp,
+        actor: Actor,
+        conversation_id: Option<String>,
+        event: Event,
+    ) -> Self {
+        Envelope {
+            v: SCHEMA_VERSION,
+            id,
+            event,
+            at,
+            actor,
+            conversation_id,
+        }
+    }
+
+    /// Reads an event from its JSON bytes. `Ok(None)` is an event this schema does not know (a newer
+    /// `v` or an unknown `type`), which consumers skip; unknown fields are ignored.
+    ///
+    /// # Errors
+    /// [`DecodeError::Malformed`] when the bytes are not an event of a known type and version.
+    pub fn decode(bytes: &[u8]) -> Result<Option<Envelope>, DecodeError> {
+        let head: Head = serde_json::from_slice(bytes).map_err(DecodeError::Malformed)?;
+        if head.v != SCHEMA_VERSION || !KNOWN_TYPES.contains(&head.event_type.as_str()) {
+            return Ok(None);
+        }
+        serde_json::from_slice(bytes)
+            .map(Some)
+            .map_err(DecodeError::Malformed)
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("an envelope always serializes")
+    }
+}
+
+/// Every `type` of schema v1.
+pub const KNOWN_TYPES: [&str; 13] = [
+    "booking_registered",
+    "conversation_created",
+    "participant_joined",
+    "message_sent",
+    "message_edited",
+    "message_deleted",
+    "reaction_added",
+    "reaction_removed",
+    "messages_read",
+    "conversation_status_changed",
+    "admin_broadcast",
+    "typing_started",
+    "typing_stopped",
+];
+
+/// Subject names. Ids are ULIDs or the booking platform's ids (`[A-Za-z0-9._:@-]`); a `.` in an id
+/// would split a subject token, so [`token`] escapes it.
+pub mod subject {
+    pub const PREFIX: &str = "concierge";
+    pub const BROADCAST: &str = "concierge.broadcast";
+    /// Subjects of the `CONCIERGE` stream.
+    pub const LOG_SUBJECTS: [&str; 3] = [
+        "concierge.conv.*",
+        "concierge.booking.*",
+        "concierge.broadcast",
+    ];
+    /// Subjects of the `CONCIERGE_TYPING` stream.
+    pub const TYPING_SUBJECTS: [&str; 1] = ["concierge.typing.*"];
+
+    /// Escapes an id into one subject token: `.` becomes `%2E` (`%` is outside the id alphabet).
+    pub fn token(id: &str) -> String {
+        id.replace('.', "%2E")
+    }
+
+    pub fn conversation(conversation_id: &str) -> String {
+        format!("{PREFIX}.conv.{}", token(conversation_id))
+    }
+
+    pub fn booking(booking_id: &str) -> String {
+        format!("{PREFIX}.booking.{}", token(booking_id))
+    }
+
+    pub fn typing(conversation_id: &str) -> String {
+        format!("{PREFIX}.typing.{}", token(conversation_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Envelope {
+        Envelope::new(
+            "01JDQ80000000000000000000A".into(),
+            Timestamp::parse("2026-11-24T10:15:00.123Z").unwrap(),
+            Actor {
+                id: "cus_7".into(),
+                role: Role::Customer,
+                name: None,
+            },
+            Some("01JDQ7X0S9G1W7V8M2K3Z4Y5AB".into()),
+            Event::MessageSent(MessageSent {
+                message_id: "01JDQ80000000000000000000B".into(),
+                content: "Can I check in early?".into(),
+                message_type: MessageType::Text,
+                attachments: vec![],
+                reply_to: None,
+                client_message_id: Some("c-1".into()),
+            }),
+        )
+    }
+
+    #[test]
+    fn envelope_has_the_documented_shape() {
+        let json: serde_json::Value = serde_json::from_slice(&sample().encode()).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "v": 1,
+                "id": "01JDQ80000000000000000000A",
+                "type": "message_sent",
+                "at": "2026-11-24T10:15:00.123Z",
+                "actor": { "id": "cus_7", "role": "customer" },
+                "conversationId": "01JDQ7X0S9G1W7V8M2K3Z4Y5AB",
+                "data": {
+                    "messageId": "01JDQ80000000000000000000B",
+                    "content": "Can I check in early?",
+                    "messageType": "text",
+                    "attachments": [],
+                    "replyTo": null,
+                    "clientMessageId": "c-1"
+                }
+            })
+        );
+    }
+
+    #[test]
+    fn decode_round_trips() {
+        let e = sample();
+        assert_eq!(Envelope::decode(&e.encode()).unwrap(), Some(e));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let bytes = br#"{"v":1,"id":"x","type":"messages_read","at":"2026-11-24T10:15:00.000Z",
+            "actor":{"id":"a","role":"admin","extra":1},"conversationId":"c","data":{"upToSeq":7,"more":true},"new":0}"#;
+        let e = Envelope::decode(bytes).unwrap().unwrap();
+        assert_eq!(e.event, Event::MessagesRead(MessagesRead { up_to_seq: 7 }));
+    }
+
+    #[test]
+    fn unknown_types_and_newer_versions_are_skipped() {
+        let unknown = br#"{"v":1,"id":"x","type":"made_up","at":"2026-11-24T10:15:00.000Z","actor":{"id":"a","role":"admin"},"data":{}}"#;
+        assert_eq!(Envelope::decode(unknown).unwrap(), None);
+        let newer = br#"{"v":2,"id":"x","type":"messages_read","at":"2026-11-24T10:15:00.000Z","actor":{"id":"a","role":"admin"},"data":{}}"#;
+        assert_eq!(Envelope::decode(newer).unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_known_events_are_errors() {
+        assert!(Envelope::decode(b"not json").is_err());
+        let bad = br#"{"v":1,"id":"x","type":"messages_read","at":"2026-11-24T10:15:00.000Z","actor":{"id":"a","role":"admin"},"data":{"upToSeq":"x"}}"#;
+        assert!(Envelope::decode(bad).is_err());
+    }
+
+    #[test]
+    fn every_variant_names_a_known_type() {
+        let e = Event::TypingStarted(Empty {});
+        assert!(KNOWN_TYPES.contains(&e.event_type()));
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["type"], "typing_started");
+    }
+
+    #[test]
+    fn subjects_escape_dots() {
+        assert_eq!(subject::booking("bk.1"), "concierge.booking.bk%2E1");
+        assert_eq!(subject::conversation("01J"), "concierge.conv.01J");
+    }
+}
+
+/// The id alphabets of the contract.
+pub mod ids {
+    /// A booking or user id from the booking platform: 1–128 chars of `[A-Za-z0-9._:@-]`.
+    pub fn is_external(id: &str) -> bool {
+        (1..=128).contains(&id.len())
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'@' | b'-'))
+    }
+
+    /// A server-generated id: a 26-char ULID in Crockford base32.
+    pub fn is_ulid(id: &str) -> bool {
+        id.len() == 26
+            && id.bytes().all(|b| {
+                b.is_ascii_digit()
+                    || (b.is_ascii_uppercase() && !matches!(b, b'I' | b'L' | b'O' | b'U'))
+            })
+            && id.as_bytes()[0] <= b'7'
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn external_ids() {
+            assert!(is_external("bk_1042"));
+            assert!(is_external("a.b:c@d-e_f"));
+            assert!(!is_external(""));
+            assert!(!is_external(&"a".repeat(129)));
+            assert!(is_external(&"a".repeat(128)));
+            assert!(!is_external("../etc"));
+            assert!(!is_external("a b"));
+            assert!(!is_external("é"));
+        }
+
+        #[test]
+        fn ulids() {
+            assert!(is_ulid("01JDQ7X0S9G1W7V8M2K3Z4Y5AB"));
+            assert!(!is_ulid("01JDQ7X0S9G1W7V8M2K3Z4Y5A"));
+            assert!(!is_ulid("01jdq7x0s9g1w7v8m2k3z4y5ab"));
+            assert!(!is_ulid("81JDQ7X0S9G1W7V8M2K3Z4Y5AB"));
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The pure fold: `(views, seq, event) -> views`. No business decision is taken here that the command
+//! side did not already check; what the fold does decide is how to settle races the log has ordered
+//! (a second `conversation_created` for a booking, a send after a close, a retried client key): the
+//! later event is skipped and leaves no trace in the views.
+
+use crate::kv::Kv;
+use crate::typed::Views;
+use crate::views::{
+    BookingView, ConversationView, LastMessage, MessageView, ParticipantView, ReactionView,
+    ReadPoint, ReadReceipt,
+};
+use concierge_events::{Actor, BookingSource, Envelope, Event, Role, Status, Timestamp};
+
+/// What folding one event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Applied,
+    /// The event changed nothing; the reason is for logs and tests.
+    Skipped(&'static str),
+}
+
+/// How many scalar values of a message the conversation's `lastMessage` keeps.
+pub const LAST_MESSAGE_CHARS: usize = 100;
+
+/// Folds one event at log sequence `seq` into the views. Does not move the checkpoint.
+pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
+    let at = env.at;
+    match &env.event {
+        Event::BookingRegistered(b) => {
+            let existing = views.booking(&b.booking_id);
+            let booking = match (existing, b.source) {
+                (Some(_), BookingSource::Token) => {
+                    return Outcome::Skipped("booking already registered")
+                }
+                (Some(mut cur), BookingSource::Api) => {
+                    if cur.conversation_id.is_some() && cur.customer_id != b.customer_id {
+                        return Outcome::Skipped(
+                            "booking has a conversation with another customer",
+                        );
+                    }
+                    cur.customer_id = b.customer_id.clone();
+                    if b.title.is_some() {
+                        cur.title = b.title.clone();
+                    }
+                    cur
+                }
+                (None, _) => BookingView {
+                    booking_id: b.booking_id.clone(),
+                    customer_id: b.customer_id.clone(),
+                    title: b.title.clone(),
+                    conversation_id: None,
+                    registered_at: at,
+                },
+            };
+            if let Some(cid) = &booking.conversation_id {
+                if let Some(mut conv) = views.conversation(cid) {
+                    conv.title = booking.display_title();
+                    views.put_conversation(&conv);
+                }
+            }
+            views.put_booking(&booking);
+            Outcome::Applied
+        }
+        Event::ConversationCreated(c) => {
+            let Some(id) = env.conversation_id.as_deref() else {
+                return Outcome::Skipped("no conversation id");
+            };
+            let Some(mut booking) = views.booking(&c.booking_id) else {
+                return Outcome::Skipped("unknown booking");
+            };
+            if booking.conversation_id.is_some() || views.conversation(id).is_some() {
+                return Outcome::Skipped("booking already has a conversation");
+            }
+            let mut conv = ConversationView {
+                id: id.to_string(),
+                booking_id: c.booking_id.clone(),
+                title: c.title.clone(),
+                participants: Vec::new(),
+                status: Status::Active,
+                created_at: at,
+                updated_at: at,
+                last_message: None,
+                message_count: 0,
+                live_count: 0,
+                unread: Default::default(),
+                read_points: Default::default(),
+                first_customer_message_at: None,
+                first_admin_reply_at: None,
+                last_message_seq: 0,
+                last_seq: seq,
+            };
+            for p in &c.participants {
+                join(&mut conv, &p.user_id, p.role, &p.name, at);
+            }
+            booking.conversation_id = Some(id.to_string());
+            views.put_booking(&booking);
+            views.put_conversation(&conv);
+            let mut stats = views.stats();
+            stats.total_conversations += 1;
+            stats.active += 1;
+            views.put_stats(&stats);
+            Outcome::Applied
+        }
+        Event::ParticipantJoined(p) => with_conversation(views, env, seq, |_, conv| {
+            if conv.is_participant(&p.user_id) || p.role == Role::Service {
+                return Outcome::Skipped("already a participant");
+            }
+            join(conv, &p.user_id, p.role, &p.name, at);
+            Outcome::Applied
+        }),
+        Event::MessageSent(m) => with_conversation(views, env, seq, |views, conv| {
+            if conv.status == Status::Closed {
+                return Outcome::Skipped("conversation is closed");
+            }
+            if let Some(key) = &m.client_message_id {
+                if views.client_key(&conv.id, &env.actor.id, key).is_some() {
+                    return Outcome::Skipped("client key already used");
+                }
+            }
+            if views.locate(&m.message_id).is_some() {
+                return Outcome::Skipped("message id already used");
+            }
+            if !admit_actor(conv, &env.actor, at) {
+                return Outcome::Skipped("sender is not a participant");
+            }
+            if conv.status == Status::Archived {
+                set_status(views, conv, Status::Active);
+            }
+            // Everything before this message is now read by its sender.
+            advance_read(views, conv, &env.actor.id, seq.saturating_sub(1), at);
+            let msg = MessageView {
+                id: m.message_id.clone(),
+                conversation_id: conv.id.clone(),
+                seq,
+                sender: env.actor.id.clone(),
+                sender_role: env.actor.role,
+                content: m.content.clone(),
+                message_type: m.message_type,
+                attachments: m.attachments.clone(),
+                reply_to: m.reply_to.clone(),
+                read_by: Vec::new(),
+                reactions: Vec::new(),
+                is_deleted: false,
+                deleted_at: None,
+                is_edited: false,
+                edited_at: None,
+                created_at: at,
+                updated_at: at,
+                client_message_id: m.client_message_id.clone(),
+            };
+            for p in &conv.participants {
+                if p.user_id != msg.sender {
+                    *conv.unread.entry(p.user_id.clone()).or_insert(0) += 1;
+                }
+            }
+            conv.unread.insert(msg.sender.clone(), 0);
+            conv.read_points
+                .insert(msg.sender.clone(), ReadPoint { seq, at });
+            conv.message_count += 1;
+            conv.live_count += 1;
+            conv.last_message_seq = seq;
+            conv.last_message = Some(last_message(&msg));
+            conv.updated_at = at;
+
+            let mut stats = views.stats();
+            stats.total_messages += 1;
+            match env.actor.role {
+                Role::Customer if conv.first_customer_message_at.is_none() => {
+                    conv.first_customer_message_at = Some(at);
+                }
+                Role::Admin if conv.first_admin_reply_at.is_none() => {
+                    if let Some(first) = conv.first_customer_message_at {
+                        conv.first_admin_reply_at = Some(at);
+                        stats.first_response_ms_sum += (at.millis() - first.millis()).max(0);
+                        stats.first_response_count += 1;
+                    }
+                }
+                _ => {}
+            }
+            views.put_stats(&stats);
+            if let Some(key) = &m.client_message_id {
+                views.put_client_key(&conv.id, &msg.sender, key, &msg.id);
+            }
+            views.set_live_in_time_index(&msg, true);
+            views.put_message(&msg);
+            Outcome::Applied
+        }),
+        Event::MessageEdited(e) => with_conversation(views, env, seq, |views, conv| {
+            let Some(mut msg) = message_in(views, conv, &e.message_id) else {
+                return Outcome::Skipped("unknown message");
+            };
+            if msg.is_deleted || msg.sender != env.actor.id {
+                return Outcome::Skipped("message deleted or not the sender's");
+            }
+            msg.content = e.content.clone();
+            msg.is_edited = true;
+            msg.edited_at = Some(at);
+            msg.updated_at = at;
+            if conv.last_message.as_ref().map(|l| l.id.as_str()) == Some(msg.id.as_str()) {
+                conv.last_message = Some(last_message(&msg));
+            }
+            conv.updated_at = at;
+            views.put_message(&msg);
+            Outcome::Applied
+        }),
+        Event::MessageDeleted(d) => with_conversation(views, env, seq, |views, conv| {
+            let Some(mut msg) = message_in(views, conv, &d.message_id) else {
+                return Outcome::Skipped("unknown message");
+            };
+            if msg.is_deleted {
+                return Outcome::Skipped("already deleted");
+            }
+            if msg.sender != env.actor.id && env.actor.role != Role::Admin {
+                return Outcome::Skipped("neither the sender nor an admin");
+            }
+            msg.is_deleted = true;
+            msg.deleted_at = Some(at);
+            msg.updated_at = at;
+            msg.content = String::new();
+            msg.attachments.clear();
+            for p in &conv.participants {
+                let read = conv.read_points.get(&p.user_id).map_or(0, |r| r.seq);
+                if p.user_id != msg.sender && read < msg.seq {
+                    if let Some(n) = conv.unread.get_mut(&p.user_id) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            conv.live_count = conv.live_count.saturating_sub(1);
+            conv.updated_at = at;
+            views.set_live_in_time_index(&msg, false);
+            views.put_message(&msg);
+            if conv.last_message.as_ref().map(|l| l.id.as_str()) == Some(msg.id.as_str()) {
+                conv.last_message = newest_live_message(views, &conv.id, msg.seq);
+            }
+            let mut stats = views.stats();
+            stats.total_messages = stats.total_messages.saturating_sub(1);
+            views.put_stats(&stats);
+            Outcome::Applied
+        }),
+        Event::ReactionAdded(r) => with_conversation(views, env, seq, |views, conv| {
+            let Some(mut msg) = message_in(views, conv, &r.message_id) else {
+                return Outcome::Skipped("unknown message");
+            };
+            if msg.is_deleted {
+                return Outcome::Skipped("message deleted");
+            }
+            if msg
+                .reactions
+                .iter()
+                .any(|x| x.user == env.actor.id && x.emoji == r.emoji)
+            {
+                return Outcome::Skipped("reaction exists");
+            }
+            msg.reactions.push(ReactionView {
+                user: env.actor.id.clone(),
+                emoji: r.emoji.clone(),
+                created_at: at,
+            });
+            views.put_message(&msg);
+            Outcome::Applied
+        }),
+        Event::ReactionRemoved(r) => with_conversation(views, env, seq, |views, conv| {
+            let Some(mut msg) = message_in(views, conv, &r.message_id) else {
+                return Outcome::Skipped("unknown message");
+            };
+            let before = msg.reactions.len();
+            msg.reactions
+                .retain(|x| !(x.user == env.actor.id && x.emoji == r.emoji));
+            if msg.is_deleted || msg.reactions.len() == before {
+                return Outcome::Skipped("no such reaction");
+            }
+            views.put_message(&msg);
+            Outcome::Applied
+        }),
+        Event::MessagesRead(r) => with_conversation(views, env, seq, |views, conv| {
+            if !admit_actor(conv, &env.actor, at) {
+                return Outcome::Skipped("reader is not a participant");
+            }
+            advance_read(views, conv, &env.actor.id, r.up_to_seq, at);
+            Outcome::Applied
+        }),
+        Event::ConversationStatusChanged(s) => with_conversation(views, env, seq, |views, conv| {
+            if conv.status == s.to {
+                return Outcome::Skipped("status unchanged");
+            }
+            set_status(views, conv, s.to);
+            conv.updated_at = at;
+            Outcome::Applied
+        }),
+        Event::AdminBroadcast(_) => {
+            let mut stats = views.stats();
+            stats.broadcasts += 1;
+            views.put_stats(&stats);
+            Outcome::Applied
+        }
+        Event::TypingStarted(_) | Event::TypingStopped(_) => {
+            Outcome::Skipped("typing is not folded")
+        }
+    }
+}
+
+/// Runs `f` on the event's conversation and stores it (with `last_seq`) when `f` applied something.
+fn with_conversation<K: Kv>(
+    views: &mut Views<K>,
+    env: &Envelope,
+    seq: u64,
+    f: impl FnOnce(&mut Views<K>, &mut ConversationView) -> Outcome,
+) -> Outcome {
+    let Some(mut conv) = env
+        .conversation_id
+        .as_deref()
+        .and_then(|id| views.conversation(id))
+    else {
+        return Outcome::Skipped("unknown conversation");
+    };
+    let outcome = f(views, &mut conv);
+    if outcome == Outcome::Applied {
+        conv.last_seq = seq;
+        views.put_conversation(&conv);
+    }
+    outcome
+}
+
+fn join(conv: &mut ConversationView, user_id: &str, role: Role, name: &str, at: Timestamp) {
+    if conv.is_participant(user_id) {
+        return;
+    }
+    // Nothing is read yet: every live message of others is unread (a new participant has sent none).
+    conv.unread.insert(user_id.to_string(), conv.live_count);
+    conv.participants.push(ParticipantView {
+        user_id: user_id.to_string(),
+        role,
+        name: name.to_string(),
+        joined_at: at,
+    });
+}
+
+/// Admits the actor of a send or read: participants are in, an admin joins, anyone else is out.
+fn admit_actor(conv: &mut ConversationView, actor: &Actor, at: Timestamp) -> bool {
+    if conv.is_participant(&actor.id) {
+        return true;
+    }
+    if actor.role != Role::Admin {
+        return false;
+    }
+    let name = actor.name.clone().unwrap_or_else(|| actor.id.clone());
+    join(conv, &actor.id, actor.role, &name, at);
+    true
+}
+
+fn set_status<K: Kv>(views: &mut Views<K>, conv: &mut ConversationView, to: Status) {
+    let mut stats = views.stats();
+    let from = stats.by_status_mut(conv.status);
+    *from = from.saturating_sub(1);
+    *stats.by_status_mut(to) += 1;
+    views.put_stats(&stats);
+    conv.status = to;
+}
+
+/// Moves `user`'s read point up to `up_to`: each newly covered message of others gets a receipt,
+/// and the unread count becomes the live messages of others after the new point.
+fn advance_read<K: Kv>(
+    views: &mut Views<K>,
+    conv: &mut ConversationView,
+    user: &str,
+    up_to: u64,
+    at: Timestamp,
+) {
+    let old = conv.read_points.get(user).map_or(0, |r| r.seq);
+    if up_to <= old {
+        return;
+    }
+    for mut m in views.messages(&conv.id, old, up_to.saturating_add(1), false, usize::MAX) {
+        if m.sender != user && !m.read_by.iter().any(|r| r.user == user) {
+            m.read_by.push(ReadReceipt {
+                user: user.to_string(),
+                read_at: at,
+            });
+            views.put_message(&m);
+        }
+    }
+    conv.read_points
+        .insert(user.to_string(), ReadPoint { seq: up_to, at });
+    let unread = views
+        .messages(&conv.id, up_to, u64::MAX, false, usize::MAX)
+        .iter()
+        .filter(|m| !m.is_deleted && m.sender != user)
+        .count() as u64;
+    conv.unread.insert(user.to_string(), unread);
+}
+
+fn message_in<K: Kv>(
+    views: &Views<K>,
+    conv: &ConversationView,
+    message_id: &str,
+) -> Option<MessageView> {
+    let (cid, seq) = views.locate(message_id)?;
+    if cid != conv.id {
+        return None;
+    }
+    views.message(&cid, seq)
+}
+
+fn newest_live_message<K: Kv>(
+    views: &Views<K>,
+    conversation_id: &str,
+    before: u64,
+) -> Option<LastMessage> {
+    let mut found = None;
+    let (start, end) = crate::kv::keys::messages(conversation_id, 0, before);
+    views.kv.scan(
+        &start,
+        &end,
+        true,
+        &mut |_, v| match serde_json::from_slice::<MessageView>(v) {
+            Ok(m) if !m.is_deleted => {
+                found = Some(last_message(&m));
+                false
+            }
+            _ => true,
+        },
+    );
+    found
+}
+
+fn last_message(m: &MessageView) -> LastMessage {
+    LastMessage {
+        id: m.id.clone(),
+        content: m.content.chars().take(LAST_MESSAGE_CHARS).collect(),
+        sender: m.sender.clone(),
+        message_type: m.message_type,
+        timestamp: m.created_at,
+        seq: m.seq,
+    }
+}

@@ -1,0 +1,128 @@
+//! The key-value surface the folds read and write, with an in-memory implementation for tests and
+//! history, and the key layout shared by every implementation.
+
+use std::collections::BTreeMap;
+use std::ops::Bound;
+
+/// Reads the views. Implemented by the live sled tree, by a fold transaction, and by [`MemKv`].
+pub trait KvRead {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    /// Visits keys in `[start, end)` in order (or reverse order) until `visit` returns `false`.
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    );
+}
+
+/// Writes the views. Only folds write.
+pub trait Kv: KvRead {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
+    fn remove(&mut self, key: &[u8]);
+}
+
+/// Views held in memory: the unit tests' store, and the scratch space of a history fold.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MemKv {
+    pub map: BTreeMap<Vec<u8>, Vec<u8>>,
+}
+
+impl KvRead for MemKv {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.map.get(key).cloned()
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) {
+        let range = self
+            .map
+            .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
+        if reverse {
+            for (k, v) in range.rev() {
+                if !visit(k, v) {
+                    return;
+                }
+            }
+        } else {
+            for (k, v) in range {
+                if !visit(k, v) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Kv for MemKv {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.map.insert(key, value);
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        self.map.remove(key);
+    }
+}
+
+/// Key layout. Every view lives in one keyspace so that views and checkpoint commit in one batch.
+pub mod keys {
+    /// `b/<bookingId>` → `BookingView`
+    pub fn booking(id: &str) -> Vec<u8> {
+        [b"b/", id.as_bytes()].concat()
+    }
+    /// `c/<conversationId>` → `ConversationView`
+    pub fn conversation(id: &str) -> Vec<u8> {
+        [b"c/", id.as_bytes()].concat()
+    }
+    pub const CONVERSATIONS: (&[u8], &[u8]) = (b"c/", b"c0");
+    /// `m/<conversationId>/<seq, big-endian>` → `MessageView`, so a conversation's messages scan in order.
+    pub fn message(conversation_id: &str, seq: u64) -> Vec<u8> {
+        [b"m/", conversation_id.as_bytes(), b"/", &seq.to_be_bytes()].concat()
+    }
+    /// The bounds of a conversation's messages with `after < seq < before`.
+    pub fn messages(conversation_id: &str, after: u64, before: u64) -> (Vec<u8>, Vec<u8>) {
+        (
+            message(conversation_id, after.saturating_add(1)),
+            message(conversation_id, before),
+        )
+    }
+    /// `i/<messageId>` → `<seq, big-endian><conversationId>`
+    pub fn message_index(message_id: &str) -> Vec<u8> {
+        [b"i/", message_id.as_bytes()].concat()
+    }
+    /// `k/<conversationId>\0<sender>\0<clientMessageId>` → messageId
+    pub fn client_key(conversation_id: &str, sender: &str, key: &str) -> Vec<u8> {
+        [
+            b"k/",
+            conversation_id.as_bytes(),
+            b"\0",
+            sender.as_bytes(),
+            b"\0",
+            key.as_bytes(),
+        ]
+        .concat()
+    }
+    /// `t/<createdAt ms, big-endian><seq, big-endian>` → empty: live (non-deleted) messages by time.
+    pub fn message_time(created_ms: i64, seq: u64) -> Vec<u8> {
+        [
+            b"t/",
+            &(created_ms.max(0) as u64).to_be_bytes()[..],
+            &seq.to_be_bytes(),
+        ]
+        .concat()
+    }
+    pub fn message_time_from(created_ms: i64) -> Vec<u8> {
+        [b"t/", &(created_ms.max(0) as u64).to_be_bytes()[..]].concat()
+    }
+    pub const MESSAGE_TIME_END: &[u8] = b"t0";
+    /// `s` → `StatsView`
+    pub const STATS: &[u8] = b"s";
+    /// `x/checkpoint` → the log sequence of the last folded event, big-endian.
+    pub const CHECKPOINT: &[u8] = b"x/checkpoint";
+}

@@ -1,0 +1,23 @@
+//! Pure folds from Concierge events to the views the API serves, and the sled store that keeps those
+//! views and the fold checkpoint together.
+//!
+//! # Layout
+//! - [`fold`]: `apply(views, seq, event)`, the only code that changes a view. Bookings, conversations
+//!   (participants, unread counts, read points, last message), messages (read receipts, reactions,
+//!   edits, soft deletes) and stats are all folded here; no I/O.
+//! - [`views`]: the view records, shaped as the API shows them.
+//! - [`typed`]: typed reads and writes of the views over any key-value store.
+//! - [`kv`]: the key-value surface and key layout; [`kv::MemKv`] keeps views in memory (tests, history).
+//! - [`store`]: [`store::ViewStore`], the sled store that commits each folded batch with its checkpoint
+//!   atomically.
+
+pub mod fold;
+pub mod kv;
+pub mod store;
+pub mod typed;
+pub mod views;
+
+pub use fold::{apply, Outcome};
+pub use kv::MemKv;
+pub use store::{LogEntry, StoreError, ViewStore};
+pub use typed::Views;

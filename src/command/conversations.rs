@@ -1,0 +1,168 @@
+//! Get-or-create of a booking's one conversation. Concurrent callers race in the log: every creator
+//! publishes `conversation_created` with the same `Nats-Msg-Id`, JetStream keeps the first, and the
+//! fold skips any later one, so exactly one conversation exists and exactly one caller created it.
+
+use super::{access, envelope, write, CommandError, Result};
+use crate::auth::Caller;
+use crate::state::AppState;
+use concierge_events::{
+    ids, subject, BookingRegistered, BookingSource, ConversationCreated, Event, ParticipantJoined,
+    Role,
+};
+use concierge_projections::views::{BookingView, ConversationView};
+
+/// The conversation of `booking_id`, created if it has none; `true` when this call created it.
+///
+/// # Errors
+/// 400 bad booking id; 404 unknown booking; 403 not the caller's booking, or a service token;
+/// 503 when the log cannot take the write.
+pub async fn get_or_create(
+    app: &AppState,
+    caller: &Caller,
+    booking_id: &str,
+) -> Result<(ConversationView, bool)> {
+    if !ids::is_external(booking_id) {
+        return Err(CommandError::Invalid(
+            "bookingId must be 1-128 characters of [A-Za-z0-9._:@-]".into(),
+        ));
+    }
+    let booking = owned_booking(app, caller, booking_id).await?;
+    let views = app.views.views();
+    if let Some(conv) = booking
+        .conversation_id
+        .as_deref()
+        .and_then(|id| views.conversation(id))
+    {
+        let conv = join_if_admin(app, caller, conv).await?;
+        return Ok((conv, false));
+    }
+
+    let conversation_id = ulid::Ulid::new().to_string();
+    let mut participants = vec![ParticipantJoined {
+        user_id: booking.customer_id.clone(),
+        role: Role::Customer,
+        name: if caller.user_id == booking.customer_id {
+            caller.display_name()
+        } else {
+            booking.customer_id.clone()
+        },
+    }];
+    if caller.role == Role::Admin {
+        participants.push(ParticipantJoined {
+            user_id: caller.user_id.clone(),
+            role: Role::Admin,
+            name: caller.display_name(),
+        });
+    }
+    let event = envelope(
+        caller,
+        Some(&conversation_id),
+        Event::ConversationCreated(ConversationCreated {
+            booking_id: booking_id.to_string(),
+            title: booking.display_title(),
+            participants,
+        }),
+    );
+    let msg_id = format!("conversation_created:{booking_id}");
+    let ack = write(
+        app,
+        subject::conversation(&conversation_id),
+        &event,
+        &msg_id,
+    )
+    .await?;
+    let views = app.views.views();
+    let conv = views
+        .booking(booking_id)
+        .and_then(|b| b.conversation_id)
+        .and_then(|id| views.conversation(&id))
+        .ok_or(CommandError::NotFolded { seq: ack.seq })?;
+    let created = !ack.duplicate && conv.id == conversation_id;
+    if created {
+        return Ok((conv, true));
+    }
+    let conv = join_if_admin(app, caller, conv).await?;
+    Ok((conv, false))
+}
+
+/// The booking, registered to the caller (a customer) or any registered booking (an admin). A customer
+/// whose token lists an unregistered booking registers it.
+async fn owned_booking(app: &AppState, caller: &Caller, booking_id: &str) -> Result<BookingView> {
+    let not_found = || CommandError::NotFound("booking not found".into());
+    let forbidden = || CommandError::Forbidden("This booking belongs to another customer".into());
+    let existing = app.views.views().booking(booking_id);
+    match caller.role {
+        Role::Service => {
+            existing.ok_or_else(not_found)?;
+            Err(CommandError::Forbidden(access::SERVICE_FORBIDDEN.into()))
+        }
+        Role::Admin => existing.ok_or_else(not_found),
+        Role::Customer => {
+            let booking = match existing {
+                Some(b) => b,
+                None if caller.claims_booking(booking_id) => {
+                    register_by_token(app, caller, booking_id).await?
+                }
+                None => return Err(not_found()),
+            };
+            if booking.customer_id == caller.user_id {
+                Ok(booking)
+            } else {
+                Err(forbidden())
+            }
+        }
+    }
+}
+
+async fn register_by_token(
+    app: &AppState,
+    caller: &Caller,
+    booking_id: &str,
+) -> Result<BookingView> {
+    let event = envelope(
+        caller,
+        None,
+        Event::BookingRegistered(BookingRegistered {
+            booking_id: booking_id.to_string(),
+            customer_id: caller.user_id.clone(),
+            title: None,
+            source: BookingSource::Token,
+        }),
+    );
+    let ack = write(
+        app,
+        subject::booking(booking_id),
+        &event,
+        &format!("booking_registered_by_token:{booking_id}"),
+    )
+    .await?;
+    app.views
+        .views()
+        .booking(booking_id)
+        .ok_or(CommandError::NotFolded { seq: ack.seq })
+}
+
+/// An admin who opens a conversation joins it.
+async fn join_if_admin(
+    app: &AppState,
+    caller: &Caller,
+    conv: ConversationView,
+) -> Result<ConversationView> {
+    if caller.role != Role::Admin || conv.is_participant(&caller.user_id) {
+        return Ok(conv);
+    }
+    let event = envelope(
+        caller,
+        Some(&conv.id),
+        Event::ParticipantJoined(ParticipantJoined {
+            user_id: caller.user_id.clone(),
+            role: Role::Admin,
+            name: caller.display_name(),
+        }),
+    );
+    let ack = write(app, subject::conversation(&conv.id), &event, &event.id).await?;
+    app.views
+        .views()
+        .conversation(&conv.id)
+        .ok_or(CommandError::NotFolded { seq: ack.seq })
+}

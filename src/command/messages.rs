@@ -1,0 +1,356 @@
+//! Sending a message and marking a conversation read: the rules of routes 3–5, shared with the
+//! WebSocket `send_message` and `mark_read` frames.
+
+use super::{access, envelope, write, CommandError, Result};
+use crate::auth::Caller;
+use crate::state::AppState;
+use concierge_events::{
+    ids, subject, Attachment, Event, MessageSent, MessageType, MessagesRead, Role, Status,
+    Timestamp,
+};
+use concierge_projections::views::{ConversationView, MessageView};
+use serde_json::{Map, Value};
+
+pub const MAX_CONTENT_CHARS: usize = 2000;
+pub const MAX_ATTACHMENTS: usize = 10;
+pub const MAX_FILENAME_CHARS: usize = 255;
+pub const MAX_CLIENT_KEY_CHARS: usize = 128;
+
+/// A validated send.
+#[derive(Debug, Clone)]
+pub struct SendInput {
+    pub content: String,
+    pub message_type: MessageType,
+    pub reply_to: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub client_message_id: Option<String>,
+}
+
+/// Control characters the contract rejects: C0 except `\n`, `\r`, `\t`; DEL; C1.
+pub fn is_forbidden_control(c: char) -> bool {
+    matches!(c, '\u{0}'..='\u{1f}' | '\u{7f}'..='\u{9f}') && !matches!(c, '\n' | '\r' | '\t')
+}
+
+fn invalid(msg: impl Into<String>) -> CommandError {
+    CommandError::Invalid(msg.into())
+}
+
+/// Checks message content: a string of at most 2000 scalar values without forbidden control
+/// characters; blank only when `blank_ok`.
+///
+/// # Errors
+/// 400 naming `content`.
+pub fn check_content(value: Option<&Value>, blank_ok: bool) -> Result<String> {
+    let content = match value {
+        None | Some(Value::Null) => return Err(invalid("content is required")),
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(invalid("content must be a string")),
+    };
+    if content.chars().count() > MAX_CONTENT_CHARS {
+        return Err(invalid(format!(
+            "content must be at most {MAX_CONTENT_CHARS} characters"
+        )));
+    }
+    if content.chars().any(is_forbidden_control) {
+        return Err(invalid("content must not contain control characters"));
+    }
+    if !blank_ok && content.trim().is_empty() {
+        return Err(invalid("content must not be blank"));
+    }
+    Ok(content.clone())
+}
+
+/// The client key of a body, if it carries one as a string (used before the body is validated, to
+/// answer an idempotent retry first).
+pub fn client_key_of(body: &Value) -> Option<String> {
+    body.get("clientMessageId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// Checks a client key (`clientMessageId` or `Idempotency-Key`).
+///
+/// # Errors
+/// 400 naming `field`.
+pub fn check_client_key(key: &str, field: &str) -> Result<()> {
+    let n = key.chars().count();
+    if n == 0 || n > MAX_CLIENT_KEY_CHARS || key.chars().any(char::is_control) {
+        return Err(invalid(format!(
+            "{field} must be 1-{MAX_CLIENT_KEY_CHARS} characters without control characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Validates a send body (the POST body, or a `send_message` frame's `data`).
+///
+/// # Errors
+/// 400 naming the first bad field.
+pub fn parse_send(body: &Value, header_key: Option<&str>) -> Result<SendInput> {
+    let obj = body
+        .as_object()
+        .ok_or_else(|| invalid("body must be a JSON object"))?;
+    let message_type = match obj.get("messageType") {
+        None | Some(Value::Null) => MessageType::Text,
+        Some(Value::String(s)) => MessageType::parse(s)
+            .ok_or_else(|| invalid("messageType must be one of text, image, file, system"))?,
+        Some(_) => {
+            return Err(invalid(
+                "messageType must be one of text, image, file, system",
+            ))
+        }
+    };
+    let attachments = parse_attachments(obj)?;
+    let blank_ok =
+        matches!(message_type, MessageType::Image | MessageType::File) && !attachments.is_empty();
+    let content = check_content(obj.get("content"), blank_ok)?;
+    let reply_to = match obj.get("replyTo") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if ids::is_ulid(s) => Some(s.clone()),
+        Some(_) => return Err(invalid("replyTo must be a message id or null")),
+    };
+    let client_message_id = match obj.get("clientMessageId") {
+        None | Some(Value::Null) => match header_key {
+            Some(k) => {
+                check_client_key(k, "Idempotency-Key")?;
+                Some(k.to_string())
+            }
+            None => None,
+        },
+        Some(Value::String(s)) => {
+            check_client_key(s, "clientMessageId")?;
+            Some(s.clone())
+        }
+        Some(_) => return Err(invalid("clientMessageId must be a string or null")),
+    };
+    Ok(SendInput {
+        content,
+        message_type,
+        reply_to,
+        attachments,
+        client_message_id,
+    })
+}
+
+fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
+    let items = match obj.get("attachments") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(invalid("attachments must be an array")),
+    };
+    if items.len() > MAX_ATTACHMENTS {
+        return Err(invalid(format!(
+            "attachments must have at most {MAX_ATTACHMENTS} items"
+        )));
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let field = |name: &str| format!("attachments[{i}].{name}");
+            let a = item
+                .as_object()
+                .ok_or_else(|| invalid(format!("attachments[{i}] must be an object")))?;
+            let text = |name: &str| a.get(name).and_then(Value::as_str);
+            let url = text("url")
+                .filter(|u| {
+                    let rest = u
+                        .strip_prefix("https://")
+                        .or_else(|| u.strip_prefix("http://"));
+                    rest.is_some_and(|r| !r.is_empty())
+                        && u.len() <= 2048
+                        && !u.chars().any(|c| c.is_control() || c.is_whitespace())
+                })
+                .ok_or_else(|| invalid(format!("{} must be an http(s) URL", field("url"))))?;
+            let filename = text("filename")
+                .filter(|f| {
+                    let n = f.chars().count();
+                    (1..=MAX_FILENAME_CHARS).contains(&n) && !f.chars().any(char::is_control)
+                })
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{} must be 1-{MAX_FILENAME_CHARS} characters",
+                        field("filename")
+                    ))
+                })?;
+            let mimetype = text("mimetype")
+                .filter(|m| {
+                    m.len() <= 255
+                        && m.split_once('/')
+                            .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
+                        && !m.chars().any(|c| c.is_control() || c.is_whitespace())
+                })
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{} must be a MIME type such as application/pdf",
+                        field("mimetype")
+                    ))
+                })?;
+            let size = a.get("size").and_then(Value::as_u64).ok_or_else(|| {
+                invalid(format!("{} must be a non-negative integer", field("size")))
+            })?;
+            Ok(Attachment {
+                url: url.to_string(),
+                filename: filename.to_string(),
+                mimetype: mimetype.to_string(),
+                size,
+            })
+        })
+        .collect()
+}
+
+/// Sends a message. `key_hint` is the client key as first seen (body or header), so that a retry
+/// is answered before anything else about it is checked; `body` validates the rest when needed.
+/// Returns the message and `true` when this call created it (`false`: an idempotent retry).
+///
+/// # Errors
+/// 404/403 for the conversation, 429 over the rate, whatever `body` refuses, 403 `system` by a
+/// customer, 400 bad `replyTo`, 409 closed conversation, 503 when the log cannot take it.
+pub async fn send<E: From<CommandError>>(
+    app: &AppState,
+    caller: &Caller,
+    conversation_id: &str,
+    key_hint: Option<&str>,
+    body: impl FnOnce() -> std::result::Result<SendInput, E>,
+) -> std::result::Result<(MessageView, bool), E> {
+    let conv = access::conversation(app, caller, conversation_id)?;
+    if let Some(original) = key_hint.and_then(|k| original(app, &conv, caller, k)) {
+        return Ok((original, false));
+    }
+    app.send_limiter
+        .check(&caller.user_id)
+        .map_err(|retry_after| CommandError::RateLimited {
+            retry_after,
+            limit: app.config.send_rate_limit,
+        })?;
+    let input = body()?;
+    if input.message_type == MessageType::System && caller.role != Role::Admin {
+        return Err(CommandError::Forbidden("only admins may send system messages".into()).into());
+    }
+    if let Some(reply_to) = &input.reply_to {
+        let views = app.views.views();
+        if views.locate(reply_to).map(|(c, _)| c) != Some(conv.id.clone()) {
+            return Err(invalid("replyTo must be a message of this conversation").into());
+        }
+    }
+    if conv.status == Status::Closed {
+        return Err(CommandError::Conflict("the conversation is closed".into()).into());
+    }
+    let message_id = ulid::Ulid::new().to_string();
+    let event = envelope(
+        caller,
+        Some(&conv.id),
+        Event::MessageSent(MessageSent {
+            message_id: message_id.clone(),
+            content: input.content,
+            message_type: input.message_type,
+            attachments: input.attachments,
+            reply_to: input.reply_to,
+            client_message_id: input.client_message_id.clone(),
+        }),
+    );
+    let msg_id = match &input.client_message_id {
+        Some(key) => format!("message_sent:{}:{}:{}", conv.id, caller.user_id, key),
+        None => event.id.clone(),
+    };
+    let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
+    let views = app.views.views();
+    let stored = match &input.client_message_id {
+        Some(key) => original(app, &conv, caller, key),
+        None => views.message_by_id(&message_id),
+    };
+    match stored {
+        Some(m) => {
+            let created = !ack.duplicate && m.id == message_id;
+            Ok((m, created))
+        }
+        // The fold skipped it: the log ordered a close before this send.
+        None => match views.conversation(&conv.id) {
+            Some(c) if c.status == Status::Closed => {
+                Err(CommandError::Conflict("the conversation is closed".into()).into())
+            }
+            _ => Err(CommandError::NotFolded { seq: ack.seq }.into()),
+        },
+    }
+}
+
+fn original(
+    app: &AppState,
+    conv: &ConversationView,
+    caller: &Caller,
+    key: &str,
+) -> Option<MessageView> {
+    let views = app.views.views();
+    views
+        .client_key(&conv.id, &caller.user_id, key)
+        .and_then(|id| views.message_by_id(&id))
+}
+
+/// The answer to marking a conversation read.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReadOutcome {
+    pub conversation_id: String,
+    pub read_at: Timestamp,
+    pub unread_count: u64,
+    pub marked: u64,
+}
+
+/// Marks everything in the conversation read for the caller. Writes one `messages_read` only when
+/// something was unread, or when an admin reads a conversation they have not joined (reading joins).
+///
+/// # Errors
+/// 404/403 for the conversation; 503 when the log cannot take the write.
+pub async fn mark_read(
+    app: &AppState,
+    caller: &Caller,
+    conversation_id: &str,
+) -> Result<ReadOutcome> {
+    let conv = access::conversation(app, caller, conversation_id)?;
+    mark_loaded_read(app, caller, conv).await
+}
+
+/// [`mark_read`] for a conversation the caller was already allowed to load.
+///
+/// # Errors
+/// 503 when the log cannot take the write.
+pub async fn mark_loaded_read(
+    app: &AppState,
+    caller: &Caller,
+    conv: ConversationView,
+) -> Result<ReadOutcome> {
+    let marked = conv.unread_for(&caller.user_id);
+    let joins = caller.role == Role::Admin && !conv.is_participant(&caller.user_id);
+    if marked == 0 && !joins {
+        let read_at = conv
+            .read_points
+            .get(&caller.user_id)
+            .map(|r| r.at)
+            .unwrap_or_else(Timestamp::now);
+        return Ok(ReadOutcome {
+            conversation_id: conv.id,
+            read_at,
+            unread_count: 0,
+            marked: 0,
+        });
+    }
+    let event = envelope(
+        caller,
+        Some(&conv.id),
+        Event::MessagesRead(MessagesRead {
+            up_to_seq: conv.last_message_seq,
+        }),
+    );
+    let ack = write(app, subject::conversation(&conv.id), &event, &event.id).await?;
+    let now = app
+        .views
+        .views()
+        .conversation(&conv.id)
+        .ok_or(CommandError::NotFolded { seq: ack.seq })?;
+    Ok(ReadOutcome {
+        unread_count: now.unread_for(&caller.user_id),
+        conversation_id: now.id,
+        read_at: event.at,
+        marked,
+    })
+}

@@ -1,0 +1,81 @@
+//! Commands: check a request against the views, publish its event, wait until this node has folded
+//! it, answer from the views. HTTP handlers and WebSocket frames both call these, so the rules live
+//! in one place.
+//!
+//! # Layout
+//! - [`access`]: loading a conversation the caller may see (404, then 403).
+//! - [`conversations`]: get-or-create of a booking's conversation.
+//! - [`messages`]: sending (validation, idempotent retries, rate limit) and marking read.
+//! - [`bookings`]: registering a booking for a customer.
+
+pub mod access;
+pub mod bookings;
+pub mod conversations;
+pub mod messages;
+
+use crate::auth::Caller;
+use crate::state::AppState;
+use crate::store::{Ack, LogError};
+use concierge_events::{Envelope, Event, Timestamp};
+use std::time::Duration;
+
+/// How long a writer waits for its own event to be folded before giving up on the answer.
+const FOLD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a command was refused. Each variant documents its status; only `Unavailable` and `NotFolded`
+/// are worth retrying unchanged.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// 400 `validation_failed`: the message names the field or parameter.
+    #[error("{0}")]
+    Invalid(String),
+    /// 403 `forbidden`.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404 `not_found`.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409 `conflict`: the action contradicts the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 429 `rate_limited`, with the wait until the next send is allowed.
+    #[error("too many messages: at most {limit} per 10 seconds")]
+    RateLimited { retry_after: Duration, limit: u32 },
+    /// 503 `unavailable`: the log did not take the event; nothing was written. Retry later.
+    #[error("the event store cannot take the write right now; nothing was written")]
+    Unavailable(#[source] LogError),
+    /// 500 `internal`: the event is in the log (seq) but this node has not folded it in time.
+    #[error("internal error")]
+    NotFolded { seq: u64 },
+}
+
+pub type Result<T> = std::result::Result<T, CommandError>;
+
+/// A new event by `caller` about `conversation_id`, stamped now.
+pub fn envelope(caller: &Caller, conversation_id: Option<&str>, event: Event) -> Envelope {
+    Envelope::new(
+        ulid::Ulid::new().to_string(),
+        Timestamp::now(),
+        caller.actor(),
+        conversation_id.map(str::to_string),
+        event,
+    )
+}
+
+/// Publishes `event` with `msg_id` and waits until this node has folded it (read-your-writes).
+///
+/// # Errors
+/// [`CommandError::Unavailable`] when the log does not take it; [`CommandError::NotFolded`] when it
+/// was taken but not folded within the timeout.
+pub async fn write(app: &AppState, subject: String, event: &Envelope, msg_id: &str) -> Result<Ack> {
+    let ack = app
+        .log
+        .publish(subject, event, msg_id)
+        .await
+        .map_err(CommandError::Unavailable)?;
+    if !app.progress.wait_folded(ack.seq, FOLD_TIMEOUT).await {
+        tracing::error!(seq = ack.seq, "published event not folded in time");
+        return Err(CommandError::NotFolded { seq: ack.seq });
+    }
+    Ok(ack)
+}

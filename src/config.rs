@@ -1,0 +1,158 @@
+//! The server's settings: read once from flags and the environment, checked before anything starts.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "concierge",
+    version,
+    about = "Real-time messaging about bookings, on an event log"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server and the projection worker.
+    Serve(ServeArgs),
+    /// Print a JWT signed with JWT_SECRET, to try the API by hand.
+    Token(TokenArgs),
+}
+
+/// Settings of `concierge serve`; each flag may also come from the environment variable it names.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// TCP port of the HTTP and WebSocket listener.
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Where the views (and, without NATS_URL, the local nats-server's store) live.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// NATS to use; unset: start a local nats-server from PATH.
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    /// HS256 secret for tokens; required unless --dev.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// The browser origin allowed by CORS.
+    #[arg(long, env = "CLIENT_URL", default_value = "http://localhost:5173")]
+    pub client_url: String,
+    /// Message sends per user per 10 s on this node; 0 turns the limit off.
+    #[arg(long, env = "SEND_RATE_LIMIT", default_value_t = 20)]
+    pub send_rate_limit: u32,
+    /// Name of the event log stream.
+    #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
+    pub stream_name: String,
+    /// Name of the typing stream.
+    #[arg(long, env = "TYPING_STREAM_NAME", default_value = "CONCIERGE_TYPING")]
+    pub typing_stream_name: String,
+    /// nats.conf for the local nats-server (default: the repo's, built in).
+    #[arg(long, env = "NATS_CONF")]
+    pub nats_conf: Option<PathBuf>,
+    /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TokenArgs {
+    /// The user id (`sub`).
+    #[arg(long)]
+    pub sub: String,
+    /// customer, admin or service.
+    #[arg(long)]
+    pub role: String,
+    /// Display name.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Booking ids the customer owns, comma separated.
+    #[arg(long, value_delimiter = ',')]
+    pub bookings: Vec<String>,
+    /// Lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub ttl: u64,
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+}
+
+/// A setting that makes the server refuse to start; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("JWT_SECRET is not set: set JWT_SECRET to the HS256 secret shared with the booking platform (or run with --dev)")]
+    MissingJwtSecret,
+    #[error("JWT_SECRET is empty")]
+    EmptyJwtSecret,
+    #[error("CLIENT_URL is not a valid origin: {0}")]
+    BadClientUrl(String),
+    #[error("{0} must be a NATS stream name (letters, digits, - and _)")]
+    BadStreamName(&'static str),
+}
+
+/// The checked settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub port: u16,
+    pub host: String,
+    pub data_dir: PathBuf,
+    pub nats_url: Option<String>,
+    pub jwt_secret: String,
+    /// True when the secret was generated because --dev ran without one.
+    pub jwt_secret_generated: bool,
+    pub client_url: String,
+    pub send_rate_limit: u32,
+    pub stream_name: String,
+    pub typing_stream_name: String,
+    pub nats_conf: Option<PathBuf>,
+    pub dev: bool,
+}
+
+impl ServeArgs {
+    /// Checks the settings and fills in what `--dev` may generate.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the setting that is missing or wrong.
+    pub fn check(self) -> Result<Config, ConfigError> {
+        let (jwt_secret, generated) = match (self.jwt_secret, self.dev) {
+            (Some(s), _) if s.is_empty() => return Err(ConfigError::EmptyJwtSecret),
+            (Some(s), _) => (s, false),
+            (None, true) => (format!("dev-{}", ulid::Ulid::new()), true),
+            (None, false) => return Err(ConfigError::MissingJwtSecret),
+        };
+        if axum::http::HeaderValue::from_str(&self.client_url).is_err()
+            || self.client_url.is_empty()
+        {
+            return Err(ConfigError::BadClientUrl(self.client_url));
+        }
+        let valid_stream = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !valid_stream(&self.stream_name) {
+            return Err(ConfigError::BadStreamName("STREAM_NAME"));
+        }
+        if !valid_stream(&self.typing_stream_name) {
+            return Err(ConfigError::BadStreamName("TYPING_STREAM_NAME"));
+        }
+        Ok(Config {
+            port: self.port,
+            host: self.host,
+            data_dir: self.data_dir,
+            nats_url: self.nats_url.filter(|u| !u.is_empty()),
+            jwt_secret,
+            jwt_secret_generated: generated,
+            client_url: self.client_url,
+            send_rate_limit: self.send_rate_limit,
+            stream_name: self.stream_name,
+            typing_stream_name: self.typing_stream_name,
+            nats_conf: self.nats_conf,
+            dev: self.dev,
+        })
+    }
+}

@@ -1,0 +1,100 @@
+//! Routes 1, 2 and 7: listing conversations, get-or-create by booking, one conversation.
+
+use super::extract::Params;
+use super::{ok, path_param, ApiError};
+use crate::auth::Caller;
+use crate::command::{access, conversations};
+use crate::present;
+use crate::state::AppState;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use concierge_events::{Role, Status};
+use serde_json::json;
+
+/// Route 1: the caller's conversations (a customer's own; an admin's all, or joined with `mine`),
+/// newest activity first.
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let q = Params::parse(q.as_deref());
+    let page = q.int("page", 1, 1, u64::MAX)?;
+    let limit = q.int("limit", 20, 1, 100)?;
+    let status = match q.get("status") {
+        None => None,
+        Some(s) => Some(Status::parse(s).ok_or_else(|| {
+            ApiError::Invalid("status must be one of active, archived, closed".into())
+        })?),
+    };
+    let mine = q.flag("mine")?;
+    access::not_service(&caller)?;
+
+    let mut convs: Vec<_> = app
+        .views
+        .views()
+        .conversations()
+        .into_iter()
+        .filter(|c| access::may_see(&caller, c))
+        .filter(|c| status.is_none_or(|s| c.status == s))
+        .filter(|c| !mine || caller.role != Role::Admin || c.is_participant(&caller.user_id))
+        .collect();
+    convs.sort_by(|a, b| {
+        b.updated_at
+            .cmp(&a.updated_at)
+            .then_with(|| b.id.cmp(&a.id))
+    });
+    let total = convs.len() as u64;
+    let skip = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX);
+    let items: Vec<_> = convs
+        .iter()
+        .skip(skip)
+        .take(limit as usize)
+        .map(|c| present::conversation(c, &caller.user_id))
+        .collect();
+    Ok(ok(
+        StatusCode::OK,
+        "Conversations retrieved",
+        json!({
+            "conversations": items,
+            "pagination": { "page": page, "limit": limit, "total": total, "pages": total.div_ceil(limit) },
+        }),
+    ))
+}
+
+/// Route 2: the booking's one conversation, created on first use (201) or existing (200).
+pub async fn by_booking(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let booking_id = path_param(path, "bookingId")?;
+    let (conv, created) = conversations::get_or_create(&app, &caller, &booking_id).await?;
+    let (status, message) = if created {
+        (StatusCode::CREATED, "Conversation created")
+    } else {
+        (StatusCode::OK, "Conversation retrieved")
+    };
+    Ok(ok(
+        status,
+        message,
+        present::conversation(&conv, &caller.user_id),
+    ))
+}
+
+/// Route 7: one conversation.
+pub async fn one(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = path_param(path, "conversationId")?;
+    let conv = access::conversation(&app, &caller, &id)?;
+    Ok(ok(
+        StatusCode::OK,
+        "Conversation retrieved",
+        present::conversation(&conv, &caller.user_id),
+    ))
+}

@@ -1,0 +1,85 @@
+//! The HTTP layer's one error type and its one mapping to the envelope.
+
+use crate::auth::AuthError;
+use crate::command::CommandError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+/// Everything an HTTP request can fail with. Each maps to one status and `error` code of API.md.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401 `unauthorized`.
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    /// 404 `not_found` for a path no route has.
+    #[error("route not found")]
+    RouteNotFound,
+    /// 405 `method_not_allowed`.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 415 `unsupported_media_type`.
+    #[error("body must be application/json")]
+    UnsupportedMediaType,
+    /// 413 `payload_too_large`.
+    #[error("body must be at most 65536 bytes")]
+    PayloadTooLarge,
+    /// 400 `validation_failed` found by the HTTP layer (query, path, JSON syntax).
+    #[error("{0}")]
+    Invalid(String),
+    /// Whatever a command refused; see [`CommandError`] for the statuses.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ApiError::Command(c) => match c {
+                CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+                CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+                CommandError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+                CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+                CommandError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+                CommandError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                CommandError::NotFolded { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        match &self {
+            ApiError::Command(CommandError::Unavailable(source)) => {
+                tracing::warn!(error = %source, "write refused: event store unavailable");
+            }
+            ApiError::Command(CommandError::NotFolded { seq }) => {
+                tracing::error!(
+                    seq,
+                    "answering 500: the event is stored but not folded in time"
+                );
+            }
+            _ => {}
+        }
+        let body = Json(json!({ "success": false, "message": self.to_string(), "error": code }));
+        let mut response = (status, body).into_response();
+        if let ApiError::Command(CommandError::RateLimited { retry_after, .. }) = &self {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+    }
+}

@@ -1,0 +1,134 @@
+//! Routes 3, 4 and 5: a conversation's messages (which marks it read), sending, marking read.
+
+use super::extract::{Params, RawBody};
+use super::{ok, path_param, ApiError};
+use crate::auth::Caller;
+use crate::command::{access, messages};
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use concierge_events::ids;
+use serde_json::json;
+
+/// Route 3: a page of messages, each page oldest first; page 1 is the newest. `before=<id>` pages by
+/// cursor instead. Marks the conversation read for the caller; if the log cannot take that, the page
+/// is still returned, unmarked.
+pub async fn list(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = path_param(path, "conversationId")?;
+    access::conversation_id(&id, "conversationId")?;
+    let q = Params::parse(q.as_deref());
+    let limit = q.int("limit", 50, 1, 100)?;
+    let before = match q.get("before") {
+        None => None,
+        Some(b) if ids::is_ulid(b) => Some(b.to_string()),
+        Some(_) => return Err(ApiError::Invalid("before must be a message id".into())),
+    };
+    let page = match before {
+        Some(_) => None,
+        None => Some(q.int("page", 1, 1, u64::MAX)?),
+    };
+    let conv = access::conversation(&app, &caller, &id)?;
+    let before_seq = match &before {
+        None => None,
+        Some(b) => match app.views.views().locate(b) {
+            Some((c, seq)) if c == conv.id => Some(seq),
+            _ => {
+                return Err(ApiError::Invalid(
+                    "before must be a message of this conversation".into(),
+                ))
+            }
+        },
+    };
+    if let Err(e) = messages::mark_loaded_read(&app, &caller, conv.clone()).await {
+        tracing::warn!(error = %e, conversation = %conv.id, "returning messages unmarked");
+    }
+
+    let views = app.views.views();
+    let total = views
+        .conversation(&conv.id)
+        .map_or(conv.message_count, |c| c.message_count);
+    let pages = total.div_ceil(limit);
+    let (mut items, has_more) = match (page, before_seq) {
+        (_, Some(seq)) => {
+            let mut items = views.messages(&conv.id, 0, seq, true, limit as usize + 1);
+            let more = items.len() > limit as usize;
+            items.truncate(limit as usize);
+            (items, more)
+        }
+        (Some(page), None) => {
+            let end = usize::try_from(page.saturating_mul(limit)).unwrap_or(usize::MAX);
+            let skip = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX);
+            let newest = if skip as u64 >= total {
+                Vec::new()
+            } else {
+                views.messages(&conv.id, 0, u64::MAX, true, end)
+            };
+            (newest.into_iter().skip(skip).collect(), page < pages)
+        }
+        (None, None) => (Vec::new(), false),
+    };
+    items.reverse();
+    Ok(ok(
+        StatusCode::OK,
+        "Messages retrieved",
+        json!({
+            "messages": items,
+            "pagination": {
+                "page": page,
+                "limit": limit,
+                "total": total,
+                "pages": pages,
+                "hasMore": has_more,
+            },
+        }),
+    ))
+}
+
+/// Route 4: send a message. A retry with the same client key answers 200 with the original.
+pub async fn send(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = path_param(path, "conversationId")?;
+    let body = RawBody::read(&headers, body).await;
+    let header_key = headers
+        .get("idempotency-key")
+        .map(|v| v.to_str().map(str::to_string).unwrap_or_default());
+    let key_hint = body
+        .peek_json()
+        .as_ref()
+        .and_then(messages::client_key_of)
+        .or_else(|| header_key.clone());
+    let (message, created) = messages::send(&app, &caller, &id, key_hint.as_deref(), || {
+        let json = body.json()?;
+        Ok::<_, ApiError>(messages::parse_send(&json, header_key.as_deref())?)
+    })
+    .await?;
+    Ok(if created {
+        ok(StatusCode::CREATED, "Message sent", message)
+    } else {
+        ok(StatusCode::OK, "Message already sent", message)
+    })
+}
+
+/// Route 5: mark everything read for the caller.
+pub async fn mark_read(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let id = path_param(path, "conversationId")?;
+    let outcome = messages::mark_read(&app, &caller, &id).await?;
+    Ok(ok(StatusCode::OK, "Conversation marked as read", outcome))
+}

@@ -1,0 +1,125 @@
+//! The HTTP API of API.md: one file per resource, the error envelope, and the router.
+//!
+//! # Layout
+//! - [`error`]: [`ApiError`], the one mapping of every failure to the envelope.
+//! - [`extract`]: query parameters and bodies, read in the contract's check order.
+//! - [`conversations`] (routes 1, 2, 7), [`messages`] (3, 4, 5), [`stats`] (6), [`bookings`] (12).
+//! - [`ops`]: `/health`, `/ready`, `/metrics`; [`dev`]: the `--dev` test routes.
+
+pub mod bookings;
+pub mod conversations;
+pub mod dev;
+pub mod error;
+pub mod extract;
+pub mod messages;
+pub mod ops;
+pub mod stats;
+
+pub use error::ApiError;
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tower_http::cors::CorsLayer;
+
+/// The whole HTTP surface of a node.
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new()
+        .route("/messaging/conversations", get(conversations::list))
+        .route(
+            "/messaging/conversations/booking/{booking_id}",
+            get(conversations::by_booking),
+        )
+        .route("/messaging/conversations/{id}", get(conversations::one))
+        .route(
+            "/messaging/conversations/{id}/messages",
+            get(messages::list).post(messages::send),
+        )
+        .route(
+            "/messaging/conversations/{id}/read",
+            put(messages::mark_read),
+        )
+        .route("/messaging/stats", get(stats::stats))
+        .route("/messaging/bookings/{booking_id}", put(bookings::register))
+        .route("/health", get(ops::health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics));
+    if state.config.dev {
+        router = router.merge(dev::routes());
+    }
+    let cors = cors(&state.config.client_url);
+    router
+        .fallback(|| async { ApiError::RouteNotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(middleware::from_fn(record_metrics))
+        .layer(cors)
+        .with_state(state)
+}
+
+fn cors(client_url: &str) -> CorsLayer {
+    let origin = HeaderValue::from_str(client_url).unwrap_or(HeaderValue::from_static("null"));
+    CorsLayer::new()
+        .allow_origin(origin)
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Counts requests and their latency by route template, method and status.
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".to_string());
+    let method = request.method().to_string();
+    let response = next.run(request).await;
+    let labels = [
+        ("route", route),
+        ("method", method),
+        ("status", response.status().as_u16().to_string()),
+    ];
+    metrics::counter!("concierge_http_requests_total", &labels).increment(1);
+    metrics::histogram!("concierge_http_request_duration_seconds", &labels)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// A success in the envelope.
+pub fn ok(status: StatusCode, message: &str, data: impl Serialize) -> Response {
+    (
+        status,
+        Json(json!({ "success": true, "message": message, "data": data })),
+    )
+        .into_response()
+}
+
+/// A path parameter, or 400 naming it when the path could not be decoded.
+pub fn path_param(
+    path: Result<axum::extract::Path<String>, axum::extract::rejection::PathRejection>,
+    name: &str,
+) -> Result<String, ApiError> {
+    path.map(|p| p.0)
+        .map_err(|_| ApiError::Invalid(format!("{name} is not a valid path segment")))
+}

@@ -1,0 +1,212 @@
+//! `concierge`: the messaging engine's binary.
+//!
+//! # Layout
+//! - [`config`]: flags and environment, checked once.
+//! - [`auth`]: JWT verification (the `Caller` extractor) and minting (`concierge token`).
+//! - [`store`]: the JetStream event log, and the supervised local nats-server.
+//! - [`projection`]: the worker that folds the log into this node's sled views.
+//! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
+//!   every transport.
+//! - [`http`]: the REST API, one file per resource; [`present`]: views as a caller sees them.
+//! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
+
+mod auth;
+mod command;
+mod config;
+mod http;
+mod present;
+mod projection;
+mod ratelimit;
+mod state;
+mod store;
+
+use anyhow::Context;
+use clap::Parser;
+use concierge_projections::ViewStore;
+use config::{Cli, Command, Config, TokenArgs};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use state::AppState;
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Token(args) => token(args),
+        Command::Serve(args) => {
+            init_tracing();
+            let config = match args.check() {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: cannot start the async runtime: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(serve(config)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+fn token(args: TokenArgs) -> ExitCode {
+    let Some(secret) = args.jwt_secret.filter(|s| !s.is_empty()) else {
+        eprintln!("error: JWT_SECRET is not set: set JWT_SECRET to the secret the server uses");
+        return ExitCode::from(2);
+    };
+    if !matches!(args.role.as_str(), "customer" | "admin" | "service") {
+        eprintln!("error: --role must be customer, admin or service");
+        return ExitCode::from(2);
+    }
+    if !concierge_events::ids::is_external(&args.sub) {
+        eprintln!("error: --sub must be 1-128 characters of [A-Za-z0-9._:@-]");
+        return ExitCode::from(2);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let claims = auth::Claims {
+        sub: args.sub,
+        role: args.role,
+        exp: now + args.ttl,
+        name: args.name,
+        bookings: (!args.bookings.is_empty()).then_some(args.bookings),
+    };
+    println!("{}", auth::JwtKeys::new(&secret).mint(&claims));
+    ExitCode::SUCCESS
+}
+
+fn install_metrics() -> Option<PrometheusHandle> {
+    let buckets = [
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+    ];
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
+        .ok()?
+        .install_recorder()
+        .ok()
+}
+
+/// Runs a node until SIGINT or SIGTERM: in-flight requests finish, the views are flushed.
+async fn serve(config: Config) -> anyhow::Result<()> {
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "--dev without JWT_SECRET: generated JWT_SECRET={} (mint tokens with: JWT_SECRET={} concierge token ...)",
+            config.jwt_secret,
+            config.jwt_secret
+        );
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+    let views = ViewStore::open(&config.data_dir.join("views"))
+        .with_context(|| format!("cannot open the views in {}", config.data_dir.display()))?;
+
+    let local_nats = match &config.nats_url {
+        Some(_) => None,
+        None => Some(
+            store::local_nats::LocalNats::start(&config.data_dir, config.nats_conf.as_deref())
+                .await?,
+        ),
+    };
+    let nats_url = match (&config.nats_url, &local_nats) {
+        (Some(url), _) => url.clone(),
+        (None, Some(local)) => local.url(),
+        (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
+    };
+    let log = store::EventLog::connect(&nats_url, &config.stream_name, &config.typing_stream_name)
+        .await?;
+
+    let progress = projection::Progress::new(views.checkpoint());
+    let (stop, stopped) = watch::channel(false);
+    let worker = tokio::spawn(projection::run(
+        log.clone(),
+        views.clone(),
+        progress.clone(),
+        stopped.clone(),
+    ));
+    let monitor = tokio::spawn(projection::monitor(
+        log.clone(),
+        progress.clone(),
+        stopped.clone(),
+    ));
+
+    let listener = TcpListener::bind((config.host.as_str(), config.port))
+        .await
+        .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
+    tracing::info!(addr = %listener.local_addr()?, nats = %nats_url, "concierge listening");
+    let state = AppState::new(config, log, views.clone(), progress, install_metrics());
+    let pruner = {
+        let limiter = state.send_limiter.clone();
+        let mut stopped = stopped.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => limiter.prune(),
+                    _ = stopped.changed() => return,
+                }
+            }
+        })
+    };
+
+    run(listener, state, shutdown_signal()).await?;
+
+    let _ = stop.send(true);
+    let _ = tokio::join!(worker, monitor, pruner);
+    views.flush().context("cannot flush the views")?;
+    if let Some(local) = local_nats {
+        local.stop().await;
+    }
+    tracing::info!("stopped cleanly");
+    Ok(())
+}
+
+/// Serves HTTP on `listener` until `shutdown` resolves, then lets in-flight requests finish.
+async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, http::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,165 @@
+//! The projection worker: folds the log into this node's views, in order, from the checkpoint on,
+//! and tells waiting writers how far it has folded (read-your-writes).
+
+use crate::store::EventLog;
+use concierge_events::Envelope;
+use concierge_projections::{LogEntry, ViewStore};
+use futures::StreamExt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// At most this many events are folded into one atomic sled batch.
+const BATCH: usize = 512;
+
+/// How far this node has folded, and whether it is ready to serve.
+pub struct Progress {
+    folded: watch::Sender<u64>,
+    /// The log's last sequence, as last seen.
+    log_last: AtomicU64,
+    ready: AtomicBool,
+}
+
+impl Progress {
+    pub fn new(checkpoint: u64) -> Arc<Progress> {
+        Arc::new(Progress {
+            folded: watch::Sender::new(checkpoint),
+            log_last: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+        })
+    }
+
+    pub fn folded(&self) -> u64 {
+        *self.folded.borrow()
+    }
+
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+    }
+
+    /// Waits until the event at `seq` is folded; `false` when `timeout` passed first.
+    pub async fn wait_folded(&self, seq: u64, timeout: Duration) -> bool {
+        let mut rx = self.folded.subscribe();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|s| *s >= seq)).await;
+        matches!(reached, Ok(Ok(_)))
+    }
+}
+
+/// Folds the log forever: (re)creates the streams and an ordered consumer from the checkpoint,
+/// and starts over from the checkpoint whenever the connection or the consumer fails.
+pub async fn run(
+    log: EventLog,
+    store: ViewStore,
+    progress: Arc<Progress>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = fold_until_error(&log, &store, &progress) => {}
+            _ = shutdown.changed() => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn fold_until_error(log: &EventLog, store: &ViewStore, progress: &Progress) {
+    if !log.is_connected() {
+        return;
+    }
+    if let Err(e) = log.ensure_streams().await {
+        tracing::warn!(error = %e, "cannot create the streams yet");
+        return;
+    }
+    let start = store.checkpoint() + 1;
+    let messages = match log.consume_from(start).await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot open the log consumer");
+            return;
+        }
+    };
+    tracing::info!(from = start, "folding the log");
+    let mut chunks = messages.ready_chunks(BATCH);
+    while let Some(chunk) = chunks.next().await {
+        let mut entries = Vec::with_capacity(chunk.len());
+        let mut failed = None;
+        for item in chunk {
+            match item {
+                Ok(msg) => {
+                    let Ok(info) = msg.info() else { continue };
+                    let event = match Envelope::decode(&msg.payload) {
+                        Ok(e) => e,
+                        Err(e) => {
+                            tracing::warn!(seq = info.stream_sequence, error = %e, "skipping an undecodable event");
+                            metrics::counter!("concierge_events_undecodable_total").increment(1);
+                            None
+                        }
+                    };
+                    entries.push(LogEntry {
+                        seq: info.stream_sequence,
+                        event,
+                    });
+                }
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if !entries.is_empty() {
+            let store = store.clone();
+            let folded = tokio::task::spawn_blocking(move || {
+                let n = entries.len();
+                store.fold_batch(&entries).map(|_| (store.checkpoint(), n))
+            })
+            .await;
+            match folded {
+                Ok(Ok((checkpoint, n))) => {
+                    metrics::counter!("concierge_events_folded_total").increment(n as u64);
+                    progress.folded.send_replace(checkpoint);
+                    metrics::gauge!("concierge_projection_checkpoint").set(checkpoint as f64);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "cannot write the views; retrying from the checkpoint");
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "fold task failed");
+                    return;
+                }
+            }
+        }
+        if let Some(e) = failed {
+            tracing::warn!(error = %e, "log consumer failed; resuming from the checkpoint");
+            return;
+        }
+    }
+}
+
+/// Keeps `ready` and the lag gauge current: ready when connected and folded up to the log's end.
+pub async fn monitor(log: EventLog, progress: Arc<Progress>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let ready = if log.is_connected() {
+            match tokio::time::timeout(Duration::from_secs(2), log.last_seq()).await {
+                Ok(Ok(last)) => {
+                    progress.log_last.store(last, Ordering::Relaxed);
+                    let lag = last.saturating_sub(progress.folded());
+                    metrics::gauge!("concierge_projection_lag").set(lag as f64);
+                    lag == 0
+                }
+                _ => false,
+            }
+        } else {
+            false
+        };
+        progress.ready.store(ready, Ordering::Relaxed);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(if ready { 1000 } else { 200 })) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

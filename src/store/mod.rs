@@ -1,0 +1,196 @@
+//! The JetStream event log: connecting, creating the streams, publishing events and reading them back.
+//!
+//! # Layout
+//! - [`EventLog`]: publish an [`Envelope`] with its `Nats-Msg-Id` and wait for the ack; read a range.
+//! - [`local_nats`]: a supervised local `nats-server` for a node started without `NATS_URL`.
+
+pub mod local_nats;
+
+use async_nats::jetstream::{self, context::Publish, stream};
+use concierge_events::{subject, Envelope};
+use std::time::{Duration, Instant};
+
+/// How long a publish may wait for JetStream's ack before the write is reported as not taken.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why the log did not take or give an event. Writes that fail with any variant have no effect
+/// the client can observe (see `publish`), so clients may retry them.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// Not connected to NATS right now; nothing was sent.
+    #[error("not connected to NATS")]
+    Disconnected,
+    #[error("JetStream did not take the event: {0}")]
+    Publish(#[source] async_nats::jetstream::context::PublishError),
+    #[error("JetStream request failed: {0}")]
+    Request(String),
+}
+
+/// The ack of a published event: its log sequence, and whether JetStream had it already (a retry
+/// with the same `Nats-Msg-Id` inside the duplicate window; `seq` is then the original's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ack {
+    pub seq: u64,
+    pub duplicate: bool,
+}
+
+/// A handle on the event log. Cheap to clone.
+#[derive(Clone)]
+pub struct EventLog {
+    client: async_nats::Client,
+    js: jetstream::Context,
+    stream: String,
+    typing_stream: String,
+}
+
+impl EventLog {
+    /// Connects in the background: a NATS that is down at start is retried forever, and the handle
+    /// is usable at once (writes answer [`LogError::Disconnected`] until the connection is up).
+    ///
+    /// # Errors
+    /// When the URL cannot be parsed.
+    pub async fn connect(
+        url: &str,
+        stream: &str,
+        typing_stream: &str,
+    ) -> Result<EventLog, LogError> {
+        let client = async_nats::ConnectOptions::new()
+            .retry_on_initial_connect()
+            .max_reconnects(None)
+            .connection_timeout(Duration::from_secs(2))
+            .reconnect_delay_callback(|attempt| {
+                Duration::from_millis((100 * attempt as u64).clamp(100, 1000))
+            })
+            .connect(url)
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        let mut js = jetstream::new(client.clone());
+        js.set_timeout(ACK_TIMEOUT);
+        Ok(EventLog {
+            client,
+            js,
+            stream: stream.to_string(),
+            typing_stream: typing_stream.to_string(),
+        })
+    }
+
+    pub fn is_connected(&self) -> bool {
+        self.client.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Creates the streams, or updates them to the configuration this version expects.
+    ///
+    /// # Errors
+    /// When JetStream is unreachable or refuses the configuration.
+    pub async fn ensure_streams(&self) -> Result<(), LogError> {
+        let log = stream::Config {
+            name: self.stream.clone(),
+            subjects: subject::LOG_SUBJECTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::Limits,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        };
+        let typing = stream::Config {
+            name: self.typing_stream.clone(),
+            subjects: subject::TYPING_SUBJECTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            storage: stream::StorageType::Memory,
+            retention: stream::RetentionPolicy::Limits,
+            max_age: Duration::from_secs(30),
+            duplicate_window: Duration::from_secs(30),
+            ..Default::default()
+        };
+        for config in [log, typing] {
+            self.js
+                .create_or_update_stream(config)
+                .await
+                .map_err(|e| LogError::Request(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Publishes one event and waits for JetStream's ack. Refuses at once while disconnected, so that
+    /// a refused write is never buffered by the client and delivered later.
+    ///
+    /// # Errors
+    /// A [`LogError`]; the event was not stored (a timed-out ack is the one case where it may have
+    /// been: its `Nats-Msg-Id` makes a retry of it harmless).
+    pub async fn publish(
+        &self,
+        subject: String,
+        event: &Envelope,
+        msg_id: &str,
+    ) -> Result<Ack, LogError> {
+        if !self.is_connected() {
+            return Err(LogError::Disconnected);
+        }
+        let started = Instant::now();
+        let publish = Publish::build()
+            .payload(event.encode().into())
+            .message_id(msg_id);
+        let ack = self
+            .js
+            .send_publish(subject, publish)
+            .await
+            .map_err(LogError::Publish)?
+            .await
+            .map_err(LogError::Publish)?;
+        metrics::histogram!("concierge_publish_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        Ok(Ack {
+            seq: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+
+    /// The sequence of the newest event in the log.
+    ///
+    /// # Errors
+    /// When JetStream is unreachable.
+    pub async fn last_seq(&self) -> Result<u64, LogError> {
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        let info = stream
+            .get_info()
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        Ok(info.state.last_sequence)
+    }
+
+    /// An ordered consumer over the whole log from `start_seq` on.
+    ///
+    /// # Errors
+    /// When JetStream is unreachable or the stream is missing.
+    pub async fn consume_from(
+        &self,
+        start_seq: u64,
+    ) -> Result<jetstream::consumer::pull::Ordered, LogError> {
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        let consumer = stream
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start_seq.max(1),
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        consumer
+            .messages()
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))
+    }
+}
