@@ -89,7 +89,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
                 last_message_seq: 0,
                 last_seq: seq,
             };
-            for p in &c.participants {
+            for p in c.participants.iter().filter(|p| p.role != Role::Service) {
                 join(&mut conv, &p.user_id, p.role, &p.name, at);
             }
             booking.conversation_id = Some(id.to_string());
@@ -274,6 +274,11 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             Outcome::Applied
         }),
         Event::MessagesRead(r) => with_conversation(views, env, seq, |views, conv| {
+            let joined_before = conv.is_participant(&env.actor.id);
+            let read_before = conv.read_points.get(&env.actor.id).map_or(0, |p| p.seq);
+            if joined_before && r.up_to_seq <= read_before {
+                return Outcome::Skipped("already read");
+            }
             if !admit_actor(conv, &env.actor, at) {
                 return Outcome::Skipped("reader is not a participant");
             }

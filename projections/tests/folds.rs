@@ -1,0 +1,1490 @@
+//! Unit tests of every fold, read as `given(events)` then the views, against [`Views<MemKv>`].
+//!
+//! `given` folds its events at log sequences 1, 2, 3… and leaves the checkpoint on the last one, so
+//! `when` and `then_skipped` fold the next event at the next sequence. Times are seconds after `T0`.
+
+use concierge_events::{
+    Actor, AdminBroadcast, Attachment, Audience, BookingRegistered, BookingSource,
+    ConversationCreated, Empty, Envelope, Event, MessageDeleted, MessageEdited, MessageSent,
+    MessageType, MessagesRead, ParticipantJoined, Reaction, Role, Status, StatusChanged, Timestamp,
+};
+use concierge_projections::views::{
+    BookingView, ConversationView, LastMessage, MessageView, ParticipantView, ReactionView,
+    ReadPoint, ReadReceipt, StatsView,
+};
+use concierge_projections::{apply, MemKv, Outcome, Views};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+// ---------------------------------------------------------------------------------------------
+// given / when / then
+// ---------------------------------------------------------------------------------------------
+
+/// Folds `events` at sequences 1, 2, 3… into fresh in-memory views.
+fn given(events: &[Envelope]) -> Views<MemKv> {
+    let mut views = Views::new(MemKv::default());
+    for env in events {
+        when(&mut views, env);
+    }
+    views
+}
+
+/// Folds `env` at the sequence after the last folded one.
+fn when(views: &mut Views<MemKv>, env: &Envelope) -> Outcome {
+    let seq = views.checkpoint() + 1;
+    let outcome = apply(views, seq, env);
+    views.set_checkpoint(seq);
+    outcome
+}
+
+/// Folds `env` next and asserts that it applied.
+#[track_caller]
+fn then_applied(views: &mut Views<MemKv>, env: &Envelope) {
+    assert_eq!(when(views, env), Outcome::Applied, "{env:?}");
+}
+
+/// Folds `env` next and asserts that it was skipped and left no trace in the views.
+#[track_caller]
+fn then_skipped(views: &mut Views<MemKv>, env: &Envelope) -> &'static str {
+    let before = views.kv.clone();
+    let seq = views.checkpoint() + 1;
+    let outcome = apply(views, seq, env);
+    let Outcome::Skipped(reason) = outcome else {
+        panic!("expected {env:?} to be skipped, it applied");
+    };
+    assert_eq!(views.kv, before, "skipped ({reason}) but left a trace");
+    views.set_checkpoint(seq);
+    reason
+}
+
+fn conv(views: &Views<MemKv>, id: &str) -> ConversationView {
+    views
+        .conversation(id)
+        .unwrap_or_else(|| panic!("no conversation {id}"))
+}
+
+fn msg(views: &Views<MemKv>, id: &str) -> MessageView {
+    views
+        .message_by_id(id)
+        .unwrap_or_else(|| panic!("no message {id}"))
+}
+
+fn booking(views: &Views<MemKv>, id: &str) -> BookingView {
+    views
+        .booking(id)
+        .unwrap_or_else(|| panic!("no booking {id}"))
+}
+
+fn unread(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
+    pairs.iter().map(|(u, n)| (u.to_string(), *n)).collect()
+}
+
+fn receipts(pairs: &[(&str, i64)]) -> Vec<ReadReceipt> {
+    pairs
+        .iter()
+        .map(|(u, s)| ReadReceipt {
+            user: u.to_string(),
+            read_at: t(*s),
+        })
+        .collect()
+}
+
+fn ids(messages: &[MessageView]) -> Vec<&str> {
+    messages.iter().map(|m| m.id.as_str()).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Actors, times and envelopes
+// ---------------------------------------------------------------------------------------------
+
+/// 2026-09-21T…: any fixed point will do.
+const T0: i64 = 1_790_000_000_000;
+
+fn t(secs: i64) -> Timestamp {
+    Timestamp(T0 + secs * 1000)
+}
+
+fn customer(id: &str) -> Actor {
+    Actor {
+        id: id.into(),
+        role: Role::Customer,
+        name: None,
+    }
+}
+
+fn admin(id: &str, name: Option<&str>) -> Actor {
+    Actor {
+        id: id.into(),
+        role: Role::Admin,
+        name: name.map(Into::into),
+    }
+}
+
+fn platform() -> Actor {
+    Actor {
+        id: "platform".into(),
+        role: Role::Service,
+        name: None,
+    }
+}
+
+/// Ann, the customer of `bk1`.
+fn ann() -> Actor {
+    customer("cus1")
+}
+
+/// Bo, an admin.
+fn bo() -> Actor {
+    admin("adm1", Some("Bo"))
+}
+
+/// Cy, another admin.
+fn cy() -> Actor {
+    admin("adm2", Some("Cy"))
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn envelope(actor: Actor, conversation: Option<&str>, event: Event) -> Envelope {
+    let id = format!("ev{:06}", NEXT_ID.fetch_add(1, Ordering::Relaxed));
+    Envelope::new(id, t(0), actor, conversation.map(Into::into), event)
+}
+
+/// Builder methods on envelopes, for the details a test cares about.
+trait Build {
+    /// At `secs` seconds after `T0`.
+    fn at(self, secs: i64) -> Envelope;
+    /// A send with a client message id.
+    fn key(self, key: &str) -> Envelope;
+    /// A send of another message type with attachments.
+    fn attach(self, kind: MessageType, attachments: Vec<Attachment>) -> Envelope;
+    /// A send that replies to another message.
+    fn reply_to(self, message_id: &str) -> Envelope;
+}
+
+impl Build for Envelope {
+    fn at(mut self, secs: i64) -> Envelope {
+        self.at = t(secs);
+        self
+    }
+
+    fn key(mut self, key: &str) -> Envelope {
+        sent(&mut self).client_message_id = Some(key.into());
+        self
+    }
+
+    fn attach(mut self, kind: MessageType, attachments: Vec<Attachment>) -> Envelope {
+        let m = sent(&mut self);
+        m.message_type = kind;
+        m.attachments = attachments;
+        self
+    }
+
+    fn reply_to(mut self, message_id: &str) -> Envelope {
+        sent(&mut self).reply_to = Some(message_id.into());
+        self
+    }
+}
+
+fn sent(env: &mut Envelope) -> &mut MessageSent {
+    match &mut env.event {
+        Event::MessageSent(m) => m,
+        other => panic!("not a send: {other:?}"),
+    }
+}
+
+fn ticket() -> Attachment {
+    Attachment {
+        url: "https://files.example/ticket.pdf".into(),
+        filename: "ticket.pdf".into(),
+        mimetype: "application/pdf".into(),
+        size: 48213,
+    }
+}
+
+/// `api` registrations come from the platform, `token` ones from the customer.
+fn register(
+    booking: &str,
+    customer_id: &str,
+    title: Option<&str>,
+    source: BookingSource,
+) -> Envelope {
+    let actor = match source {
+        BookingSource::Api => platform(),
+        BookingSource::Token => customer(customer_id),
+    };
+    envelope(
+        actor,
+        None,
+        Event::BookingRegistered(BookingRegistered {
+            booking_id: booking.into(),
+            customer_id: customer_id.into(),
+            title: title.map(Into::into),
+            source,
+        }),
+    )
+}
+
+fn create(conversation: &str, booking: &str, title: &str, participants: &[&Actor]) -> Envelope {
+    let actor = participants.first().map_or_else(platform, |a| (*a).clone());
+    envelope(
+        actor,
+        Some(conversation),
+        Event::ConversationCreated(ConversationCreated {
+            booking_id: booking.into(),
+            title: title.into(),
+            participants: participants.iter().map(|a| joined_as(a)).collect(),
+        }),
+    )
+}
+
+fn joined_as(a: &Actor) -> ParticipantJoined {
+    ParticipantJoined {
+        user_id: a.id.clone(),
+        role: a.role,
+        name: a.name.clone().unwrap_or_else(|| a.id.clone()),
+    }
+}
+
+fn join(conversation: &str, who: &Actor) -> Envelope {
+    envelope(
+        who.clone(),
+        Some(conversation),
+        Event::ParticipantJoined(joined_as(who)),
+    )
+}
+
+fn send(conversation: &str, by: &Actor, message_id: &str, content: &str) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::MessageSent(MessageSent {
+            message_id: message_id.into(),
+            content: content.into(),
+            message_type: MessageType::Text,
+            attachments: vec![],
+            reply_to: None,
+            client_message_id: None,
+        }),
+    )
+}
+
+fn edit(conversation: &str, by: &Actor, message_id: &str, content: &str) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::MessageEdited(MessageEdited {
+            message_id: message_id.into(),
+            content: content.into(),
+        }),
+    )
+}
+
+fn delete(conversation: &str, by: &Actor, message_id: &str) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::MessageDeleted(MessageDeleted {
+            message_id: message_id.into(),
+        }),
+    )
+}
+
+fn react(conversation: &str, by: &Actor, message_id: &str, emoji: &str) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::ReactionAdded(Reaction {
+            message_id: message_id.into(),
+            emoji: emoji.into(),
+        }),
+    )
+}
+
+fn unreact(conversation: &str, by: &Actor, message_id: &str, emoji: &str) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::ReactionRemoved(Reaction {
+            message_id: message_id.into(),
+            emoji: emoji.into(),
+        }),
+    )
+}
+
+fn read(conversation: &str, by: &Actor, up_to_seq: u64) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::MessagesRead(MessagesRead { up_to_seq }),
+    )
+}
+
+fn status(conversation: &str, by: &Actor, from: Status, to: Status) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::ConversationStatusChanged(StatusChanged { from, to }),
+    )
+}
+
+fn broadcast(by: &Actor, content: &str, audience: Audience) -> Envelope {
+    envelope(
+        by.clone(),
+        None,
+        Event::AdminBroadcast(AdminBroadcast {
+            content: content.into(),
+            audience,
+        }),
+    )
+}
+
+fn typing(conversation: &str, by: &Actor, started: bool) -> Envelope {
+    let event = if started {
+        Event::TypingStarted(Empty {})
+    } else {
+        Event::TypingStopped(Empty {})
+    };
+    envelope(by.clone(), Some(conversation), event)
+}
+
+/// `bk1` registered to Ann as "Villa Rosa" (seq 1, at 0 s) and its conversation `c1` with Ann
+/// (seq 2, at 1 s). Events after these start at seq 3.
+fn opened() -> Vec<Envelope> {
+    vec![
+        register("bk1", "cus1", Some("Villa Rosa"), BookingSource::Api).at(0),
+        create("c1", "bk1", "Villa Rosa", &[&ann()]).at(1),
+    ]
+}
+
+fn opened_then(more: Vec<Envelope>) -> Vec<Envelope> {
+    let mut events = opened();
+    events.extend(more);
+    events
+}
+
+fn ann_joined_at_1() -> ParticipantView {
+    ParticipantView {
+        user_id: "cus1".into(),
+        role: Role::Customer,
+        name: "cus1".into(),
+        joined_at: t(1),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// booking_registered
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn booking_registered_by_the_api_creates_the_booking() {
+    let views = given(&[register("bk1", "cus1", Some("Villa Rosa"), BookingSource::Api).at(5)]);
+    assert_eq!(
+        booking(&views, "bk1"),
+        BookingView {
+            booking_id: "bk1".into(),
+            customer_id: "cus1".into(),
+            title: Some("Villa Rosa".into()),
+            conversation_id: None,
+            registered_at: t(5),
+        }
+    );
+    assert_eq!(views.stats(), StatsView::default());
+}
+
+#[test]
+fn booking_registered_by_token_creates_a_new_booking_without_title() {
+    let views = given(&[register("bk1", "cus1", None, BookingSource::Token).at(5)]);
+    let b = booking(&views, "bk1");
+    assert_eq!(b.customer_id, "cus1");
+    assert_eq!(b.title, None);
+    assert_eq!(b.display_title(), "Booking bk1");
+}
+
+#[test]
+fn booking_registered_by_token_for_a_registered_booking_is_skipped() {
+    let mut views = given(&[register(
+        "bk1",
+        "cus1",
+        Some("Villa Rosa"),
+        BookingSource::Api,
+    )]);
+    then_skipped(
+        &mut views,
+        &register("bk1", "cus2", Some("Other"), BookingSource::Token),
+    );
+    then_skipped(
+        &mut views,
+        &register("bk1", "cus1", None, BookingSource::Token),
+    );
+    assert_eq!(booking(&views, "bk1").customer_id, "cus1");
+}
+
+#[test]
+fn booking_registered_by_the_api_to_another_customer_is_allowed_before_a_conversation() {
+    let views = given(&[
+        register("bk1", "cus1", Some("Villa Rosa"), BookingSource::Api).at(0),
+        register("bk1", "cus2", None, BookingSource::Api).at(9),
+    ]);
+    assert_eq!(
+        booking(&views, "bk1"),
+        BookingView {
+            booking_id: "bk1".into(),
+            customer_id: "cus2".into(),
+            title: Some("Villa Rosa".into()),
+            conversation_id: None,
+            registered_at: t(0),
+        }
+    );
+}
+
+#[test]
+fn booking_registered_by_the_api_to_another_customer_is_skipped_once_it_has_a_conversation() {
+    let mut views = given(&opened());
+    let reason = then_skipped(
+        &mut views,
+        &register("bk1", "cus2", Some("Stolen"), BookingSource::Api),
+    );
+    assert!(reason.contains("another customer"), "{reason}");
+    assert_eq!(booking(&views, "bk1").customer_id, "cus1");
+    assert_eq!(conv(&views, "c1").title, "Villa Rosa");
+}
+
+#[test]
+fn booking_registered_without_title_keeps_the_title() {
+    let mut views = given(&opened());
+    then_applied(
+        &mut views,
+        &register("bk1", "cus1", None, BookingSource::Api),
+    );
+    assert_eq!(booking(&views, "bk1").title, Some("Villa Rosa".into()));
+    assert_eq!(conv(&views, "c1").title, "Villa Rosa");
+}
+
+#[test]
+fn conversation_title_follows_the_booking_title() {
+    let mut views = given(&[
+        register("bk1", "cus1", None, BookingSource::Token).at(0),
+        create("c1", "bk1", "Booking bk1", &[&ann()]).at(1),
+    ]);
+    assert_eq!(conv(&views, "c1").title, "Booking bk1");
+    then_applied(
+        &mut views,
+        &register("bk1", "cus1", Some("Villa Rosa"), BookingSource::Api).at(50),
+    );
+    let c = conv(&views, "c1");
+    assert_eq!(c.title, "Villa Rosa");
+    assert_eq!(booking(&views, "bk1").title, Some("Villa Rosa".into()));
+    // A title is not activity: updatedAt moves only with messages and status.
+    assert_eq!(c.updated_at, t(1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// conversation_created
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn conversation_created_opens_the_conversation_of_the_booking() {
+    let views = given(&opened());
+    assert_eq!(
+        conv(&views, "c1"),
+        ConversationView {
+            id: "c1".into(),
+            booking_id: "bk1".into(),
+            title: "Villa Rosa".into(),
+            participants: vec![ann_joined_at_1()],
+            status: Status::Active,
+            created_at: t(1),
+            updated_at: t(1),
+            last_message: None,
+            message_count: 0,
+            live_count: 0,
+            unread: unread(&[("cus1", 0)]),
+            read_points: BTreeMap::new(),
+            first_customer_message_at: None,
+            first_admin_reply_at: None,
+            last_message_seq: 0,
+            last_seq: 2,
+        }
+    );
+    assert_eq!(booking(&views, "bk1").conversation_id, Some("c1".into()));
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 1,
+            active: 1,
+            ..StatsView::default()
+        }
+    );
+    assert_eq!(views.conversations().len(), 1);
+}
+
+#[test]
+fn conversation_created_with_an_admin_participant_uses_their_name() {
+    let views = given(&[
+        register("bk1", "cus1", None, BookingSource::Api),
+        create("c1", "bk1", "Booking bk1", &[&ann(), &bo()]).at(3),
+    ]);
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.participants[1],
+        ParticipantView {
+            user_id: "adm1".into(),
+            role: Role::Admin,
+            name: "Bo".into(),
+            joined_at: t(3),
+        }
+    );
+    assert_eq!(c.unread, unread(&[("adm1", 0), ("cus1", 0)]));
+    assert_eq!(c.customer_id(), Some("cus1"));
+}
+
+#[test]
+fn a_second_conversation_for_a_booking_is_skipped() {
+    let mut views = given(&opened());
+    then_skipped(&mut views, &create("c2", "bk1", "Villa Rosa", &[&ann()]));
+    assert_eq!(views.conversation("c2"), None);
+    assert_eq!(booking(&views, "bk1").conversation_id, Some("c1".into()));
+    assert_eq!(views.stats().total_conversations, 1);
+}
+
+#[test]
+fn conversation_created_with_a_used_id_or_an_unknown_booking_is_skipped() {
+    let mut views = given(&opened_then(vec![register(
+        "bk2",
+        "cus2",
+        None,
+        BookingSource::Api,
+    )]));
+    then_skipped(
+        &mut views,
+        &create("c1", "bk2", "Booking bk2", &[&customer("cus2")]),
+    );
+    then_skipped(&mut views, &create("c9", "bk9", "Booking bk9", &[&ann()]));
+    assert_eq!(booking(&views, "bk2").conversation_id, None);
+    assert_eq!(views.stats().total_conversations, 1);
+}
+
+// ---------------------------------------------------------------------------------------------
+// participant_joined
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn participant_joined_has_read_nothing_yet() {
+    let views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(11),
+        delete("c1", &ann(), "m2").at(12),
+        join("c1", &bo()).at(20),
+    ]));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.participants,
+        vec![
+            ann_joined_at_1(),
+            ParticipantView {
+                user_id: "adm1".into(),
+                role: Role::Admin,
+                name: "Bo".into(),
+                joined_at: t(20),
+            }
+        ]
+    );
+    // Only the live message of others counts.
+    assert_eq!(c.unread, unread(&[("adm1", 1), ("cus1", 0)]));
+    assert!(!c.read_points.contains_key("adm1"));
+    // Joining is not activity.
+    assert_eq!(c.updated_at, t(12));
+    assert_eq!(c.last_seq, 6);
+}
+
+#[test]
+fn participant_joined_twice_or_as_a_service_is_skipped() {
+    let mut views = given(&opened_then(vec![join("c1", &bo())]));
+    then_skipped(&mut views, &join("c1", &bo()));
+    then_skipped(&mut views, &join("c1", &ann()));
+    then_skipped(&mut views, &join("c1", &platform()));
+    then_skipped(&mut views, &join("c9", &cy()));
+    assert_eq!(conv(&views, "c1").participants.len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// message_sent
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn message_sent_stores_the_message_and_counts_it_unread_for_the_others() {
+    let views = given(&opened_then(vec![
+        join("c1", &bo()).at(5),
+        send("c1", &ann(), "m1", "Can I check in early?").at(10),
+    ]));
+    assert_eq!(
+        msg(&views, "m1"),
+        MessageView {
+            id: "m1".into(),
+            conversation_id: "c1".into(),
+            seq: 4,
+            sender: "cus1".into(),
+            sender_role: Role::Customer,
+            content: "Can I check in early?".into(),
+            message_type: MessageType::Text,
+            attachments: vec![],
+            reply_to: None,
+            read_by: vec![],
+            reactions: vec![],
+            is_deleted: false,
+            deleted_at: None,
+            is_edited: false,
+            edited_at: None,
+            created_at: t(10),
+            updated_at: t(10),
+            client_message_id: None,
+        }
+    );
+    assert_eq!(views.locate("m1"), Some(("c1".into(), 4)));
+    let c = conv(&views, "c1");
+    assert_eq!(c.unread, unread(&[("adm1", 1), ("cus1", 0)]));
+    assert_eq!(
+        c.read_points,
+        BTreeMap::from([("cus1".to_string(), ReadPoint { seq: 4, at: t(10) })])
+    );
+    assert_eq!(
+        c.last_message,
+        Some(LastMessage {
+            id: "m1".into(),
+            content: "Can I check in early?".into(),
+            sender: "cus1".into(),
+            message_type: MessageType::Text,
+            timestamp: t(10),
+            seq: 4,
+        })
+    );
+    assert_eq!((c.message_count, c.live_count), (1, 1));
+    assert_eq!((c.last_message_seq, c.last_seq), (4, 4));
+    assert_eq!(c.updated_at, t(10));
+    assert_eq!(c.first_customer_message_at, Some(t(10)));
+    assert_eq!(c.first_admin_reply_at, None);
+    assert_eq!(
+        c.unread_for("adm9"),
+        1,
+        "an admin who has not joined has read nothing"
+    );
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 1,
+            active: 1,
+            total_messages: 1,
+            ..StatsView::default()
+        }
+    );
+    assert_eq!(views.live_messages_since(t(10)), 1);
+}
+
+#[test]
+fn message_sent_keeps_type_attachments_reply_and_client_key_as_given() {
+    let views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "hi").at(10),
+        send("c1", &ann(), "m2", "")
+            .attach(MessageType::File, vec![ticket()])
+            .reply_to("m1")
+            .key("k-1")
+            .at(11),
+    ]));
+    let m = msg(&views, "m2");
+    assert_eq!(m.message_type, MessageType::File);
+    assert_eq!(m.attachments, vec![ticket()]);
+    assert_eq!(m.reply_to, Some("m1".into()));
+    assert_eq!(m.client_message_id, Some("k-1".into()));
+    assert_eq!(m.content, "");
+    assert_eq!(views.client_key("c1", "cus1", "k-1"), Some("m2".into()));
+    let last = conv(&views, "c1").last_message.unwrap();
+    assert_eq!(
+        (last.id.as_str(), last.message_type),
+        ("m2", MessageType::File)
+    );
+}
+
+#[test]
+fn message_sent_counts_unread_per_participant_and_the_sender_reads_what_came_before() {
+    let mut views = given(&opened_then(vec![
+        join("c1", &bo()).at(3),
+        join("c1", &cy()).at(4),
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+        send("c1", &bo(), "m3", "three").at(30),
+    ]));
+    let c = conv(&views, "c1");
+    assert_eq!(c.unread, unread(&[("adm1", 0), ("adm2", 3), ("cus1", 1)]));
+    assert_eq!(c.read_points["adm1"], ReadPoint { seq: 7, at: t(30) });
+    assert_eq!(msg(&views, "m1").read_by, receipts(&[("adm1", 30)]));
+    assert_eq!(msg(&views, "m2").read_by, receipts(&[("adm1", 30)]));
+    assert_eq!(msg(&views, "m3").read_by, vec![]);
+
+    then_applied(&mut views, &send("c1", &cy(), "m4", "four").at(40));
+    let c = conv(&views, "c1");
+    assert_eq!(c.unread, unread(&[("adm1", 1), ("adm2", 0), ("cus1", 2)]));
+    assert_eq!(
+        msg(&views, "m1").read_by,
+        receipts(&[("adm1", 30), ("adm2", 40)])
+    );
+    assert_eq!(msg(&views, "m3").read_by, receipts(&[("adm2", 40)]));
+    assert_eq!(msg(&views, "m4").read_by, vec![]);
+
+    // Ann's read point jumps to just before her send: m3 and m4 are read by her then.
+    then_applied(&mut views, &send("c1", &ann(), "m5", "five").at(50));
+    assert_eq!(
+        msg(&views, "m3").read_by,
+        receipts(&[("adm2", 40), ("cus1", 50)])
+    );
+    assert_eq!(msg(&views, "m4").read_by, receipts(&[("cus1", 50)]));
+    assert_eq!(
+        msg(&views, "m1").read_by,
+        receipts(&[("adm1", 30), ("adm2", 40)])
+    );
+    assert_eq!(
+        conv(&views, "c1").unread,
+        unread(&[("adm1", 2), ("adm2", 1), ("cus1", 0)])
+    );
+}
+
+#[test]
+fn an_admin_who_sends_joins_with_the_name_of_the_token() {
+    let views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "hello?").at(10),
+        send("c1", &admin("adm2", Some("Cy")), "m2", "hi Ann").at(20),
+    ]));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.participants,
+        vec![
+            ann_joined_at_1(),
+            ParticipantView {
+                user_id: "adm2".into(),
+                role: Role::Admin,
+                name: "Cy".into(),
+                joined_at: t(20),
+            }
+        ]
+    );
+    assert_eq!(c.unread, unread(&[("adm2", 0), ("cus1", 1)]));
+    assert_eq!(msg(&views, "m1").read_by, receipts(&[("adm2", 20)]));
+    assert_eq!(msg(&views, "m2").sender_role, Role::Admin);
+}
+
+#[test]
+fn an_admin_without_a_name_who_sends_joins_with_their_id() {
+    let views = given(&opened_then(vec![send(
+        "c1",
+        &admin("adm3", None),
+        "m1",
+        "hi",
+    )
+    .at(10)]));
+    let c = conv(&views, "c1");
+    assert_eq!(c.participants[1].name, "adm3");
+    assert_eq!(c.participants[1].joined_at, t(10));
+    assert_eq!(c.unread, unread(&[("adm3", 0), ("cus1", 1)]));
+}
+
+#[test]
+fn message_sent_by_a_customer_who_is_not_a_participant_is_skipped() {
+    let mut views = given(&opened());
+    then_skipped(
+        &mut views,
+        &send("c1", &customer("cus2"), "m1", "let me in"),
+    );
+    then_skipped(&mut views, &send("c1", &platform(), "m1", "service"));
+    then_skipped(
+        &mut views,
+        &send("c9", &ann(), "m1", "unknown conversation"),
+    );
+    assert_eq!(views.message_by_id("m1"), None);
+}
+
+#[test]
+fn message_sent_to_a_closed_conversation_is_skipped() {
+    let mut views = given(&opened_then(vec![status(
+        "c1",
+        &bo(),
+        Status::Active,
+        Status::Closed,
+    )
+    .at(5)]));
+    let reason = then_skipped(&mut views, &send("c1", &ann(), "m1", "anyone?").at(10));
+    assert!(reason.contains("closed"), "{reason}");
+    then_skipped(&mut views, &send("c1", &bo(), "m2", "admin too").at(11));
+    assert_eq!(views.stats().total_messages, 0);
+}
+
+#[test]
+fn message_sent_to_an_archived_conversation_makes_it_active() {
+    let mut views = given(&opened_then(vec![status(
+        "c1",
+        &bo(),
+        Status::Active,
+        Status::Archived,
+    )
+    .at(5)]));
+    assert_eq!((views.stats().active, views.stats().archived), (0, 1));
+    then_applied(&mut views, &send("c1", &ann(), "m1", "back again").at(10));
+    let c = conv(&views, "c1");
+    assert_eq!(c.status, Status::Active);
+    assert_eq!(c.updated_at, t(10));
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 1,
+            active: 1,
+            archived: 0,
+            closed: 0,
+            total_messages: 1,
+            ..StatsView::default()
+        }
+    );
+}
+
+#[test]
+fn message_sent_with_a_used_client_key_by_the_same_sender_is_skipped() {
+    let mut views = given(&opened_then(vec![
+        register("bk2", "cus1", None, BookingSource::Api),
+        create("c2", "bk2", "Booking bk2", &[&ann()]),
+        send("c1", &ann(), "m1", "hi").key("k1").at(10),
+    ]));
+    let reason = then_skipped(&mut views, &send("c1", &ann(), "m2", "whatever").key("k1"));
+    assert!(reason.contains("client key"), "{reason}");
+    // Another sender, or another conversation, may use the same key.
+    then_applied(&mut views, &send("c1", &bo(), "m3", "hi").key("k1"));
+    then_applied(&mut views, &send("c2", &ann(), "m4", "hi").key("k1"));
+    assert_eq!(views.client_key("c1", "cus1", "k1"), Some("m1".into()));
+    assert_eq!(views.client_key("c1", "adm1", "k1"), Some("m3".into()));
+    assert_eq!(views.client_key("c2", "cus1", "k1"), Some("m4".into()));
+    assert_eq!(views.message_by_id("m2"), None);
+    assert_eq!(views.stats().total_messages, 3);
+}
+
+#[test]
+fn message_sent_with_a_used_message_id_is_skipped() {
+    let mut views = given(&opened_then(vec![send("c1", &ann(), "m1", "hi").at(10)]));
+    then_skipped(&mut views, &send("c1", &ann(), "m1", "again").at(11));
+    then_skipped(&mut views, &send("c1", &bo(), "m1", "again").at(11));
+    assert_eq!(msg(&views, "m1").content, "hi");
+}
+
+#[test]
+fn last_message_keeps_the_first_100_scalar_values() {
+    let content = format!("{}{}", "é".repeat(60), "👍".repeat(60));
+    let views = given(&opened_then(
+        vec![send("c1", &ann(), "m1", &content).at(10)],
+    ));
+    assert_eq!(msg(&views, "m1").content, content);
+    let last = conv(&views, "c1").last_message.unwrap();
+    assert_eq!(
+        last.content,
+        format!("{}{}", "é".repeat(60), "👍".repeat(40))
+    );
+    assert_eq!(last.content.chars().count(), 100);
+}
+
+#[test]
+fn first_response_time_runs_from_the_first_customer_message_to_the_first_admin_reply() {
+    let mut views = given(&opened_then(vec![
+        // An admin message before any customer message is no reply.
+        send("c1", &bo(), "m0", "welcome").at(5),
+        send("c1", &ann(), "m1", "question").at(10),
+        send("c1", &ann(), "m2", "hello?").at(20),
+        send("c1", &bo(), "m3", "answer").at(70),
+        send("c1", &ann(), "m4", "thanks").at(80),
+        send("c1", &cy(), "m5", "another admin").at(90),
+    ]));
+    let c = conv(&views, "c1");
+    assert_eq!(c.first_customer_message_at, Some(t(10)));
+    assert_eq!(c.first_admin_reply_at, Some(t(70)));
+    let stats = views.stats();
+    assert_eq!(
+        (stats.first_response_ms_sum, stats.first_response_count),
+        (60_000, 1)
+    );
+
+    for env in [
+        register("bk2", "cus2", None, BookingSource::Api).at(100),
+        create("c2", "bk2", "Booking bk2", &[&customer("cus2")]).at(100),
+        send("c2", &customer("cus2"), "n1", "hi").at(100),
+        send("c2", &cy(), "n2", "hello").at(125),
+    ] {
+        then_applied(&mut views, &env);
+    }
+    let stats = views.stats();
+    assert_eq!(
+        (stats.first_response_ms_sum, stats.first_response_count),
+        (85_000, 2)
+    );
+    assert_eq!(stats.total_messages, 8);
+}
+
+// ---------------------------------------------------------------------------------------------
+// message_edited
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn message_edited_by_its_sender_changes_content_and_last_message() {
+    let mut views = given(&opened_then(vec![
+        join("c1", &bo()),
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+        edit("c1", &ann(), "m2", "two, edited").at(30),
+    ]));
+    let m2 = msg(&views, "m2");
+    assert_eq!(m2.content, "two, edited");
+    assert!(m2.is_edited);
+    assert_eq!(m2.edited_at, Some(t(30)));
+    assert_eq!((m2.created_at, m2.updated_at), (t(20), t(30)));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.last_message,
+        Some(LastMessage {
+            id: "m2".into(),
+            content: "two, edited".into(),
+            sender: "cus1".into(),
+            message_type: MessageType::Text,
+            timestamp: t(20),
+            seq: 5,
+        })
+    );
+    assert_eq!(c.updated_at, t(30));
+    assert_eq!(c.unread, unread(&[("adm1", 2), ("cus1", 0)]));
+
+    // Editing an older message leaves lastMessage alone.
+    then_applied(&mut views, &edit("c1", &ann(), "m1", "one, edited").at(40));
+    assert_eq!(msg(&views, "m1").content, "one, edited");
+    let c = conv(&views, "c1");
+    assert_eq!(c.last_message.unwrap().content, "two, edited");
+    assert_eq!(c.updated_at, t(40));
+    assert_eq!(views.stats().total_messages, 2);
+}
+
+#[test]
+fn message_edited_long_content_is_cut_in_last_message() {
+    let long = "x".repeat(150);
+    let views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "short").at(10),
+        edit("c1", &ann(), "m1", &long).at(20),
+    ]));
+    assert_eq!(msg(&views, "m1").content, long);
+    assert_eq!(
+        conv(&views, "c1").last_message.unwrap().content,
+        "x".repeat(100)
+    );
+}
+
+#[test]
+fn message_edited_by_another_user_of_a_deleted_or_unknown_message_is_skipped() {
+    let mut views = given(&opened_then(vec![
+        register("bk2", "cus2", None, BookingSource::Api),
+        create("c2", "bk2", "Booking bk2", &[&customer("cus2")]),
+        send("c2", &customer("cus2"), "n1", "elsewhere").at(5),
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &bo(), "m2", "two").at(20),
+    ]));
+    then_skipped(
+        &mut views,
+        &edit("c1", &bo(), "m1", "admins cannot edit others"),
+    );
+    then_skipped(&mut views, &edit("c1", &ann(), "m2", "nor customers"));
+    then_skipped(&mut views, &edit("c1", &ann(), "m9", "unknown"));
+    let reason = then_skipped(
+        &mut views,
+        &edit("c1", &customer("cus2"), "n1", "elsewhere"),
+    );
+    assert_eq!(
+        reason, "unknown message",
+        "a message of another conversation"
+    );
+    then_applied(&mut views, &delete("c1", &ann(), "m1").at(30));
+    then_skipped(&mut views, &edit("c1", &ann(), "m1", "deleted").at(40));
+    assert_eq!(msg(&views, "m1").content, "");
+    assert!(!msg(&views, "m1").is_edited);
+}
+
+// ---------------------------------------------------------------------------------------------
+// message_deleted
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn message_deleted_blanks_the_message_and_drops_it_from_unread_counts() {
+    let mut views = given(&opened_then(vec![
+        join("c1", &bo()).at(3),
+        join("c1", &cy()).at(4),
+        send("c1", &ann(), "m1", "ticket attached")
+            .attach(MessageType::File, vec![ticket()])
+            .at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+        read("c1", &bo(), 5).at(25),
+    ]));
+    assert_eq!(
+        conv(&views, "c1").unread,
+        unread(&[("adm1", 1), ("adm2", 2), ("cus1", 0)])
+    );
+
+    then_applied(&mut views, &delete("c1", &ann(), "m1").at(30));
+    let m1 = msg(&views, "m1");
+    assert_eq!(m1.content, "");
+    assert_eq!(m1.attachments, vec![]);
+    assert!(m1.is_deleted);
+    assert_eq!(m1.deleted_at, Some(t(30)));
+    assert_eq!(m1.updated_at, t(30));
+    assert_eq!(m1.seq, 5, "a deleted message keeps its place");
+    assert_eq!(m1.message_type, MessageType::File);
+
+    let c = conv(&views, "c1");
+    // Bo had read m1: his count stays; Cy had not: hers drops.
+    assert_eq!(c.unread, unread(&[("adm1", 1), ("adm2", 1), ("cus1", 0)]));
+    assert_eq!((c.message_count, c.live_count), (2, 1));
+    assert_eq!(c.last_message.as_ref().map(|l| l.id.as_str()), Some("m2"));
+    assert_eq!(c.updated_at, t(30));
+    assert_eq!(views.stats().total_messages, 1);
+    assert_eq!(views.live_messages_since(t(0)), 1);
+    assert_eq!(c.unread_for("adm9"), 1);
+}
+
+#[test]
+fn message_deleted_last_message_falls_back_to_the_newest_live_message() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+        send("c1", &ann(), "m3", "three").at(30),
+        delete("c1", &ann(), "m2").at(40),
+    ]));
+    assert_eq!(conv(&views, "c1").last_message.unwrap().id, "m3");
+
+    // An admin who is no participant may delete, and does not join by it.
+    then_applied(&mut views, &delete("c1", &bo(), "m3").at(50));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.last_message,
+        Some(LastMessage {
+            id: "m1".into(),
+            content: "one".into(),
+            sender: "cus1".into(),
+            message_type: MessageType::Text,
+            timestamp: t(10),
+            seq: 3,
+        })
+    );
+    assert_eq!(c.participants, vec![ann_joined_at_1()]);
+
+    then_applied(&mut views, &delete("c1", &ann(), "m1").at(60));
+    let c = conv(&views, "c1");
+    assert_eq!(c.last_message, None);
+    assert_eq!((c.message_count, c.live_count), (3, 0));
+    assert_eq!(c.last_message_seq, 5);
+    assert_eq!(c.updated_at, t(60));
+    assert_eq!(views.stats().total_messages, 0);
+    assert_eq!(views.live_messages_since(t(0)), 0);
+}
+
+#[test]
+fn message_deleted_twice_by_another_customer_or_unknown_is_skipped() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+        delete("c1", &ann(), "m2").at(30),
+    ]));
+    let reason = then_skipped(&mut views, &delete("c1", &ann(), "m2").at(40));
+    assert!(reason.contains("already deleted"), "{reason}");
+    then_skipped(&mut views, &delete("c1", &customer("cus2"), "m1"));
+    then_skipped(&mut views, &delete("c1", &ann(), "m9"));
+    then_skipped(&mut views, &delete("c9", &ann(), "m1"));
+    assert_eq!(views.stats().total_messages, 1);
+    assert_eq!(conv(&views, "c1").updated_at, t(30));
+}
+
+// ---------------------------------------------------------------------------------------------
+// reaction_added / reaction_removed
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn reactions_are_one_per_user_and_emoji() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "one").at(10),
+        react("c1", &bo(), "m1", "👍").at(20),
+    ]));
+    assert_eq!(
+        msg(&views, "m1").reactions,
+        vec![ReactionView {
+            user: "adm1".into(),
+            emoji: "👍".into(),
+            created_at: t(20),
+        }]
+    );
+    then_skipped(&mut views, &react("c1", &bo(), "m1", "👍").at(25));
+    then_applied(&mut views, &react("c1", &ann(), "m1", "👍").at(30));
+    then_applied(&mut views, &react("c1", &bo(), "m1", "🎉").at(40));
+    then_applied(&mut views, &unreact("c1", &bo(), "m1", "👍").at(50));
+    then_skipped(&mut views, &unreact("c1", &bo(), "m1", "👍").at(55));
+    then_skipped(&mut views, &unreact("c1", &cy(), "m1", "🎉").at(55));
+    then_skipped(&mut views, &react("c1", &bo(), "m9", "👍"));
+    then_skipped(&mut views, &react("c9", &bo(), "m1", "👍"));
+    assert_eq!(
+        msg(&views, "m1").reactions,
+        vec![
+            ReactionView {
+                user: "cus1".into(),
+                emoji: "👍".into(),
+                created_at: t(30),
+            },
+            ReactionView {
+                user: "adm1".into(),
+                emoji: "🎉".into(),
+                created_at: t(40),
+            },
+        ]
+    );
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.updated_at,
+        t(10),
+        "reactions are not conversation activity"
+    );
+    assert_eq!(c.participants, vec![ann_joined_at_1()]);
+}
+
+#[test]
+fn a_deleted_message_takes_no_reactions_and_loses_none() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "one").at(10),
+        react("c1", &bo(), "m1", "👍").at(20),
+        delete("c1", &ann(), "m1").at(30),
+    ]));
+    then_skipped(&mut views, &react("c1", &ann(), "m1", "👀"));
+    then_skipped(&mut views, &unreact("c1", &bo(), "m1", "👍"));
+    assert_eq!(
+        msg(&views, "m1").reactions,
+        vec![ReactionView {
+            user: "adm1".into(),
+            emoji: "👍".into(),
+            created_at: t(20),
+        }]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// messages_read
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn messages_read_gives_receipts_and_recounts_unread() {
+    // seq: 3 join, 4 m1, 5 m2 (Bo), 6 m3, 7 m4, 8 m5, 9 delete m4.
+    let mut views = given(&opened_then(vec![
+        join("c1", &bo()).at(3),
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &bo(), "m2", "two").at(20),
+        send("c1", &ann(), "m3", "three").at(30),
+        send("c1", &ann(), "m4", "four").at(40),
+        send("c1", &ann(), "m5", "five").at(50),
+        delete("c1", &ann(), "m4").at(55),
+    ]));
+    assert_eq!(conv(&views, "c1").unread["adm1"], 2);
+
+    then_applied(&mut views, &read("c1", &bo(), 6).at(60));
+    let c = conv(&views, "c1");
+    assert_eq!(c.read_points["adm1"], ReadPoint { seq: 6, at: t(60) });
+    // After seq 6: m4 (deleted) and m5: one unread.
+    assert_eq!(c.unread, unread(&[("adm1", 1), ("cus1", 0)]));
+    assert_eq!(msg(&views, "m1").read_by, receipts(&[("adm1", 20)]));
+    assert_eq!(msg(&views, "m2").read_by, receipts(&[("cus1", 30)]));
+    assert_eq!(msg(&views, "m3").read_by, receipts(&[("adm1", 60)]));
+    assert_eq!(msg(&views, "m5").read_by, vec![]);
+    // Reading is not activity.
+    assert_eq!(c.updated_at, t(55));
+
+    then_applied(&mut views, &read("c1", &bo(), 9).at(70));
+    let c = conv(&views, "c1");
+    assert_eq!(c.unread, unread(&[("adm1", 0), ("cus1", 0)]));
+    assert_eq!(c.read_points["adm1"], ReadPoint { seq: 9, at: t(70) });
+    assert_eq!(msg(&views, "m3").read_by, receipts(&[("adm1", 60)]));
+    assert_eq!(msg(&views, "m5").read_by, receipts(&[("adm1", 70)]));
+}
+
+#[test]
+fn messages_read_below_the_current_read_point_changes_nothing() {
+    let mut views = given(&opened_then(vec![
+        join("c1", &bo()).at(3),
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+        read("c1", &bo(), 5).at(30),
+    ]));
+    let conv_before = conv(&views, "c1");
+    let messages_before = views.messages("c1", 0, u64::MAX, false, usize::MAX);
+    for up_to in [5, 4, 0] {
+        assert_eq!(
+            then_skipped(&mut views, &read("c1", &bo(), up_to).at(40)),
+            "already read"
+        );
+        assert_eq!(conv(&views, "c1"), conv_before, "read up to {up_to}");
+        assert_eq!(
+            views.messages("c1", 0, u64::MAX, false, usize::MAX),
+            messages_before
+        );
+    }
+    assert_eq!(
+        conv_before.read_points["adm1"],
+        ReadPoint { seq: 5, at: t(30) }
+    );
+    assert_eq!(msg(&views, "m2").read_by, receipts(&[("adm1", 30)]));
+}
+
+#[test]
+fn messages_read_by_an_admin_who_is_no_participant_joins_them() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+    ]));
+    then_applied(&mut views, &read("c1", &cy(), 3).at(30));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.participants[1],
+        ParticipantView {
+            user_id: "adm2".into(),
+            role: Role::Admin,
+            name: "Cy".into(),
+            joined_at: t(30),
+        }
+    );
+    assert_eq!(c.unread, unread(&[("adm2", 1), ("cus1", 0)]));
+    assert_eq!(msg(&views, "m1").read_by, receipts(&[("adm2", 30)]));
+    assert_eq!(msg(&views, "m2").read_by, vec![]);
+
+    then_applied(&mut views, &read("c1", &admin("adm3", None), 4).at(40));
+    let c = conv(&views, "c1");
+    assert_eq!(c.participants[2].name, "adm3");
+    assert_eq!(c.unread["adm3"], 0);
+}
+
+#[test]
+fn messages_read_by_a_customer_who_is_no_participant_is_skipped() {
+    let mut views = given(&opened_then(vec![send("c1", &ann(), "m1", "one").at(10)]));
+    then_skipped(&mut views, &read("c1", &customer("cus2"), 3));
+    then_skipped(&mut views, &read("c1", &platform(), 3));
+    then_skipped(&mut views, &read("c9", &bo(), 3));
+}
+
+// ---------------------------------------------------------------------------------------------
+// conversation_status_changed
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn conversation_status_changed_moves_the_stats_between_statuses() {
+    let mut views = given(&opened_then(vec![status(
+        "c1",
+        &bo(),
+        Status::Active,
+        Status::Archived,
+    )
+    .at(10)]));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        (c.status, c.updated_at, c.last_seq),
+        (Status::Archived, t(10), 3)
+    );
+    assert_eq!(c.participants, vec![ann_joined_at_1()]);
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 1,
+            archived: 1,
+            ..StatsView::default()
+        }
+    );
+
+    then_skipped(
+        &mut views,
+        &status("c1", &bo(), Status::Archived, Status::Archived).at(15),
+    );
+
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Archived, Status::Closed).at(20),
+    );
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 1,
+            closed: 1,
+            ..StatsView::default()
+        }
+    );
+    // A closed conversation can be reopened.
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Closed, Status::Active).at(30),
+    );
+    let c = conv(&views, "c1");
+    assert_eq!((c.status, c.updated_at), (Status::Active, t(30)));
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 1,
+            active: 1,
+            ..StatsView::default()
+        }
+    );
+    then_skipped(
+        &mut views,
+        &status("c9", &bo(), Status::Active, Status::Closed),
+    );
+}
+
+#[test]
+fn stats_count_conversations_by_status_across_conversations() {
+    let views = given(&opened_then(vec![
+        register("bk2", "cus2", None, BookingSource::Api),
+        create("c2", "bk2", "Booking bk2", &[&customer("cus2")]),
+        register("bk3", "cus3", None, BookingSource::Api),
+        create("c3", "bk3", "Booking bk3", &[&customer("cus3")]),
+        status("c2", &bo(), Status::Active, Status::Closed),
+        status("c3", &bo(), Status::Active, Status::Archived),
+    ]));
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 3,
+            active: 1,
+            archived: 1,
+            closed: 1,
+            ..StatsView::default()
+        }
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// admin_broadcast, typing, unknown events
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn admin_broadcast_counts_a_broadcast_and_nothing_else() {
+    let mut views = given(&opened_then(vec![send("c1", &ann(), "m1", "one").at(10)]));
+    let mut before = views.kv.map.clone();
+    then_applied(
+        &mut views,
+        &broadcast(&bo(), "Maintenance at noon", Audience::All).at(20),
+    );
+    assert_eq!(
+        views.stats(),
+        StatsView {
+            total_conversations: 1,
+            active: 1,
+            total_messages: 1,
+            broadcasts: 1,
+            ..StatsView::default()
+        }
+    );
+    let mut after = views.kv.map.clone();
+    for map in [&mut before, &mut after] {
+        map.remove(b"s".as_slice());
+        map.remove(b"x/checkpoint".as_slice());
+    }
+    assert_eq!(after, before, "a broadcast changes only the stats");
+}
+
+#[test]
+fn typing_is_not_folded() {
+    let mut views = given(&opened());
+    then_skipped(&mut views, &typing("c1", &ann(), true));
+    then_skipped(&mut views, &typing("c1", &ann(), false));
+}
+
+#[test]
+fn unknown_event_types_and_versions_do_not_decode_to_anything_to_fold() {
+    let unknown = br#"{"v":1,"id":"x","type":"made_up","at":"2026-11-24T10:15:00.000Z","actor":{"id":"a","role":"admin"},"conversationId":"c1","data":{}}"#;
+    assert_eq!(Envelope::decode(unknown).unwrap(), None);
+    let newer = br#"{"v":2,"id":"x","type":"message_sent","at":"2026-11-24T10:15:00.000Z","actor":{"id":"a","role":"admin"},"conversationId":"c1","data":{}}"#;
+    assert_eq!(Envelope::decode(newer).unwrap(), None);
+}
+
+#[test]
+fn every_event_of_an_unknown_conversation_is_skipped() {
+    let mut views = given(&opened_then(vec![send("c1", &ann(), "m1", "one")]));
+    for env in [
+        join("c9", &bo()),
+        send("c9", &bo(), "m2", "x"),
+        edit("c9", &ann(), "m1", "x"),
+        delete("c9", &ann(), "m1"),
+        react("c9", &ann(), "m1", "👍"),
+        unreact("c9", &ann(), "m1", "👍"),
+        read("c9", &bo(), 3),
+        status("c9", &bo(), Status::Active, Status::Closed),
+    ] {
+        let reason = then_skipped(&mut views, &env);
+        assert_eq!(reason, "unknown conversation", "{env:?}");
+    }
+    // Events with no conversation id at all.
+    let mut orphan = send("c1", &ann(), "m2", "x");
+    orphan.conversation_id = None;
+    then_skipped(&mut views, &orphan);
+    let mut orphan = create("c1", "bk1", "x", &[&ann()]);
+    orphan.conversation_id = None;
+    then_skipped(&mut views, &orphan);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Views::messages and live_messages_since
+// ---------------------------------------------------------------------------------------------
+
+/// Five messages m1..m5 at seqs 3..7, sent at 10, 20, … 50 s; `c2` holds n1 at seq 10.
+fn five_messages() -> Views<MemKv> {
+    given(&opened_then(vec![
+        send("c1", &ann(), "m1", "one").at(10),
+        send("c1", &ann(), "m2", "two").at(20),
+        send("c1", &ann(), "m3", "three").at(30),
+        send("c1", &ann(), "m4", "four").at(40),
+        send("c1", &ann(), "m5", "five").at(50),
+        register("bk2", "cus2", None, BookingSource::Api),
+        create("c2", "bk2", "Booking bk2", &[&customer("cus2")]),
+        send("c2", &customer("cus2"), "n1", "elsewhere").at(60),
+    ]))
+}
+
+#[test]
+fn views_messages_pages_by_seq_bounds_direction_and_limit() {
+    let views = five_messages();
+    let all = |after, before, reverse, limit| views.messages("c1", after, before, reverse, limit);
+    assert_eq!(
+        ids(&all(0, u64::MAX, false, 100)),
+        ["m1", "m2", "m3", "m4", "m5"]
+    );
+    assert_eq!(ids(&all(0, u64::MAX, false, 2)), ["m1", "m2"]);
+    assert_eq!(ids(&all(0, u64::MAX, true, 2)), ["m5", "m4"]);
+    // Both bounds are exclusive.
+    assert_eq!(ids(&all(4, 7, false, 100)), ["m3", "m4"]);
+    assert_eq!(ids(&all(3, 6, true, 100)), ["m3", "m2"]);
+    assert_eq!(ids(&all(7, u64::MAX, false, 100)), Vec::<&str>::new());
+    assert_eq!(ids(&all(4, 5, false, 100)), Vec::<&str>::new());
+    assert_eq!(ids(&all(5, 4, false, 100)), Vec::<&str>::new());
+    assert_eq!(ids(&all(0, u64::MAX, false, 0)), Vec::<&str>::new());
+    assert_eq!(ids(&views.messages("c2", 0, u64::MAX, false, 100)), ["n1"]);
+    assert_eq!(views.messages("c9", 0, u64::MAX, false, 100), vec![]);
+    assert_eq!(all(0, u64::MAX, false, 100)[2].seq, 5);
+}
+
+#[test]
+fn views_messages_keep_deleted_messages_in_place() {
+    let mut views = five_messages();
+    then_applied(&mut views, &delete("c1", &ann(), "m3"));
+    let page = views.messages("c1", 0, u64::MAX, false, 100);
+    assert_eq!(ids(&page), ["m1", "m2", "m3", "m4", "m5"]);
+    assert!(page[2].is_deleted);
+}
+
+#[test]
+fn live_messages_since_counts_live_messages_created_at_or_after() {
+    let mut views = five_messages();
+    assert_eq!(views.live_messages_since(t(0)), 6);
+    then_applied(&mut views, &delete("c1", &ann(), "m2").at(70));
+    assert_eq!(views.live_messages_since(t(0)), 5);
+    assert_eq!(views.live_messages_since(t(20)), 4);
+    assert_eq!(views.live_messages_since(t(30)), 4);
+    assert_eq!(views.live_messages_since(Timestamp(t(30).millis() + 1)), 3);
+    assert_eq!(views.live_messages_since(t(60)), 1);
+    assert_eq!(views.live_messages_since(t(61)), 0);
+}
