@@ -19,6 +19,8 @@ pub struct Progress {
     /// The log's last sequence, as last seen.
     log_last: AtomicU64,
     ready: AtomicBool,
+    /// Raised by the monitor when the log is ahead and folding has not moved for a while.
+    stalled: tokio::sync::Notify,
 }
 
 impl Progress {
@@ -27,6 +29,7 @@ impl Progress {
             folded: watch::Sender::new(checkpoint),
             log_last: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            stalled: tokio::sync::Notify::new(),
         })
     }
 
@@ -66,10 +69,22 @@ pub async fn run(
     }
 }
 
+/// Folds until the consumer fails, the client reconnects (the server may have lost the consumer), or
+/// the monitor reports a stall.
 async fn fold_until_error(log: &EventLog, store: &ViewStore, progress: &Progress) {
+    let mut connections = log.connections();
+    connections.mark_unchanged();
     if !log.is_connected() {
         return;
     }
+    tokio::select! {
+        _ = fold_stream(log, store, progress) => {}
+        _ = connections.changed() => tracing::info!("reconnected to NATS; reopening the log consumer"),
+        _ = progress.stalled.notified() => tracing::warn!("folding stalled behind the log; reopening the log consumer"),
+    }
+}
+
+async fn fold_stream(log: &EventLog, store: &ViewStore, progress: &Progress) {
     if let Err(e) = log.ensure_streams().await {
         tracing::warn!(error = %e, "cannot create the streams yet");
         return;
@@ -141,14 +156,23 @@ async fn fold_until_error(log: &EventLog, store: &ViewStore, progress: &Progress
 }
 
 /// Keeps `ready` and the lag gauge current: ready when connected and folded up to the log's end.
+/// When the log stays ahead and folding has not moved for [`STALL_AFTER`], it tells the worker.
 pub async fn monitor(log: EventLog, progress: Arc<Progress>, mut shutdown: watch::Receiver<bool>) {
+    let mut last_progress = (progress.folded(), tokio::time::Instant::now());
     loop {
         let ready = if log.is_connected() {
             match tokio::time::timeout(Duration::from_secs(2), log.last_seq()).await {
                 Ok(Ok(last)) => {
                     progress.log_last.store(last, Ordering::Relaxed);
-                    let lag = last.saturating_sub(progress.folded());
+                    let folded = progress.folded();
+                    let lag = last.saturating_sub(folded);
                     metrics::gauge!("concierge_projection_lag").set(lag as f64);
+                    if folded != last_progress.0 || lag == 0 {
+                        last_progress = (folded, tokio::time::Instant::now());
+                    } else if last_progress.1.elapsed() >= STALL_AFTER {
+                        progress.stalled.notify_one();
+                        last_progress.1 = tokio::time::Instant::now();
+                    }
                     lag == 0
                 }
                 _ => false,
@@ -163,3 +187,6 @@ pub async fn monitor(log: EventLog, progress: Arc<Progress>, mut shutdown: watch
         }
     }
 }
+
+/// How long the log may stay ahead of an unmoving fold before the consumer is reopened.
+const STALL_AFTER: Duration = Duration::from_secs(2);

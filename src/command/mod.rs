@@ -68,11 +68,10 @@ pub fn envelope(caller: &Caller, conversation_id: Option<&str>, event: Event) ->
 /// [`CommandError::Unavailable`] when the log does not take it; [`CommandError::NotFolded`] when it
 /// was taken but not folded within the timeout.
 pub async fn write(app: &AppState, subject: String, event: &Envelope, msg_id: &str) -> Result<Ack> {
-    let ack = app
-        .log
-        .publish(subject, event, msg_id)
-        .await
-        .map_err(CommandError::Unavailable)?;
+    let ack = app.log.publish(subject, event, msg_id).await.map_err(|e| {
+        tracing::warn!(error = %e, "write refused: the event store did not take it");
+        CommandError::Unavailable(e)
+    })?;
     if !app.progress.wait_folded(ack.seq, FOLD_TIMEOUT).await {
         tracing::error!(seq = ack.seq, "published event not folded in time");
         return Err(CommandError::NotFolded { seq: ack.seq });

@@ -60,18 +60,6 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        match &self {
-            ApiError::Command(CommandError::Unavailable(source)) => {
-                tracing::warn!(error = %source, "write refused: event store unavailable");
-            }
-            ApiError::Command(CommandError::NotFolded { seq }) => {
-                tracing::error!(
-                    seq,
-                    "answering 500: the event is stored but not folded in time"
-                );
-            }
-            _ => {}
-        }
         let body = Json(json!({ "success": false, "message": self.to_string(), "error": code }));
         let mut response = (status, body).into_response();
         if let ApiError::Command(CommandError::RateLimited { retry_after, .. }) = &self {

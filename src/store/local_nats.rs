@@ -15,7 +15,7 @@ const NATS_CONF: &str = include_str!("../../nats.conf");
 #[derive(Debug, thiserror::Error)]
 pub enum LocalNatsError {
     #[error(
-        "NATS_URL is not set and nats-server is not on PATH: install it (Debian/Ubuntu: `sudo apt-get install -y nats-server`) or set NATS_URL to a NATS server with JetStream"
+        "NATS_URL is not set and nats-server is not on PATH: install it (Debian/Ubuntu: `sudo apt-get install -y nats-server`, which puts it in /usr/sbin: add that to PATH if it is not there) or set NATS_URL to a NATS server with JetStream"
     )]
     Missing,
     #[error("could not prepare the local nats-server: {0}")]

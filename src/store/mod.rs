@@ -41,6 +41,8 @@ pub struct EventLog {
     js: jetstream::Context,
     stream: String,
     typing_stream: String,
+    /// Counts connections made; a consumer opened before the latest one may be stale.
+    connections: tokio::sync::watch::Receiver<u64>,
 }
 
 impl EventLog {
@@ -54,7 +56,14 @@ impl EventLog {
         stream: &str,
         typing_stream: &str,
     ) -> Result<EventLog, LogError> {
+        let (connected, connections) = tokio::sync::watch::channel(0u64);
         let client = async_nats::ConnectOptions::new()
+            .event_callback(move |event| {
+                if matches!(event, async_nats::Event::Connected) {
+                    connected.send_modify(|n| *n += 1);
+                }
+                async {}
+            })
             .retry_on_initial_connect()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
@@ -71,7 +80,14 @@ impl EventLog {
             js,
             stream: stream.to_string(),
             typing_stream: typing_stream.to_string(),
+            connections,
         })
+    }
+
+    /// Changes each time the client (re)connects: a server that restarted has lost its ephemeral
+    /// consumers, so a reader must open a new one.
+    pub fn connections(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.connections.clone()
     }
 
     pub fn is_connected(&self) -> bool {
