@@ -33,6 +33,8 @@ pub struct Caller {
     pub name: Option<String>,
     /// Booking ids this customer owns by the platform's signed statement.
     pub bookings: Vec<String>,
+    /// Expiry, seconds since the epoch: a socket closes with 4401 when it passes.
+    pub exp: u64,
 }
 
 impl Caller {
@@ -120,6 +122,7 @@ impl JwtKeys {
             role,
             name: c.name.filter(|n| !n.trim().is_empty()),
             bookings: c.bookings.unwrap_or_default(),
+            exp: c.exp,
         })
     }
 

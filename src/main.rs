@@ -8,6 +8,7 @@
 //! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
 //!   every transport.
 //! - [`http`]: the REST API, one file per resource; [`present`]: views as a caller sees them.
+//! - [`ws`]: the WebSocket gateway: sockets and rooms, fan-out from the log, presence, typing.
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
 
 mod auth;
@@ -19,6 +20,7 @@ mod projection;
 mod ratelimit;
 mod state;
 mod store;
+mod ws;
 
 use anyhow::Context;
 use clap::Parser;
@@ -139,23 +141,30 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let progress = projection::Progress::new(views.checkpoint());
     let (stop, stopped) = watch::channel(false);
-    let worker = tokio::spawn(projection::run(
-        log.clone(),
-        views.clone(),
-        progress.clone(),
-        stopped.clone(),
-    ));
-    let monitor = tokio::spawn(projection::monitor(
-        log.clone(),
-        progress.clone(),
-        stopped.clone(),
-    ));
-
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
     tracing::info!(addr = %listener.local_addr()?, nats = %nats_url, "concierge listening");
-    let state = AppState::new(config, log, views.clone(), progress, install_metrics());
+    let state = AppState::new(
+        config,
+        log.clone(),
+        views.clone(),
+        progress.clone(),
+        install_metrics(),
+    );
+
+    let (folded_tx, folded_rx) = tokio::sync::mpsc::channel(1024);
+    let worker = tokio::spawn(projection::run(
+        log.clone(),
+        views.clone(),
+        progress.clone(),
+        folded_tx,
+        stopped.clone(),
+    ));
+    let monitor = tokio::spawn(projection::monitor(log, progress, stopped.clone()));
+    let fanout = tokio::spawn(ws::fanout::run(state.clone(), folded_rx));
+    let presence = tokio::spawn(ws::presence::run(state.clone(), stopped.clone()));
+    let typing = tokio::spawn(ws::typing::run(state.clone(), stopped.clone()));
     let pruner = {
         let limiter = state.send_limiter.clone();
         let mut stopped = stopped.clone();
@@ -172,7 +181,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     run(listener, state, shutdown_signal()).await?;
 
     let _ = stop.send(true);
-    let _ = tokio::join!(worker, monitor, pruner);
+    let _ = tokio::join!(worker, monitor, presence, typing, pruner);
+    fanout.abort();
     views.flush().context("cannot flush the views")?;
     if let Some(local) = local_nats {
         local.stop().await;

@@ -1,5 +1,6 @@
 //! How views are shown to one caller: the API's `Conversation` with the caller's own unread count.
 
+use crate::ws::presence::Presence;
 use concierge_events::{MessageType, Role, Status, Timestamp};
 use concierge_projections::views::ConversationView;
 use serde::Serialize;
@@ -42,9 +43,8 @@ pub struct ConversationOut {
     pub updated_at: Timestamp,
 }
 
-/// The conversation as `viewer` sees it. Presence comes with the WebSocket gateway (issue 3): until
-/// then no participant is `online` and `lastSeen` is `null`.
-pub fn conversation(conv: &ConversationView, viewer: &str) -> ConversationOut {
+/// The conversation as `viewer` sees it, with each participant's presence.
+pub fn conversation(conv: &ConversationView, viewer: &str, presence: &Presence) -> ConversationOut {
     ConversationOut {
         id: conv.id.clone(),
         related_booking: conv.booking_id.clone(),
@@ -57,8 +57,8 @@ pub fn conversation(conv: &ConversationView, viewer: &str) -> ConversationOut {
                 role: p.role,
                 name: p.name.clone(),
                 joined_at: p.joined_at,
-                last_seen: None,
-                online: false,
+                last_seen: presence.last_seen(&p.user_id),
+                online: presence.is_online(&p.user_id),
             })
             .collect(),
         last_message: conv.last_message.as_ref().map(|m| LastMessageOut {

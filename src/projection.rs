@@ -3,12 +3,12 @@
 
 use crate::store::EventLog;
 use concierge_events::Envelope;
-use concierge_projections::{LogEntry, ViewStore};
+use concierge_projections::{LogEntry, Outcome, ViewStore};
 use futures::StreamExt;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// At most this many events are folded into one atomic sled batch.
 const BATCH: usize = 512;
@@ -55,11 +55,12 @@ pub async fn run(
     log: EventLog,
     store: ViewStore,
     progress: Arc<Progress>,
+    folded: mpsc::Sender<Vec<(u64, Envelope)>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     loop {
         tokio::select! {
-            _ = fold_until_error(&log, &store, &progress) => {}
+            _ = fold_until_error(&log, &store, &progress, &folded) => {}
             _ = shutdown.changed() => return,
         }
         tokio::select! {
@@ -71,20 +72,31 @@ pub async fn run(
 
 /// Folds until the consumer fails, the client reconnects (the server may have lost the consumer), or
 /// the monitor reports a stall.
-async fn fold_until_error(log: &EventLog, store: &ViewStore, progress: &Progress) {
+async fn fold_until_error(
+    log: &EventLog,
+    store: &ViewStore,
+    progress: &Progress,
+    folded: &mpsc::Sender<Vec<(u64, Envelope)>>,
+) {
     let mut connections = log.connections();
     connections.mark_unchanged();
     if !log.is_connected() {
         return;
     }
     tokio::select! {
-        _ = fold_stream(log, store, progress) => {}
+        _ = fold_stream(log, store, progress, folded) => {}
         _ = connections.changed() => tracing::info!("reconnected to NATS; reopening the log consumer"),
         _ = progress.stalled.notified() => tracing::warn!("folding stalled behind the log; reopening the log consumer"),
     }
 }
 
-async fn fold_stream(log: &EventLog, store: &ViewStore, progress: &Progress) {
+/// Folds batches as they come and hands the applied events to fan-out, in log order.
+async fn fold_stream(
+    log: &EventLog,
+    store: &ViewStore,
+    progress: &Progress,
+    fanout: &mpsc::Sender<Vec<(u64, Envelope)>>,
+) {
     if let Err(e) = log.ensure_streams().await {
         tracing::warn!(error = %e, "cannot create the streams yet");
         return;
@@ -128,15 +140,32 @@ async fn fold_stream(log: &EventLog, store: &ViewStore, progress: &Progress) {
         if !entries.is_empty() {
             let store = store.clone();
             let folded = tokio::task::spawn_blocking(move || {
-                let n = entries.len();
-                store.fold_batch(&entries).map(|_| (store.checkpoint(), n))
+                let outcomes = store.fold_batch(&entries)?;
+                let applied_seqs: std::collections::HashSet<u64> = outcomes
+                    .iter()
+                    .filter(|(_, o)| *o == Outcome::Applied)
+                    .map(|(seq, _)| *seq)
+                    .collect();
+                let applied: Vec<(u64, Envelope)> = entries
+                    .into_iter()
+                    .filter(|e| applied_seqs.contains(&e.seq))
+                    .filter_map(|e| e.event.map(|ev| (e.seq, ev)))
+                    .collect();
+                Ok::<_, concierge_projections::StoreError>((
+                    store.checkpoint(),
+                    outcomes.len(),
+                    applied,
+                ))
             })
             .await;
             match folded {
-                Ok(Ok((checkpoint, n))) => {
+                Ok(Ok((checkpoint, n, applied))) => {
                     metrics::counter!("concierge_events_folded_total").increment(n as u64);
                     progress.folded.send_replace(checkpoint);
                     metrics::gauge!("concierge_projection_checkpoint").set(checkpoint as f64);
+                    if !applied.is_empty() && fanout.send(applied).await.is_err() {
+                        return;
+                    }
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "cannot write the views; retrying from the checkpoint");

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::projection::Progress;
 use crate::ratelimit::SendLimiter;
 use crate::store::EventLog;
+use crate::ws::Gateway;
 use concierge_projections::ViewStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub struct AppState {
     pub progress: Arc<Progress>,
     pub send_limiter: Arc<SendLimiter>,
     pub metrics: Option<PrometheusHandle>,
+    pub gateway: Arc<Gateway>,
 }
 
 impl AppState {
@@ -36,6 +38,7 @@ impl AppState {
             views,
             progress,
             metrics,
+            gateway: Arc::new(Gateway::default()),
         }
     }
 }

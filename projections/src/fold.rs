@@ -94,6 +94,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             }
             booking.conversation_id = Some(id.to_string());
             views.put_booking(&booking);
+            for p in &conv.participants {
+                views.put_participation(&p.user_id, &conv.id);
+            }
             views.put_conversation(&conv);
             let mut stats = views.stats();
             stats.total_conversations += 1;
@@ -319,8 +322,12 @@ fn with_conversation<K: Kv>(
     else {
         return Outcome::Skipped("unknown conversation");
     };
+    let participants_before = conv.participants.len();
     let outcome = f(views, &mut conv);
     if outcome == Outcome::Applied {
+        for p in &conv.participants[participants_before..] {
+            views.put_participation(&p.user_id, &conv.id);
+        }
         conv.last_seq = seq;
         views.put_conversation(&conv);
     }

@@ -121,6 +121,17 @@ pub mod keys {
         [b"t/", &(created_ms.max(0) as u64).to_be_bytes()[..]].concat()
     }
     pub const MESSAGE_TIME_END: &[u8] = b"t0";
+    /// `p/<userId>/<conversationId>` → empty: the conversations a user takes part in.
+    pub fn participation(user_id: &str, conversation_id: &str) -> Vec<u8> {
+        [b"p/", user_id.as_bytes(), b"/", conversation_id.as_bytes()].concat()
+    }
+    /// The bounds of a user's participations.
+    pub fn participations(user_id: &str) -> (Vec<u8>, Vec<u8>) {
+        (
+            [b"p/", user_id.as_bytes(), b"/"].concat(),
+            [b"p/", user_id.as_bytes(), b"0"].concat(),
+        )
+    }
     /// `s` → `StatsView`
     pub const STATS: &[u8] = b"s";
     /// `x/checkpoint` → the log sequence of the last folded event, big-endian.

@@ -112,6 +112,19 @@ impl<K: KvRead> Views<K> {
         out
     }
 
+    /// The ids of the conversations `user_id` takes part in.
+    pub fn conversations_of(&self, user_id: &str) -> Vec<String> {
+        let (start, end) = keys::participations(user_id);
+        let mut out = Vec::new();
+        self.kv.scan(&start, &end, false, &mut |k, _| {
+            if let Ok(id) = std::str::from_utf8(&k[start.len()..]) {
+                out.push(id.to_string());
+            }
+            true
+        });
+        out
+    }
+
     /// Non-deleted messages created at or after `since`.
     pub fn live_messages_since(&self, since: Timestamp) -> u64 {
         let mut n = 0;
@@ -128,6 +141,11 @@ impl<K: KvRead> Views<K> {
 impl<K: Kv> Views<K> {
     pub fn put_booking(&mut self, b: &BookingView) {
         self.kv.put(keys::booking(&b.booking_id), encode(b));
+    }
+
+    pub fn put_participation(&mut self, user_id: &str, conversation_id: &str) {
+        self.kv
+            .put(keys::participation(user_id, conversation_id), Vec::new());
     }
 
     pub fn put_conversation(&mut self, c: &ConversationView) {

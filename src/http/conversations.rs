@@ -52,7 +52,7 @@ pub async fn list(
         .iter()
         .skip(skip)
         .take(limit as usize)
-        .map(|c| present::conversation(c, &caller.user_id))
+        .map(|c| present::conversation(c, &caller.user_id, &app.gateway.presence))
         .collect();
     Ok(ok(
         StatusCode::OK,
@@ -80,7 +80,7 @@ pub async fn by_booking(
     Ok(ok(
         status,
         message,
-        present::conversation(&conv, &caller.user_id),
+        present::conversation(&conv, &caller.user_id, &app.gateway.presence),
     ))
 }
 
@@ -95,6 +95,6 @@ pub async fn one(
     Ok(ok(
         StatusCode::OK,
         "Conversation retrieved",
-        present::conversation(&conv, &caller.user_id),
+        present::conversation(&conv, &caller.user_id, &app.gateway.presence),
     ))
 }

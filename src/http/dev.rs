@@ -25,6 +25,7 @@ fn dev_caller(user_id: &str, role: Role, name: &str) -> Caller {
         role,
         name: Some(name.to_string()),
         bookings: Vec::new(),
+        exp: u64::MAX,
     }
 }
 
@@ -62,17 +63,23 @@ async fn test_messaging(State(app): State<AppState>) -> Result<Response, ApiErro
                 "customerId": booking.customer_id,
                 "title": booking.display_title(),
             },
-            "conversation": crate::present::conversation(&conv, &customer.user_id),
+            "conversation": crate::present::conversation(&conv, &customer.user_id, &app.gateway.presence),
             "message": message,
         }),
     ))
 }
 
-/// The socket registry arrives with the WebSocket gateway (issue 3); until then it holds nothing.
-async fn socket_status() -> Response {
+/// This node's socket count and the users online cluster-wide.
+async fn socket_status(State(app): State<AppState>) -> Response {
+    let mut online: Vec<String> = app.gateway.presence.online().into_keys().collect();
+    online.sort();
     ok(
         StatusCode::OK,
         "Socket status",
-        json!({ "initialized": true, "connections": 0, "onlineUsers": [] }),
+        json!({
+            "initialized": true,
+            "connections": app.gateway.registry.connections(),
+            "onlineUsers": online,
+        }),
     )
 }

@@ -48,6 +48,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/messaging/stats", get(stats::stats))
         .route("/messaging/bookings/{booking_id}", put(bookings::register))
+        .route("/ws", get(crate::ws::upgrade))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics));

@@ -22,6 +22,7 @@ pub async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Respon
     let views = app.views.views();
     let s = views.stats();
     let last_24h = views.live_messages_since(Timestamp(Timestamp::now().millis() - DAY_MS));
+    let online = app.gateway.presence.online();
     let avg = (s.first_response_count > 0)
         .then(|| s.first_response_ms_sum as f64 / s.first_response_count as f64 / 1000.0);
     Ok(ok(
@@ -32,10 +33,9 @@ pub async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Respon
             "conversationsByStatus": { "active": s.active, "archived": s.archived, "closed": s.closed },
             "totalMessages": s.total_messages,
             "messagesLast24h": last_24h,
-            // Presence arrives with the WebSocket gateway (issue 3); no user can be online before it.
-            "onlineUsers": 0,
-            "onlineCustomers": 0,
-            "onlineAdmins": 0,
+            "onlineUsers": online.len(),
+            "onlineCustomers": online.values().filter(|r| **r == Role::Customer).count(),
+            "onlineAdmins": online.values().filter(|r| **r == Role::Admin).count(),
             "avgFirstResponseSeconds": avg,
         }),
     ))

@@ -182,6 +182,78 @@ impl EventLog {
         Ok(info.state.last_sequence)
     }
 
+    pub fn client(&self) -> async_nats::Client {
+        self.client.clone()
+    }
+
+    /// Publishes a typing event on the typing stream's subject without waiting for an ack: typing
+    /// is ephemeral and best effort.
+    ///
+    /// # Errors
+    /// [`LogError::Disconnected`] while not connected.
+    pub async fn publish_typing(&self, subject: String, event: &Envelope) -> Result<(), LogError> {
+        if !self.is_connected() {
+            return Err(LogError::Disconnected);
+        }
+        self.client
+            .publish(subject, event.encode().into())
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))
+    }
+
+    /// The first and last sequence the log still holds.
+    ///
+    /// # Errors
+    /// When JetStream is unreachable.
+    pub async fn bounds(&self) -> Result<(u64, u64), LogError> {
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        let info = stream
+            .get_info()
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        Ok((info.state.first_sequence, info.state.last_sequence))
+    }
+
+    /// The events with `from <= seq <= to`, in order (events this schema does not know are left out).
+    ///
+    /// # Errors
+    /// When JetStream is unreachable or the read takes longer than 30 s.
+    pub async fn read_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Envelope)>, LogError> {
+        use futures::StreamExt;
+        let mut out = Vec::new();
+        if to < from {
+            return Ok(out);
+        }
+        let mut messages = self.consume_from(from).await?;
+        let read = async {
+            while let Some(msg) = messages.next().await {
+                let msg = msg.map_err(|e| LogError::Request(e.to_string()))?;
+                let seq = msg
+                    .info()
+                    .map_err(|e| LogError::Request(e.to_string()))?
+                    .stream_sequence;
+                if seq > to {
+                    break;
+                }
+                if let Ok(Some(event)) = Envelope::decode(&msg.payload) {
+                    out.push((seq, event));
+                }
+                if seq >= to {
+                    break;
+                }
+            }
+            Ok::<_, LogError>(())
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .map_err(|_| LogError::Request("reading the log timed out".into()))??;
+        Ok(out)
+    }
+
     /// An ordered consumer over the whole log from `start_seq` on.
     ///
     /// # Errors

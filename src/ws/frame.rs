@@ -1,0 +1,194 @@
+//! The frames of WEBSOCKET.md: what a client may send (one variant per event) and how server frames
+//! are written.
+
+use crate::command::CommandError;
+use axum::extract::ws::Utf8Bytes;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// A client frame, parsed. `ref` is kept apart so every reply can carry it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientEvent {
+    Authenticate {
+        token: String,
+    },
+    JoinConversation {
+        conversation_id: String,
+    },
+    LeaveConversation {
+        conversation_id: String,
+    },
+    SendMessage {
+        conversation_id: String,
+        data: Value,
+    },
+    MarkRead {
+        conversation_id: String,
+    },
+    TypingStart {
+        conversation_id: String,
+    },
+    TypingStop {
+        conversation_id: String,
+    },
+    Resume {
+        since: u64,
+    },
+    Ping,
+}
+
+/// A frame that could not be read; answered with an `error` (carrying `ref` when there was one).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FrameError {
+    pub reference: Option<Value>,
+    pub message: String,
+}
+
+/// Parses one text frame into its event and `ref`.
+///
+/// # Errors
+/// A [`FrameError`] naming what is wrong: not JSON, no `event`, an unknown event, a bad field.
+pub fn parse(text: &str) -> Result<(ClientEvent, Option<Value>), FrameError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| FrameError {
+        reference: None,
+        message: format!("frame is not valid JSON: {e}"),
+    })?;
+    let reference = value.get("ref").filter(|r| !r.is_null()).cloned();
+    let fail = |message: String| FrameError {
+        reference: reference.clone(),
+        message,
+    };
+    let obj = value
+        .as_object()
+        .ok_or_else(|| fail("frame must be a JSON object".into()))?;
+    if let Some(r) = &reference {
+        if !(r.is_string() || r.is_number()) {
+            return Err(fail("ref must be a string or a number".into()));
+        }
+    }
+    let event = obj
+        .get("event")
+        .and_then(Value::as_str)
+        .ok_or_else(|| fail("event is required".into()))?;
+    let empty = Value::Object(Default::default());
+    let data = obj.get("data").unwrap_or(&empty);
+    if !data.is_object() {
+        return Err(fail("data must be an object".into()));
+    }
+    let conversation_id = || {
+        data.get("conversationId")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| fail("data.conversationId is required".into()))
+    };
+    let parsed = match event {
+        "authenticate" => ClientEvent::Authenticate {
+            token: data
+                .get("token")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| fail("data.token is required".into()))?,
+        },
+        "join_conversation" => ClientEvent::JoinConversation {
+            conversation_id: conversation_id()?,
+        },
+        "leave_conversation" => ClientEvent::LeaveConversation {
+            conversation_id: conversation_id()?,
+        },
+        "send_message" => ClientEvent::SendMessage {
+            conversation_id: conversation_id()?,
+            data: data.clone(),
+        },
+        "mark_read" => ClientEvent::MarkRead {
+            conversation_id: conversation_id()?,
+        },
+        "typing_start" => ClientEvent::TypingStart {
+            conversation_id: conversation_id()?,
+        },
+        "typing_stop" => ClientEvent::TypingStop {
+            conversation_id: conversation_id()?,
+        },
+        "resume" => ClientEvent::Resume {
+            since: data
+                .get("since")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| fail("data.since must be a non-negative integer".into()))?,
+        },
+        "ping" => ClientEvent::Ping,
+        other => {
+            let shown: String = other.chars().take(64).collect();
+            return Err(fail(format!("unknown event: {shown}")));
+        }
+    };
+    Ok((parsed, reference))
+}
+
+/// A server event frame: `{"event", "seq"?, "data"}`.
+pub fn event(name: &str, seq: Option<u64>, data: impl Serialize) -> Utf8Bytes {
+    let frame = match seq {
+        Some(seq) => json!({ "event": name, "seq": seq, "data": data }),
+        None => json!({ "event": name, "data": data }),
+    };
+    Utf8Bytes::from(frame.to_string())
+}
+
+/// The reply to a frame that carried `ref`.
+pub fn ack(reference: &Value, data: impl Serialize) -> Utf8Bytes {
+    Utf8Bytes::from(json!({ "event": "ack", "ref": reference, "data": data }).to_string())
+}
+
+/// An `error` frame, with the contract's error code.
+pub fn error(reference: Option<&Value>, code: &str, message: &str) -> Utf8Bytes {
+    let mut frame = json!({ "event": "error", "error": { "code": code, "message": message } });
+    if let Some(r) = reference {
+        frame["ref"] = r.clone();
+    }
+    Utf8Bytes::from(frame.to_string())
+}
+
+/// The `error` code of a refused command (API.md's table).
+pub fn code(e: &CommandError) -> &'static str {
+    match e {
+        CommandError::Invalid(_) => "validation_failed",
+        CommandError::Forbidden(_) => "forbidden",
+        CommandError::NotFound(_) => "not_found",
+        CommandError::Conflict(_) => "conflict",
+        CommandError::RateLimited { .. } => "rate_limited",
+        CommandError::Unavailable(_) => "unavailable",
+        CommandError::NotFolded { .. } => "internal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_events_with_ref() {
+        let (e, r) = parse(
+            r#"{"event":"send_message","data":{"conversationId":"c","content":"hi"},"ref":"c-17"}"#,
+        )
+        .unwrap();
+        assert_eq!(r, Some(json!("c-17")));
+        assert!(
+            matches!(e, ClientEvent::SendMessage { conversation_id, .. } if conversation_id == "c")
+        );
+        assert_eq!(parse(r#"{"event":"ping"}"#).unwrap().0, ClientEvent::Ping);
+    }
+
+    #[test]
+    fn refuses_bad_frames_keeping_ref() {
+        assert!(parse("not json").unwrap_err().message.contains("JSON"));
+        let e = parse(r#"{"ref":5}"#).unwrap_err();
+        assert_eq!(
+            (e.reference, e.message.as_str()),
+            (Some(json!(5)), "event is required")
+        );
+        let e = parse(r#"{"event":"fly","ref":"x"}"#).unwrap_err();
+        assert_eq!(e.message, "unknown event: fly");
+        let e = parse(r#"{"event":"resume","data":{"since":-1}}"#).unwrap_err();
+        assert!(e.message.contains("since"));
+        let e = parse(r#"{"event":"join_conversation","data":{}}"#).unwrap_err();
+        assert!(e.message.contains("conversationId"));
+    }
+}

@@ -1,0 +1,264 @@
+//! Presence across nodes, on NATS presence events: each node announces the users it holds sockets for
+//! (at once on a change, and every [`HEARTBEAT`]); a user is online while any live node lists them. A
+//! node silent for [`NODE_TIMEOUT`] is dead and its users go offline. Every node sees the same
+//! transitions and tells its own sockets.
+
+use super::frame;
+use super::registry::{Outbound, Registry, Target};
+use crate::state::AppState;
+use concierge_events::{Role, Timestamp};
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify};
+
+pub const HEARTBEAT: Duration = Duration::from_secs(2);
+pub const NODE_TIMEOUT: Duration = Duration::from_secs(10);
+const SUBJECT: &str = "concierge.presence";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Announcement {
+    node: String,
+    users: Vec<(String, Role)>,
+}
+
+struct NodeState {
+    users: HashMap<String, Role>,
+    heard: Instant,
+}
+
+#[derive(Default)]
+struct State {
+    nodes: HashMap<String, NodeState>,
+    last_seen: HashMap<String, Timestamp>,
+}
+
+/// A user coming online or going offline, cluster-wide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub user_id: String,
+    pub role: Role,
+    pub online: bool,
+    pub at: Timestamp,
+}
+
+pub struct Presence {
+    pub node: String,
+    state: Mutex<State>,
+    /// Raised when this node's set of users changed.
+    pub local_changed: Notify,
+}
+
+impl Presence {
+    pub fn new() -> Presence {
+        Presence {
+            node: ulid::Ulid::new().to_string(),
+            state: Mutex::new(State::default()),
+            local_changed: Notify::new(),
+        }
+    }
+
+    fn online_roles(state: &State) -> HashMap<String, Role> {
+        let mut out = HashMap::new();
+        for n in state.nodes.values() {
+            for (u, r) in &n.users {
+                out.insert(u.clone(), *r);
+            }
+        }
+        out
+    }
+
+    pub fn is_online(&self, user_id: &str) -> bool {
+        self.state
+            .lock()
+            .map(|s| s.nodes.values().any(|n| n.users.contains_key(user_id)))
+            .unwrap_or(false)
+    }
+
+    pub fn last_seen(&self, user_id: &str) -> Option<Timestamp> {
+        self.state.lock().ok()?.last_seen.get(user_id).copied()
+    }
+
+    /// Online users cluster-wide with their roles.
+    pub fn online(&self) -> HashMap<String, Role> {
+        self.state
+            .lock()
+            .map(|s| Self::online_roles(&s))
+            .unwrap_or_default()
+    }
+
+    /// Applies what `node` holds now (`None`: the node is gone) and returns the transitions.
+    fn update(
+        &self,
+        node: &str,
+        users: Option<HashMap<String, Role>>,
+        now: Instant,
+    ) -> Vec<Transition> {
+        let Ok(mut state) = self.state.lock() else {
+            return Vec::new();
+        };
+        let before = Self::online_roles(&state);
+        match users {
+            Some(users) => {
+                state
+                    .nodes
+                    .insert(node.to_string(), NodeState { users, heard: now });
+            }
+            None => {
+                state.nodes.remove(node);
+            }
+        }
+        let after = Self::online_roles(&state);
+        let at = Timestamp::now();
+        let mut out = Vec::new();
+        for (u, r) in &after {
+            if !before.contains_key(u) {
+                out.push(Transition {
+                    user_id: u.clone(),
+                    role: *r,
+                    online: true,
+                    at,
+                });
+            }
+        }
+        for (u, r) in &before {
+            if !after.contains_key(u) {
+                state.last_seen.insert(u.clone(), at);
+                out.push(Transition {
+                    user_id: u.clone(),
+                    role: *r,
+                    online: false,
+                    at,
+                });
+            }
+        }
+        out
+    }
+
+    /// Drops nodes not heard from within [`NODE_TIMEOUT`].
+    fn sweep(&self, now: Instant) -> Vec<Transition> {
+        let dead: Vec<String> = self
+            .state
+            .lock()
+            .map(|s| {
+                s.nodes
+                    .iter()
+                    .filter(|(_, n)| now.duration_since(n.heard) > NODE_TIMEOUT)
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        dead.iter()
+            .flat_map(|node| {
+                tracing::info!(%node, "node silent: its users go offline");
+                self.update(node, None, now)
+            })
+            .collect()
+    }
+}
+
+impl Default for Presence {
+    fn default() -> Self {
+        Presence::new()
+    }
+}
+
+/// Tells this node's sockets about transitions: the admin room, and everyone who shares a
+/// conversation with the user.
+fn announce(app: &AppState, registry: &Registry, transitions: Vec<Transition>) {
+    let views = app.views.views();
+    for t in transitions {
+        let mut targets = vec![Target::Admins];
+        for conv_id in views.conversations_of(&t.user_id) {
+            if let Some(conv) = views.conversation(&conv_id) {
+                targets.extend(
+                    conv.participants
+                        .iter()
+                        .filter(|p| p.user_id != t.user_id)
+                        .map(|p| Target::User(p.user_id.clone())),
+                );
+            }
+        }
+        let name = if t.online {
+            "user_online"
+        } else {
+            "user_offline"
+        };
+        let text = frame::event(
+            name,
+            None,
+            serde_json::json!({ "userId": t.user_id, "role": t.role, "at": t.at }),
+        );
+        for s in registry.resolve(&targets, Some(&t.user_id)) {
+            registry.push(
+                &s,
+                Outbound {
+                    seq: None,
+                    text: text.clone(),
+                },
+            );
+        }
+    }
+}
+
+/// Runs presence for this node until shutdown; says goodbye (an empty announcement) at the end.
+pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
+    let client = app.log.client();
+    let gateway = app.gateway.clone();
+    let presence = &gateway.presence;
+    let mut subscription = loop {
+        match client.subscribe(SUBJECT).await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot subscribe to presence yet");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return,
+                }
+            }
+        }
+    };
+    let publish = |users: Vec<(String, Role)>| {
+        let client = client.clone();
+        let body = serde_json::to_vec(&Announcement {
+            node: presence.node.clone(),
+            users,
+        })
+        .unwrap_or_default();
+        async move {
+            let _ = client.publish(SUBJECT, body.into()).await;
+        }
+    };
+    let mut tick = tokio::time::interval(HEARTBEAT);
+    loop {
+        tokio::select! {
+            msg = subscription.next() => {
+                let Some(msg) = msg else { break };
+                let Ok(a) = serde_json::from_slice::<Announcement>(&msg.payload) else { continue };
+                if a.node == presence.node {
+                    continue;
+                }
+                let t = presence.update(&a.node, Some(a.users.into_iter().collect()), Instant::now());
+                announce(&app, &gateway.registry, t);
+            }
+            _ = presence.local_changed.notified() => {
+                let users = gateway.registry.local_users();
+                let t = presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
+                announce(&app, &gateway.registry, t);
+                publish(users).await;
+            }
+            _ = tick.tick() => {
+                let users = gateway.registry.local_users();
+                presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
+                publish(users).await;
+                let t = presence.sweep(Instant::now());
+                announce(&app, &gateway.registry, t);
+            }
+            _ = shutdown.changed() => break,
+        }
+    }
+    publish(Vec::new()).await;
+    let _ = client.flush().await;
+}
