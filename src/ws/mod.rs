@@ -63,6 +63,9 @@ pub async fn upgrade(
     };
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
+        // Small initial buffers keep an idle socket cheap; they grow for large frames.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket| connection(socket, app, presented))
 }
 
