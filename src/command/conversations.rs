@@ -143,7 +143,7 @@ async fn register_by_token(
 }
 
 /// An admin who opens a conversation joins it.
-async fn join_if_admin(
+pub(crate) async fn join_if_admin(
     app: &AppState,
     caller: &Caller,
     conv: ConversationView,

@@ -297,7 +297,8 @@ pub struct ReadOutcome {
 }
 
 /// Marks everything in the conversation read for the caller. Writes one `messages_read` only when
-/// something was unread, or when an admin reads a conversation they have not joined (reading joins).
+/// something was unread; an admin who has not joined and has nothing unread joins by
+/// `participant_joined` instead (reading joins).
 ///
 /// # Errors
 /// 404/403 for the conversation; 503 when the log cannot take the write.
@@ -320,8 +321,9 @@ pub async fn mark_loaded_read(
     conv: ConversationView,
 ) -> Result<ReadOutcome> {
     let marked = conv.unread_for(&caller.user_id);
-    let joins = caller.role == Role::Admin && !conv.is_participant(&caller.user_id);
-    if marked == 0 && !joins {
+    if marked == 0 {
+        // Nothing to mark, so no `messages_read`; an admin who reads still joins.
+        super::conversations::join_if_admin(app, caller, conv.clone()).await?;
         let read_at = conv
             .read_points
             .get(&caller.user_id)

@@ -123,6 +123,14 @@ pub fn parse(text: &str) -> Result<(ClientEvent, Option<Value>), FrameError> {
     Ok((parsed, reference))
 }
 
+/// Whether a frame, however malformed otherwise, is a JSON object naming `event`.
+pub fn names_event(text: &str, event: &str) -> bool {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("event").and_then(Value::as_str).map(|e| e == event))
+        .unwrap_or(false)
+}
+
 /// A server event frame: `{"event", "seq"?, "data"}`.
 pub fn event(name: &str, seq: Option<u64>, data: impl Serialize) -> Utf8Bytes {
     let frame = match seq {

@@ -36,6 +36,10 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Live frames wait this long after authentication for a first client frame, so that a `resume`
 /// sent at once is answered in log order before them.
 const RESUME_GRACE: Duration = Duration::from_millis(300);
+/// A write that cannot finish in this time means the client stopped reading.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a dropped client gets to take its close frame before the connection is cut.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A `resume` replays at most this many events; further behind, the client refetches over HTTP.
 const MAX_REPLAY: u64 = 100_000;
 
@@ -165,8 +169,14 @@ async fn authenticate_by_frame(
                 let reply = frame::error(reference.as_ref(), "unauthorized", "authenticate first");
                 let _ = sink.send(Message::Text(reply)).await;
             }
-            Err(e) => {
+            // Only an `authenticate` frame is judged on its fields; anything else is unauthorized.
+            Err(e) if frame::names_event(&text, "authenticate") => {
                 let reply = frame::error(e.reference.as_ref(), "validation_failed", &e.message);
+                let _ = sink.send(Message::Text(reply)).await;
+            }
+            Err(e) => {
+                let reply =
+                    frame::error(e.reference.as_ref(), "unauthorized", "authenticate first");
                 let _ = sink.send(Message::Text(reply)).await;
             }
         }
@@ -214,7 +224,8 @@ impl Session<'_> {
                     return;
                 }
                 _ = self.socket.kicked.notified() => {
-                    let _ = sink.send(close(1008, "too slow: send queue full")).await;
+                    let closing = sink.send(close(1008, "too slow: send queue full"));
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, closing).await;
                     return;
                 }
                 incoming = stream.next() => {
@@ -253,12 +264,26 @@ impl Session<'_> {
                             None => (seq, seq),
                         });
                     }
-                    if sink.send(Message::Text(out.text)).await.is_err() {
+                    if !self.push_live(sink, out.text).await {
                         return;
                     }
                 }
             }
         }
+    }
+
+    /// Writes one live frame; `false` when the socket is gone or was let go: a client that stops
+    /// reading is closed with 1008 once its queue overflows (or a write stalls for
+    /// [`WRITE_TIMEOUT`]), even while the write itself is blocked.
+    async fn push_live(&self, sink: &mut Sink, text: Utf8Bytes) -> bool {
+        let stalled = tokio::select! {
+            sent = sink.send(Message::Text(text)) => return sent.is_ok(),
+            _ = self.socket.kicked.notified() => "too slow: send queue full",
+            _ = tokio::time::sleep(WRITE_TIMEOUT) => "too slow: write stalled",
+        };
+        metrics::counter!("concierge_ws_dropped_total").increment(1);
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(close(1008, stalled))).await;
+        false
     }
 
     /// Handles one client frame; `Err` when the socket is gone.

@@ -36,7 +36,9 @@ pub fn ws_url(base: &str) -> String {
 pub async fn connect(base: &str, auth: Auth<'_>) -> Client {
     let mut client = open(base, &auth).await;
     if let Auth::Frame(token) = auth {
-        client.send(json!({ "event": "authenticate", "data": { "token": token } })).await;
+        client
+            .send(json!({ "event": "authenticate", "data": { "token": token } }))
+            .await;
     }
     if !matches!(auth, Auth::None) {
         let hello = client.next_event("authenticated").await;
@@ -57,23 +59,37 @@ pub async fn open(base: &str, auth: &Auth<'_>) -> Client {
             .headers_mut()
             .insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
-    let (ws, _) = tokio_tungstenite::connect_async(request).await.expect("ws connect");
-    Client { ws, seen: Vec::new() }
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("ws connect");
+    Client {
+        ws,
+        seen: Vec::new(),
+    }
 }
 
 impl Client {
     pub async fn send(&mut self, frame: Value) {
-        self.ws.send(Message::Text(frame.to_string().into())).await.expect("ws send");
+        self.ws
+            .send(Message::Text(frame.to_string().into()))
+            .await
+            .expect("ws send");
     }
 
     pub async fn send_raw(&mut self, text: &str) {
-        self.ws.send(Message::Text(text.to_string().into())).await.expect("ws send");
+        self.ws
+            .send(Message::Text(text.to_string().into()))
+            .await
+            .expect("ws send");
     }
 
     /// The next JSON frame within `timeout`, or `None` (timeout, close or error).
     pub async fn next_within(&mut self, timeout: Duration) -> Option<Value> {
         loop {
-            let msg = tokio::time::timeout(timeout, self.ws.next()).await.ok()??.ok()?;
+            let msg = tokio::time::timeout(timeout, self.ws.next())
+                .await
+                .ok()??
+                .ok()?;
             match msg {
                 Message::Text(t) => {
                     let v: Value = serde_json::from_str(&t).expect("server frames are JSON");
@@ -105,7 +121,8 @@ impl Client {
 
     /// Sends a frame with `ref` and returns its reply (`ack` or `error`).
     pub async fn request(&mut self, event: &str, data: Value, reference: &str) -> Value {
-        self.send(json!({ "event": event, "data": data, "ref": reference })).await;
+        self.send(json!({ "event": event, "data": data, "ref": reference }))
+            .await;
         self.next_matching("reply", |v| v["ref"] == reference).await
     }
 
@@ -126,7 +143,9 @@ impl Client {
                 Ok(None) => return None,
                 Ok(Some(Err(_))) => return None,
                 Ok(Some(Ok(Message::Close(frame)))) => {
-                    return frame.map(|f| u16::from(f.code)).or(Some(u16::from(CloseCode::Status)))
+                    return frame
+                        .map(|f| u16::from(f.code))
+                        .or(Some(u16::from(CloseCode::Status)))
                 }
                 Ok(Some(Ok(Message::Text(t)))) => {
                     if let Ok(v) = serde_json::from_str::<Value>(&t) {

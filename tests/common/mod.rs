@@ -1,0 +1,726 @@
+//! Shared harness for the HTTP integration tests.
+//!
+//! Every test gets its own disposable `nats-server` (JetStream on, store in a tempdir, a free port)
+//! and its own `concierge serve` process pointed at it, so tests run in parallel without sharing
+//! state. Readiness is polled with deadlines, never assumed after a fixed sleep. Processes are
+//! killed and their directories removed on `Drop`; when a test panics the server's log is printed.
+#![allow(dead_code)]
+
+pub mod log;
+pub mod ws;
+
+use std::fs::{File, OpenOptions};
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+/// The HS256 secret every test server is started with and every test token is signed with.
+pub const JWT_SECRET: &str = "test-secret";
+/// The origin the test servers allow for CORS.
+pub const CLIENT_URL: &str = "http://localhost:5173";
+
+const NATS_DEADLINE: Duration = Duration::from_secs(10);
+const READY_DEADLINE: Duration = Duration::from_secs(20);
+const POLL: Duration = Duration::from_millis(20);
+
+/// A port that was free a moment ago (bound to 127.0.0.1:0 and released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .expect("bind 127.0.0.1:0")
+        .local_addr()
+        .expect("local addr")
+        .port()
+}
+
+fn log_file(path: &Path) -> File {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .expect("open log file")
+}
+
+fn read_log(path: &Path) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    s
+}
+
+fn tail(s: &str, lines: usize) -> String {
+    let all: Vec<&str> = s.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// NATS
+// ---------------------------------------------------------------------------------------------
+
+/// A disposable JetStream-enabled nats-server.
+pub struct Nats {
+    child: Option<Child>,
+    port: u16,
+    dir: TempDir,
+}
+
+impl Nats {
+    /// Starts `nats-server -js` on a free port with its store in a fresh tempdir and waits until
+    /// the port accepts TCP connections.
+    pub fn start() -> Nats {
+        let dir = tempfile::Builder::new()
+            .prefix("concierge-nats-")
+            .tempdir()
+            .expect("tempdir");
+        let mut nats = Nats {
+            child: None,
+            port: free_port(),
+            dir,
+        };
+        nats.spawn();
+        nats
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "nats-server is already running");
+        let log = self.dir.path().join("nats.log");
+        let child = Command::new("nats-server")
+            .args(["-js", "-a", "127.0.0.1", "-p"])
+            .arg(self.port.to_string())
+            .arg("-sd")
+            .arg(self.dir.path().join("store"))
+            .stdin(Stdio::null())
+            .stdout(log_file(&log))
+            .stderr(log_file(&log))
+            .spawn()
+            .expect("spawn nats-server (is it on PATH?)");
+        self.child = Some(child);
+        let deadline = Instant::now() + NATS_DEADLINE;
+        loop {
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().expect("try_wait") {
+                panic!(
+                    "nats-server exited with {status} before accepting connections:\n{}",
+                    read_log(&log)
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not accept connections on port {} within {:?}:\n{}",
+                self.port,
+                NATS_DEADLINE,
+                read_log(&log)
+            );
+            std::thread::sleep(POLL);
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Kills the server and waits for it; the store is kept for `start_again`.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the server again on the same port with the same store.
+    pub fn start_again(&mut self) {
+        self.spawn();
+    }
+}
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The server under test
+// ---------------------------------------------------------------------------------------------
+
+/// How to start the server under test.
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Pass `--dev` (mounts the test routes).
+    pub dev: bool,
+    /// `SEND_RATE_LIMIT`; `None` means 0 (off).
+    pub send_rate_limit: Option<u32>,
+    /// Use this `DATA_DIR` instead of a fresh one inside the app's tempdir.
+    pub data_dir: Option<PathBuf>,
+    /// More environment variables, applied last (they override the defaults above).
+    pub extra_env: Vec<(String, String)>,
+}
+
+/// A running `concierge serve` process.
+pub struct App {
+    child: Option<Child>,
+    port: u16,
+    nats_url: String,
+    opts: AppOptions,
+    data_dir: PathBuf,
+    log: PathBuf,
+    dir: TempDir,
+}
+
+impl App {
+    /// Starts the server against `nats` with the default options and waits for `/ready`.
+    pub async fn start(nats: &Nats) -> App {
+        App::start_with(nats, AppOptions::default()).await
+    }
+
+    /// Starts the server against `nats` and waits until `GET /ready` answers 200.
+    pub async fn start_with(nats: &Nats, opts: AppOptions) -> App {
+        let mut app = App::spawn_with(&nats.url(), opts);
+        app.wait_ready().await;
+        app
+    }
+
+    /// Starts the server without waiting for readiness (for tests of start-up itself).
+    pub fn spawn_with(nats_url: &str, opts: AppOptions) -> App {
+        let dir = tempfile::Builder::new()
+            .prefix("concierge-app-")
+            .tempdir()
+            .expect("tempdir");
+        let data_dir = opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| dir.path().join("data"));
+        let mut app = App {
+            child: None,
+            port: free_port(),
+            nats_url: nats_url.to_string(),
+            opts,
+            data_dir,
+            log: dir.path().join("concierge.log"),
+            dir,
+        };
+        app.spawn();
+        app
+    }
+
+    fn spawn(&mut self) {
+        assert!(self.child.is_none(), "the server is already running");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_concierge"));
+        cmd.arg("serve");
+        if self.opts.dev {
+            cmd.arg("--dev");
+        }
+        cmd.env("PORT", self.port.to_string())
+            .env("DATA_DIR", &self.data_dir)
+            .env("NATS_URL", &self.nats_url)
+            .env("JWT_SECRET", JWT_SECRET)
+            .env(
+                "SEND_RATE_LIMIT",
+                self.opts.send_rate_limit.unwrap_or(0).to_string(),
+            )
+            .env("CLIENT_URL", CLIENT_URL)
+            .env("RUST_LOG", "warn");
+        for (k, v) in &self.opts.extra_env {
+            cmd.env(k, v);
+        }
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(log_file(&self.log))
+            .stderr(log_file(&self.log))
+            .spawn()
+            .expect("spawn concierge");
+        self.child = Some(child);
+    }
+
+    /// Polls `GET /ready` until it answers 200; panics with the log after 20 s or if the process exits.
+    pub async fn wait_ready(&mut self) {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let url = self.url("/ready");
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            if let Ok(r) = client.get(&url).send().await {
+                if r.status() == StatusCode::OK {
+                    return;
+                }
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait().expect("try_wait") {
+                    self.child = None;
+                    panic!(
+                        "concierge exited with {status} before it was ready:\n{}",
+                        self.log()
+                    );
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "concierge was not ready within {READY_DEADLINE:?}:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The NATS this app uses, for tests that write to or read the log directly.
+    pub fn nats_url(&self) -> &str {
+        &self.nats_url
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// `base()` followed by `path` (which starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base(), path)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    pub fn log(&self) -> String {
+        read_log(&self.log)
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then wait (up to 20 s, after which it is killed and the test fails).
+    pub fn terminate(&mut self) -> ExitStatus {
+        let mut child = self.child.take().expect("the server is not running");
+        // SAFETY: plain kill(2) on a child we spawned and have not reaped yet.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill(SIGTERM) failed");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "concierge did not exit within 20 s of SIGTERM:\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+
+    /// Kills the process if it runs, starts it again with the same `DATA_DIR` and port, and waits
+    /// for `/ready`.
+    pub async fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+        self.wait_ready().await;
+    }
+
+    /// Like `restart`, on a new port.
+    pub async fn restart_on_new_port(&mut self) {
+        self.kill();
+        self.port = free_port();
+        self.spawn();
+        self.wait_ready().await;
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        self.kill();
+        if std::thread::panicking() {
+            eprintln!(
+                "----- concierge log ({}) -----\n{}\n----- end of log -----",
+                self.dir.path().display(),
+                tail(&self.log(), 200)
+            );
+        }
+    }
+}
+
+/// One NATS and one server, dropped in that order (server first).
+pub struct TestEnv {
+    pub app: App,
+    pub nats: Nats,
+}
+
+impl TestEnv {
+    pub async fn start() -> TestEnv {
+        TestEnv::start_with(AppOptions::default()).await
+    }
+
+    pub async fn start_with(opts: AppOptions) -> TestEnv {
+        let nats = Nats::start();
+        let app = App::start_with(&nats, opts).await;
+        TestEnv { app, nats }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        self.app.url(path)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tokens
+// ---------------------------------------------------------------------------------------------
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Signs arbitrary claims with the harness secret (HS256).
+pub fn sign(claims: &Value) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
+    )
+    .expect("encode token")
+}
+
+/// An HS256 token valid for an hour.
+pub fn token(sub: &str, role: &str, name: Option<&str>, bookings: &[&str]) -> String {
+    let mut claims = json!({ "sub": sub, "role": role, "exp": now_secs() + 3600 });
+    if let Some(name) = name {
+        claims["name"] = json!(name);
+    }
+    if !bookings.is_empty() {
+        claims["bookings"] = json!(bookings);
+    }
+    sign(&claims)
+}
+
+pub fn customer(sub: &str, bookings: &[&str]) -> String {
+    token(sub, "customer", None, bookings)
+}
+
+pub fn admin(sub: &str) -> String {
+    token(sub, "admin", None, &[])
+}
+
+pub fn service() -> String {
+    token("booking-platform", "service", None, &[])
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------------
+
+/// A full response, for tests that look at headers.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("reqwest client")
+}
+
+/// Sends one request. `body` is sent as-is with the given extra headers (set `content-type`
+/// yourself). A body that is not JSON comes back as a JSON string.
+pub async fn raw(
+    method: Method,
+    url: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Resp {
+    let mut req = client().request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    if let Some(b) = body {
+        req = req.body(b);
+    }
+    let resp = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("request to {url} failed: {e}"));
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.bytes().await.expect("read body");
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn with_json(
+    method: Method,
+    url: &str,
+    token: &str,
+    body: Option<&Value>,
+) -> (StatusCode, Value) {
+    let (headers, bytes): (&[(&str, &str)], _) = match body {
+        Some(b) => (
+            &[("content-type", "application/json")],
+            Some(serde_json::to_vec(b).unwrap()),
+        ),
+        None => (&[], None),
+    };
+    let r = raw(method, url, Some(token), headers, bytes).await;
+    (r.status, r.body)
+}
+
+pub async fn get(url: &str, token: &str) -> (StatusCode, Value) {
+    with_json(Method::GET, url, token, None).await
+}
+
+pub async fn post(url: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+    with_json(Method::POST, url, token, Some(body)).await
+}
+
+pub async fn put(url: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+    with_json(Method::PUT, url, token, Some(body)).await
+}
+
+/// A PUT without a body (route 5).
+pub async fn put_empty(url: &str, token: &str) -> (StatusCode, Value) {
+    with_json(Method::PUT, url, token, None).await
+}
+
+pub async fn patch(url: &str, token: &str, body: &Value) -> (StatusCode, Value) {
+    with_json(Method::PATCH, url, token, Some(body)).await
+}
+
+pub async fn delete(url: &str, token: &str) -> (StatusCode, Value) {
+    with_json(Method::DELETE, url, token, None).await
+}
+
+/// Asserts a success envelope with `status` and returns its `data`.
+#[track_caller]
+pub fn data(resp: (StatusCode, Value), status: u16) -> Value {
+    let (got, body) = resp;
+    assert_eq!(got.as_u16(), status, "unexpected status; body: {body}");
+    assert_eq!(
+        body["success"],
+        json!(true),
+        "not a success envelope: {body}"
+    );
+    assert!(
+        body["message"].is_string(),
+        "envelope without message: {body}"
+    );
+    body["data"].clone()
+}
+
+/// Asserts an error envelope with `status` and `error` code and returns its `message`.
+#[track_caller]
+pub fn error(resp: (StatusCode, Value), status: u16, code: &str) -> String {
+    let (got, body) = resp;
+    assert_eq!(got.as_u16(), status, "unexpected status; body: {body}");
+    assert_eq!(
+        body["success"],
+        json!(false),
+        "not an error envelope: {body}"
+    );
+    assert_eq!(body["error"], json!(code), "unexpected error code: {body}");
+    let message = body["message"]
+        .as_str()
+        .unwrap_or_else(|| panic!("error envelope without message: {body}"))
+        .to_string();
+    assert!(!message.is_empty(), "empty error message: {body}");
+    message
+}
+
+/// Asserts a 400 `validation_failed` whose message names `field` (compared case-insensitively).
+#[track_caller]
+pub fn invalid(resp: (StatusCode, Value), field: &str) {
+    let message = error(resp, 400, "validation_failed");
+    assert!(
+        message.to_lowercase().contains(&field.to_lowercase()),
+        "validation message {message:?} does not name the field {field:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Domain helpers
+// ---------------------------------------------------------------------------------------------
+
+/// `PUT /messaging/bookings/:id` with a service token; returns the raw response.
+pub async fn register_booking(
+    app: &App,
+    booking: &str,
+    customer_id: &str,
+    title: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut body = json!({ "customerId": customer_id });
+    if let Some(t) = title {
+        body["title"] = json!(t);
+    }
+    put(
+        &app.url(&format!("/messaging/bookings/{booking}")),
+        &service(),
+        &body,
+    )
+    .await
+}
+
+/// `GET /messaging/conversations/booking/:id`.
+pub async fn open(app: &App, token: &str, booking: &str) -> (StatusCode, Value) {
+    get(
+        &app.url(&format!("/messaging/conversations/booking/{booking}")),
+        token,
+    )
+    .await
+}
+
+/// Opens a booking's conversation and asserts it was created (201); returns the Conversation.
+#[track_caller]
+pub fn created(resp: (StatusCode, Value)) -> Value {
+    data(resp, 201)
+}
+
+/// The conversation id of a Conversation value.
+pub fn id_of(v: &Value) -> String {
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_string()
+}
+
+pub fn conv_url(app: &App, conv: &str) -> String {
+    app.url(&format!("/messaging/conversations/{conv}"))
+}
+
+pub fn messages_url(app: &App, conv: &str) -> String {
+    app.url(&format!("/messaging/conversations/{conv}/messages"))
+}
+
+/// `GET /messaging/conversations/:id` expecting 200; returns the Conversation.
+pub async fn conversation(app: &App, token: &str, conv: &str) -> Value {
+    let r = get(&conv_url(app, conv), token).await;
+    data(r, 200)
+}
+
+/// `POST …/messages` with a body.
+pub async fn send_body(app: &App, token: &str, conv: &str, body: &Value) -> (StatusCode, Value) {
+    post(&messages_url(app, conv), token, body).await
+}
+
+/// Sends a text message, asserts 201 and returns the Message.
+pub async fn send(app: &App, token: &str, conv: &str, content: &str) -> Value {
+    let r = send_body(app, token, conv, &json!({ "content": content })).await;
+    data(r, 201)
+}
+
+/// `GET …/messages?<query>` expecting 200; returns `data`.
+pub async fn list_messages(app: &App, token: &str, conv: &str, query: &str) -> Value {
+    let r = get(&format!("{}?{}", messages_url(app, conv), query), token).await;
+    data(r, 200)
+}
+
+/// The `id`s of an array of objects.
+pub fn ids(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(id_of)
+        .collect()
+}
+
+/// The `content`s of an array of messages.
+pub fn contents(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap_or_else(|| panic!("not an array: {list}"))
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Waits long enough that the next server timestamp (millisecond resolution) differs from the last.
+/// Not a readiness wait: only used where tests assert an order by time.
+pub async fn tick() {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+}
+
+/// A server-generated id: 26 chars of Crockford base32.
+#[track_caller]
+pub fn assert_ulid(v: &Value) {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("id is not a string: {v}"));
+    assert_eq!(s.len(), 26, "not a ULID: {s:?}");
+    assert!(
+        s.chars()
+            .all(|c| "0123456789ABCDEFGHJKMNPQRSTVWXYZ".contains(c)),
+        "not a ULID: {s:?}"
+    );
+}
+
+/// RFC 3339 UTC with milliseconds: `2026-11-24T10:15:00.123Z`.
+#[track_caller]
+pub fn assert_timestamp(v: &Value) {
+    let s = v
+        .as_str()
+        .unwrap_or_else(|| panic!("timestamp is not a string: {v}"));
+    let b = s.as_bytes();
+    let ok = b.len() == 24
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b'T',
+            13 | 16 => *c == b':',
+            19 => *c == b'.',
+            23 => *c == b'Z',
+            _ => c.is_ascii_digit(),
+        });
+    assert!(ok, "not an RFC 3339 UTC timestamp with milliseconds: {s:?}");
+}
+
+/// Milliseconds since the epoch of a timestamp in the contract's format.
+pub fn millis(v: &Value) -> i64 {
+    assert_timestamp(v);
+    let s = v.as_str().unwrap();
+    let n = |a: usize, b: usize| s[a..b].parse::<i64>().unwrap();
+    let (y, mo, d) = (n(0, 4), n(5, 7), n(8, 10));
+    // Days from civil (Howard Hinnant's algorithm).
+    let y2 = if mo <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (mo + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146097 + doe - 719468;
+    ((days * 24 + n(11, 13)) * 60 + n(14, 16)) * 60 * 1000 + n(17, 19) * 1000 + n(20, 23)
+}

@@ -1,0 +1,455 @@
+//! Operations (API.md "Operations" and "Running the server"): `/health`, `/ready`, `/metrics`, the
+//! `--dev` routes, start-up refusals, `concierge token`, a NATS that is down at start, graceful
+//! SIGTERM, and the node's own local nats-server.
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use std::fs::File;
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const EXIT_DEADLINE: Duration = Duration::from_secs(20);
+const STATE_DEADLINE: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(50);
+
+/// What a finished `concierge` process left behind.
+struct Exited {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn concierge() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_concierge"))
+}
+
+/// Runs `cmd` to completion with stdout and stderr captured in files; kills it and fails the test
+/// when it is still running after [`EXIT_DEADLINE`].
+fn run_to_exit(mut cmd: Command) -> Exited {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("stdout");
+    let err = dir.path().join("stderr");
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(File::create(&out).expect("stdout file"))
+        .stderr(File::create(&err).expect("stderr file"))
+        .spawn()
+        .expect("spawn concierge");
+    let deadline = Instant::now() + EXIT_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "concierge did not exit within {EXIT_DEADLINE:?}; stderr:\n{}",
+                std::fs::read_to_string(&err).unwrap_or_default()
+            );
+        }
+        std::thread::sleep(POLL);
+    };
+    Exited {
+        status,
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    }
+}
+
+/// `concierge serve` with the environment of a test server except what the caller changes.
+fn serve_cmd(data_dir: &Path) -> Command {
+    let mut cmd = concierge();
+    cmd.arg("serve")
+        .env("PORT", free_port().to_string())
+        .env("DATA_DIR", data_dir)
+        .env("JWT_SECRET", JWT_SECRET)
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+/// A GET that reports a refused connection as `None` instead of failing the test.
+async fn try_get(url: &str, token: Option<&str>) -> Option<(StatusCode, Value)> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let mut req = client.get(url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.ok()?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.ok()?;
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    Some((status, body))
+}
+
+/// Polls `GET path` until it answers `want`, and returns that answer; fails after `STATE_DEADLINE`.
+async fn poll_until(app: &App, path: &str, want: u16) -> (StatusCode, Value) {
+    let deadline = Instant::now() + STATE_DEADLINE;
+    let mut last = None;
+    loop {
+        if let Some(r) = try_get(&app.url(path), None).await {
+            if r.0.as_u16() == want {
+                return r;
+            }
+            last = Some(r);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "GET {path} did not answer {want} within {STATE_DEADLINE:?}; last answer: {last:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[tokio::test]
+async fn health_answers_ok_without_a_token() {
+    let env = TestEnv::start().await;
+    let r = raw(Method::GET, &env.url("/health"), None, &[], None).await;
+    assert_eq!(data((r.status, r.body), 200), json!({ "status": "ok" }));
+}
+
+#[tokio::test]
+async fn ready_follows_the_event_store() {
+    let mut env = TestEnv::start().await;
+    let r = raw(Method::GET, &env.url("/ready"), None, &[], None).await;
+    data((r.status, r.body), 200);
+
+    env.nats.stop();
+    let r = poll_until(&env.app, "/ready", 503).await;
+    error(r, 503, "unavailable");
+    let r = raw(Method::GET, &env.url("/health"), None, &[], None).await;
+    data((r.status, r.body), 200);
+
+    env.nats.start_again();
+    let r = poll_until(&env.app, "/ready", 200).await;
+    data(r, 200);
+}
+
+#[tokio::test]
+async fn metrics_expose_requests_publishes_and_folding() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    data(register_booking(app, "bk_1", "cus_ann", None).await, 201);
+    let ann = customer("cus_ann", &[]);
+    let conv = id_of(&created(open(app, &ann, "bk_1").await));
+    send(app, &ann, &conv, "hello").await;
+    for _ in 0..3 {
+        let r = get(&app.url("/messaging/conversations"), &admin("adm_1")).await;
+        data(r, 200);
+    }
+
+    let r = raw(Method::GET, &app.url("/metrics"), None, &[], None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let content_type = r.headers["content-type"].to_str().unwrap();
+    assert!(
+        content_type.starts_with("text/plain"),
+        "content-type {content_type}"
+    );
+    let text = r.body.as_str().expect("metrics are text, not JSON");
+    for name in [
+        "concierge_http_requests_total",
+        "concierge_http_request_duration_seconds",
+        "concierge_publish_duration_seconds",
+        "concierge_events_folded_total",
+        "concierge_projection_lag",
+    ] {
+        assert!(text.contains(name), "{name} missing from /metrics:\n{text}");
+    }
+    let listed = text.lines().find(|l| {
+        l.starts_with("concierge_http_requests_total{")
+            && l.contains(r#"route="/messaging/conversations""#)
+            && l.contains(r#"method="GET""#)
+            && l.contains(r#"status="200""#)
+    });
+    let listed = listed.unwrap_or_else(|| {
+        panic!("no request counter for GET /messaging/conversations 200:\n{text}")
+    });
+    let count: f64 = listed.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 3.0, "counted {count}: {listed}");
+}
+
+#[tokio::test]
+async fn dev_routes_exist_only_in_dev_mode() {
+    let nats = Nats::start();
+    let dev = App::start_with(
+        &nats,
+        AppOptions {
+            dev: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let r = raw(
+        Method::POST,
+        &dev.url("/test/test-messaging"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    let d = data((r.status, r.body), 201);
+    let booking = d["booking"]["bookingId"].as_str().expect("bookingId");
+    assert_eq!(d["conversation"]["relatedBooking"], json!(booking));
+    assert_eq!(d["message"]["conversationId"], d["conversation"]["id"]);
+    assert_ulid(&d["message"]["id"]);
+    // It went through the log like any write: an admin sees the conversation.
+    let listed = data(
+        get(&dev.url("/messaging/conversations"), &admin("adm_1")).await,
+        200,
+    );
+    assert_eq!(
+        ids(&listed["conversations"]),
+        vec![id_of(&d["conversation"])]
+    );
+    let r = raw(
+        Method::GET,
+        &dev.url("/test/socket-status"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        data((r.status, r.body), 200),
+        json!({ "initialized": true, "connections": 0, "onlineUsers": [] })
+    );
+
+    let prod = App::start(&nats).await;
+    let r = raw(
+        Method::POST,
+        &prod.url("/test/test-messaging"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    error((r.status, r.body), 404, "not_found");
+    let r = raw(
+        Method::GET,
+        &prod.url("/test/socket-status"),
+        None,
+        &[],
+        None,
+    )
+    .await;
+    error((r.status, r.body), 404, "not_found");
+}
+
+#[test]
+fn serve_without_jwt_secret_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = serve_cmd(&dir.path().join("data"));
+    cmd.env_remove("JWT_SECRET")
+        .env("NATS_URL", "nats://127.0.0.1:1");
+    let out = run_to_exit(cmd);
+    assert_eq!(out.status.code(), Some(2), "stderr: {}", out.stderr);
+    assert!(out.stderr.contains("JWT_SECRET"), "stderr: {}", out.stderr);
+}
+
+#[test]
+fn token_command_signs_with_jwt_secret() {
+    let mut cmd = concierge();
+    cmd.args([
+        "token",
+        "--sub",
+        "cus_7",
+        "--role",
+        "customer",
+        "--name",
+        "Ann",
+        "--bookings",
+        "bk_1,bk_2",
+        "--ttl",
+        "600",
+    ])
+    .env("JWT_SECRET", JWT_SECRET);
+    let before = now_secs();
+    let out = run_to_exit(cmd);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let token = out.stdout.trim();
+
+    let validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    let decoded = jsonwebtoken::decode::<Value>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes()),
+        &validation,
+    )
+    .expect("the token verifies against JWT_SECRET");
+    assert_eq!(decoded.header.alg, jsonwebtoken::Algorithm::HS256);
+    let c = decoded.claims;
+    assert_eq!(c["sub"], json!("cus_7"));
+    assert_eq!(c["role"], json!("customer"));
+    assert_eq!(c["name"], json!("Ann"));
+    assert_eq!(c["bookings"], json!(["bk_1", "bk_2"]));
+    let exp = c["exp"].as_u64().expect("exp");
+    assert!(
+        (before + 600..=now_secs() + 600).contains(&exp),
+        "exp {exp}"
+    );
+    assert!(
+        jsonwebtoken::decode::<Value>(
+            token,
+            &jsonwebtoken::DecodingKey::from_secret(b"another-secret"),
+            &validation,
+        )
+        .is_err(),
+        "the token must not verify against another secret"
+    );
+
+    let mut cmd = concierge();
+    cmd.args(["token", "--sub", "cus_7", "--role", "root"])
+        .env("JWT_SECRET", JWT_SECRET);
+    let out = run_to_exit(cmd);
+    assert!(!out.status.success(), "a bad role must fail");
+    assert!(
+        out.stdout.trim().is_empty(),
+        "printed a token: {}",
+        out.stdout
+    );
+
+    let mut cmd = concierge();
+    cmd.args(["token", "--sub", "cus_7", "--role", "admin"])
+        .env_remove("JWT_SECRET");
+    let out = run_to_exit(cmd);
+    assert!(!out.status.success(), "no secret must fail");
+    assert!(out.stderr.contains("JWT_SECRET"), "stderr: {}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_node_whose_nats_is_down_at_start_starts_and_recovers_without_restart() {
+    // A port that held a NATS a moment ago and now has nothing listening; the same NATS comes
+    // back on it later.
+    let mut nats = Nats::start();
+    nats.stop();
+    let app = App::spawn_with(&nats.url(), AppOptions::default());
+
+    let r = poll_until(&app, "/health", 200).await;
+    assert_eq!(data(r, 200), json!({ "status": "ok" }));
+    let r = raw(Method::GET, &app.url("/ready"), None, &[], None).await;
+    error((r.status, r.body), 503, "unavailable");
+    let listed = data(
+        get(&app.url("/messaging/conversations"), &admin("adm_1")).await,
+        200,
+    );
+    assert_eq!(listed["conversations"], json!([]));
+    assert_eq!(listed["pagination"]["total"], json!(0));
+    error(
+        register_booking(&app, "bk_1", "cus_ann", Some("Suite")).await,
+        503,
+        "unavailable",
+    );
+
+    nats.start_again();
+    let r = poll_until(&app, "/ready", 200).await;
+    data(r, 200);
+    let d = data(
+        register_booking(&app, "bk_1", "cus_ann", Some("Suite")).await,
+        201,
+    );
+    assert_eq!(
+        d,
+        json!({ "bookingId": "bk_1", "customerId": "cus_ann", "title": "Suite" })
+    );
+    // The refused attempt wrote nothing: the registration above was the first.
+    let c = created(open(&app, &customer("cus_ann", &[]), "bk_1").await);
+    assert_eq!(c["title"], json!("Suite"));
+}
+
+#[tokio::test]
+async fn sigterm_exits_zero() {
+    let mut env = TestEnv::start().await;
+    data(
+        register_booking(&env.app, "bk_1", "cus_ann", None).await,
+        201,
+    );
+    let status = env.app.terminate();
+    assert!(status.success(), "exit status {status}");
+}
+
+/// The port of the local nats-server a node without `NATS_URL` logged (at `info`).
+fn local_nats_port(log: &str) -> Option<u16> {
+    let at = log.find("nats://127.0.0.1:")? + "nats://127.0.0.1:".len();
+    let digits: String = log[at..].chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+#[tokio::test]
+async fn without_nats_url_the_node_runs_its_own_persistent_nats() {
+    let opts = AppOptions {
+        extra_env: vec![("RUST_LOG".into(), "info".into())],
+        ..Default::default()
+    };
+    // An empty NATS_URL is no NATS_URL.
+    let mut app = App::spawn_with("", opts);
+    app.wait_ready().await;
+    let nats_port = local_nats_port(&app.log())
+        .unwrap_or_else(|| panic!("no local nats URL in the log:\n{}", app.log()));
+
+    // A token from `concierge token` works against the server.
+    let mut cmd = concierge();
+    cmd.args(["token", "--sub", "booking-platform", "--role", "service"])
+        .env("JWT_SECRET", JWT_SECRET);
+    let out = run_to_exit(cmd);
+    assert!(out.status.success(), "stderr: {}", out.stderr);
+    let service_token = out.stdout.trim().to_string();
+    let url = app.url("/messaging/bookings/bk_1");
+    let body = json!({ "customerId": "cus_ann", "title": "Suite" });
+    data(put(&url, &service_token, &body).await, 201);
+    let c = created(open(&app, &customer("cus_ann", &[]), "bk_1").await);
+    send(&app, &customer("cus_ann", &[]), &id_of(&c), "hello").await;
+
+    let status = app.terminate();
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", nats_port)).is_err(),
+        "the local nats-server on port {nats_port} outlived the node"
+    );
+
+    // Throw the views away so that the next start can only know the booking from the log that
+    // the local nats-server kept under DATA_DIR.
+    std::fs::remove_dir_all(app.data_dir().join("views")).expect("remove the views");
+    app.restart().await;
+    data(put(&url, &service_token, &body).await, 200);
+    let again = data(open(&app, &customer("cus_ann", &[]), "bk_1").await, 200);
+    assert_eq!(again["id"], c["id"]);
+    assert_eq!(again["lastMessage"]["content"], json!("hello"));
+    let status = app.terminate();
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn without_nats_url_and_without_nats_server_on_path_it_exits_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty_bin = dir.path().join("bin");
+    std::fs::create_dir(&empty_bin).unwrap();
+    let mut cmd = serve_cmd(&dir.path().join("data"));
+    cmd.env_remove("NATS_URL").env("PATH", &empty_bin);
+    let out = run_to_exit(cmd);
+    assert!(
+        !out.status.success(),
+        "started without nats-server: {}",
+        out.status
+    );
+    assert!(out.stderr.contains("nats-server"), "stderr: {}", out.stderr);
+    assert!(
+        out.stderr.contains("apt-get install -y nats-server"),
+        "stderr: {}",
+        out.stderr
+    );
+}

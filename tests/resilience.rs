@@ -1,0 +1,289 @@
+//! Failures around the server: NATS going away and coming back, the server killed in the middle of
+//! a stream of sends, and racing retries of one idempotent send. The rule under test (API.md,
+//! Envelope): a write that returns an error has no effect; one that returns 2xx is durable.
+
+mod common;
+
+use common::*;
+use futures::future::join_all;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RECOVERY_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Every message of a conversation, oldest first, read page by page (100 a page).
+async fn all_messages(app: &App, token: &str, conv: &str) -> Vec<Value> {
+    let first = list_messages(app, token, conv, "page=1&limit=100").await;
+    let total = first["pagination"]["total"].as_u64().expect("total");
+    let pages = first["pagination"]["pages"].as_u64().expect("pages");
+    assert_eq!(pages, total.div_ceil(100));
+    let mut newest_first_pages = vec![first["messages"].as_array().unwrap().clone()];
+    for page in 2..=pages {
+        let d = list_messages(app, token, conv, &format!("page={page}&limit=100")).await;
+        newest_first_pages.push(d["messages"].as_array().unwrap().clone());
+    }
+    let all: Vec<Value> = newest_first_pages.into_iter().rev().flatten().collect();
+    assert_eq!(all.len() as u64, total, "pages do not add up to the total");
+    let seqs: Vec<u64> = all.iter().map(|m| m["seq"].as_u64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "seq not strictly increasing across pages: {seqs:?}"
+    );
+    all
+}
+
+#[tokio::test]
+async fn while_nats_is_down_writes_are_refused_reads_answer_and_nothing_is_half_written() {
+    let mut env = TestEnv::start().await;
+    data(
+        register_booking(&env.app, "bk_1", "cus_ann", None).await,
+        201,
+    );
+    let ann = customer("cus_ann", &[]);
+    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let content = format!("before-{i}");
+        send(&env.app, &ann, &conv, &content).await;
+        sent.push(content);
+    }
+
+    env.nats.stop();
+    for i in 0..3 {
+        let r = send_body(
+            &env.app,
+            &ann,
+            &conv,
+            &json!({ "content": format!("refused-{i}") }),
+        )
+        .await;
+        error(r, 503, "unavailable");
+    }
+    // Reads answer from the views, with the old data.
+    let c = conversation(&env.app, &ann, &conv).await;
+    assert_eq!(c["lastMessage"]["content"], json!("before-2"));
+    let d = list_messages(&env.app, &ann, &conv, "").await;
+    assert_eq!(contents(&d["messages"]), sent);
+    // An admin's read would join and mark read: the page comes back unmarked.
+    let adm = admin("adm_1");
+    let d = list_messages(&env.app, &adm, &conv, "").await;
+    assert_eq!(contents(&d["messages"]), sent);
+    let c = conversation(&env.app, &ann, &conv).await;
+    assert_eq!(
+        c["participants"].as_array().unwrap().len(),
+        1,
+        "the refused join was written: {c}"
+    );
+    let listed = data(
+        get(&env.app.url("/messaging/conversations"), &adm).await,
+        200,
+    );
+    assert_eq!(ids(&listed["conversations"]), vec![conv.clone()]);
+
+    env.nats.start_again();
+    let deadline = Instant::now() + RECOVERY_DEADLINE;
+    let mut attempt = 0;
+    loop {
+        let content = format!("after-{attempt}");
+        attempt += 1;
+        let (status, body) = send_body(&env.app, &ann, &conv, &json!({ "content": content })).await;
+        match status.as_u16() {
+            201 => {
+                sent.push(content);
+                break;
+            }
+            503 => assert_eq!(body["error"], json!("unavailable"), "{body}"),
+            other => panic!("a send during recovery answered {other}: {body}"),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no send succeeded within {RECOVERY_DEADLINE:?} of NATS coming back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // And it keeps working.
+    for i in 0..2 {
+        let content = format!("later-{i}");
+        send(&env.app, &ann, &conv, &content).await;
+        sent.push(content);
+    }
+    env.app.wait_ready().await;
+
+    let all = all_messages(&env.app, &ann, &conv).await;
+    assert_eq!(
+        contents(&Value::Array(all)),
+        sent,
+        "the log holds exactly the sends that answered 2xx"
+    );
+}
+
+/// What one send of the killed stream came to.
+enum Outcome {
+    Created,
+    /// No answer: the server died while it was in flight.
+    Lost,
+}
+
+#[tokio::test]
+async fn every_acknowledged_send_survives_a_sigkill_exactly_once() {
+    let mut env = TestEnv::start().await;
+    data(
+        register_booking(&env.app, "bk_1", "cus_ann", None).await,
+        201,
+    );
+    let ann = customer("cus_ann", &[]);
+    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+
+    let senders = [ann.clone(), admin("adm_1"), admin("adm_2"), admin("adm_3")];
+    let url = messages_url(&env.app, &conv);
+    let acked = Arc::new(AtomicUsize::new(0));
+    let clients: Vec<_> = senders
+        .iter()
+        .enumerate()
+        .map(|(client, token)| {
+            let (url, token, acked) = (url.clone(), token.clone(), acked.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(15))
+                    .build()
+                    .unwrap();
+                let mut outcomes = Vec::new();
+                for n in 0..500 {
+                    let content = format!("c{client}-{n}");
+                    let resp = http
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "content": content }))
+                        .send()
+                        .await;
+                    match resp {
+                        Ok(r) if r.status() == StatusCode::CREATED => {
+                            acked.fetch_add(1, Ordering::SeqCst);
+                            outcomes.push((content, Outcome::Created));
+                        }
+                        Ok(r) => {
+                            let status = r.status();
+                            let body = r.text().await.unwrap_or_default();
+                            panic!("client {client} send {n} answered {status}: {body}");
+                        }
+                        Err(_) => {
+                            outcomes.push((content, Outcome::Lost));
+                            break;
+                        }
+                    }
+                }
+                outcomes
+            })
+        })
+        .collect();
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acked.load(Ordering::SeqCst) < 60 {
+        assert!(
+            Instant::now() < deadline,
+            "only {} sends acknowledged in 30 s",
+            acked.load(Ordering::SeqCst)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    env.app.kill();
+    let mut outcomes = Vec::new();
+    for c in join_all(clients).await {
+        outcomes.extend(c.expect("a client panicked"));
+    }
+    let created: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Created))
+        .map(|(c, _)| c.as_str())
+        .collect();
+    let lost: Vec<&str> = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Lost))
+        .map(|(c, _)| c.as_str())
+        .collect();
+    assert!(created.len() >= 60);
+
+    env.app.restart().await;
+    let all = all_messages(&env.app, &admin("adm_audit"), &conv).await;
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for m in &all {
+        *seen
+            .entry(m["content"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let twice: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(
+        twice.is_empty(),
+        "contents stored more than once: {twice:?}"
+    );
+    let missing: Vec<_> = created.iter().filter(|c| !seen.contains_key(**c)).collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged sends are gone after the restart: {missing:?}",
+        missing.len(),
+        created.len()
+    );
+    // Whatever else is there was in flight when the server died; nothing was invented.
+    for content in seen.keys() {
+        assert!(
+            created.contains(&content.as_str()) || lost.contains(&content.as_str()),
+            "a message nobody sent: {content:?}"
+        );
+    }
+    // Each client's messages are in the order it sent them.
+    for client in 0..senders.len() {
+        let prefix = format!("c{client}-");
+        let mine: Vec<u64> = all
+            .iter()
+            .filter_map(|m| m["content"].as_str()?.strip_prefix(&prefix)?.parse().ok())
+            .collect();
+        assert!(
+            mine.windows(2).all(|w| w[0] < w[1]),
+            "client {client}'s messages out of order: {mine:?}"
+        );
+    }
+    // The restarted node takes writes again.
+    send(&env.app, &ann, &conv, "after the crash").await;
+}
+
+#[tokio::test]
+async fn concurrent_retries_of_one_send_create_exactly_one_message() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    data(register_booking(app, "bk_1", "cus_ann", None).await, 201);
+    let ann = customer("cus_ann", &[]);
+    let conv = id_of(&created(open(app, &ann, "bk_1").await));
+
+    let answers = join_all((0..20).map(|i| {
+        let body = json!({ "content": format!("try-{i}"), "clientMessageId": "same-key" });
+        let (ann, conv) = (ann.clone(), conv.clone());
+        async move { send_body(app, &ann, &conv, &body).await }
+    }))
+    .await;
+
+    let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| s.as_u16()).collect();
+    statuses.sort();
+    let mut want = vec![200; 19];
+    want.push(201);
+    assert_eq!(statuses, want, "one 201, nineteen 200");
+    let messages: Vec<Value> = answers
+        .into_iter()
+        .map(|(s, b)| data((s, b), s.as_u16()))
+        .collect();
+    let first = &messages[0];
+    for m in &messages {
+        assert_eq!(m["id"], first["id"]);
+        assert_eq!(m["content"], first["content"]);
+        assert_eq!(m["seq"], first["seq"]);
+    }
+
+    let d = list_messages(app, &ann, &conv, "").await;
+    assert_eq!(d["pagination"]["total"], json!(1));
+    assert_eq!(ids(&d["messages"]), vec![id_of(first)]);
+    let c = conversation(app, &ann, &conv).await;
+    assert_eq!(c["lastMessage"]["id"], first["id"]);
+}
