@@ -170,16 +170,7 @@ impl EventLog {
     /// # Errors
     /// When JetStream is unreachable.
     pub async fn last_seq(&self) -> Result<u64, LogError> {
-        let stream = self
-            .js
-            .get_stream(&self.stream)
-            .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
-        let info = stream
-            .get_info()
-            .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
-        Ok(info.state.last_sequence)
+        Ok(self.bounds().await?.1)
     }
 
     pub fn client(&self) -> async_nats::Client {

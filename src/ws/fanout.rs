@@ -190,20 +190,12 @@ pub fn reaches(d: &Delivery, socket: &Socket) -> bool {
 /// Pushes the deliveries of one event to this node's sockets.
 pub fn deliver(registry: &Registry, presence: &Presence, seq: u64, deliveries: Vec<Delivery>) {
     for d in deliveries {
-        let sockets = registry.resolve(&d.targets, d.except.as_deref());
         match d.payload {
             Payload::Frame(text) => {
-                for s in sockets {
-                    registry.push(
-                        &s,
-                        Outbound {
-                            seq: Some(seq),
-                            text: text.clone(),
-                        },
-                    );
-                }
+                registry.send_to(&d.targets, d.except.as_deref(), Some(seq), &text)
             }
             Payload::ConversationUpdated(conv) => {
+                let sockets = registry.resolve(&d.targets, d.except.as_deref());
                 let mut per_user: HashMap<String, Utf8Bytes> = HashMap::new();
                 for s in sockets {
                     let text = per_user

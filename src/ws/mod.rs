@@ -183,6 +183,26 @@ async fn authenticate_by_frame(
     }
 }
 
+/// Subscribes to a core NATS subject, retrying each second until it works or shutdown (`None`).
+async fn subscribe(
+    client: &async_nats::Client,
+    subject: &'static str,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+) -> Option<async_nats::Subscriber> {
+    loop {
+        match client.subscribe(subject).await {
+            Ok(s) => return Some(s),
+            Err(e) => {
+                tracing::warn!(error = %e, subject, "cannot subscribe yet");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = shutdown.changed() => return None,
+                }
+            }
+        }
+    }
+}
+
 /// One authenticated socket's loop.
 struct Session<'a> {
     app: &'a AppState,

@@ -4,7 +4,7 @@
 //! transitions and tells its own sockets.
 
 use super::frame;
-use super::registry::{Outbound, Registry, Target};
+use super::registry::{Registry, Target};
 use crate::state::AppState;
 use concierge_events::{Role, Timestamp};
 use futures::StreamExt;
@@ -191,15 +191,7 @@ fn announce(app: &AppState, registry: &Registry, transitions: Vec<Transition>) {
             None,
             serde_json::json!({ "userId": t.user_id, "role": t.role, "at": t.at }),
         );
-        for s in registry.resolve(&targets, Some(&t.user_id)) {
-            registry.push(
-                &s,
-                Outbound {
-                    seq: None,
-                    text: text.clone(),
-                },
-            );
-        }
+        registry.send_to(&targets, Some(&t.user_id), None, &text);
     }
 }
 
@@ -208,17 +200,8 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let client = app.log.client();
     let gateway = app.gateway.clone();
     let presence = &gateway.presence;
-    let mut subscription = loop {
-        match client.subscribe(SUBJECT).await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot subscribe to presence yet");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.changed() => return,
-                }
-            }
-        }
+    let Some(mut subscription) = super::subscribe(&client, SUBJECT, &mut shutdown).await else {
+        return;
     };
     let publish = |users: Vec<(String, Role)>| {
         let client = client.clone();

@@ -189,6 +189,25 @@ impl Registry {
             .collect()
     }
 
+    /// Queues the same frame for every socket `targets` reach, except those of `except`.
+    pub fn send_to(
+        &self,
+        targets: &[Target],
+        except: Option<&str>,
+        seq: Option<u64>,
+        text: &Utf8Bytes,
+    ) {
+        for s in self.resolve(targets, except) {
+            self.push(
+                &s,
+                Outbound {
+                    seq,
+                    text: text.clone(),
+                },
+            );
+        }
+    }
+
     /// Queues a frame for a socket; a full queue means the client is too slow: it is kicked.
     pub fn push(&self, socket: &Socket, frame: Outbound) {
         if socket.tx.try_send(frame).is_err() {

@@ -4,7 +4,7 @@
 //! `isTyping: false`.
 
 use super::frame;
-use super::registry::{Outbound, Target};
+use super::registry::Target;
 use crate::state::AppState;
 use concierge_events::{Envelope, Event};
 use futures::StreamExt;
@@ -22,34 +22,17 @@ fn tell(app: &AppState, conversation_id: &str, user_id: &str, is_typing: bool) {
         None,
         serde_json::json!({ "conversationId": conversation_id, "userId": user_id, "isTyping": is_typing }),
     );
-    for s in registry.resolve(
-        &[Target::Conversation(conversation_id.to_string())],
-        Some(user_id),
-    ) {
-        registry.push(
-            &s,
-            Outbound {
-                seq: None,
-                text: text.clone(),
-            },
-        );
-    }
+    let room = [Target::Conversation(conversation_id.to_string())];
+    registry.send_to(&room, Some(user_id), None, &text);
 }
 
 /// Relays typing events to this node's sockets until shutdown.
 pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let client = app.log.client();
-    let mut subscription = loop {
-        match client.subscribe("concierge.typing.*").await {
-            Ok(s) => break s,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot subscribe to typing yet");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                    _ = shutdown.changed() => return,
-                }
-            }
-        }
+    let Some(mut subscription) =
+        super::subscribe(&client, "concierge.typing.*", &mut shutdown).await
+    else {
+        return;
     };
     let mut typing: HashMap<(String, String), Instant> = HashMap::new();
     let mut sweep = tokio::time::interval(Duration::from_millis(250));
