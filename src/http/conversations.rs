@@ -32,10 +32,18 @@ pub async fn list(
     let mine = q.flag("mine")?;
     access::not_service(&caller)?;
 
-    let mut convs: Vec<_> = app
-        .views
-        .views()
-        .conversations()
+    let views = app.views.views();
+    // A customer's, or an admin's own, come from the participation index; only "all" scans.
+    let candidates = if caller.role == Role::Customer || mine {
+        views
+            .conversations_of(&caller.user_id)
+            .iter()
+            .filter_map(|id| views.conversation(id))
+            .collect()
+    } else {
+        views.conversations()
+    };
+    let mut convs: Vec<_> = candidates
         .into_iter()
         .filter(|c| access::may_see(&caller, c))
         .filter(|c| status.is_none_or(|s| c.status == s))
