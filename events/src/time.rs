@@ -36,14 +36,23 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Human-readable formats (JSON: the log, the API) get RFC 3339; binary formats (the view store) get
+/// the milliseconds as an integer.
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_rfc3339())
+        if s.is_human_readable() {
+            s.serialize_str(&self.to_rfc3339())
+        } else {
+            s.serialize_i64(self.0)
+        }
     }
 }
 
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if !d.is_human_readable() {
+            return i64::deserialize(d).map(Timestamp);
+        }
         let s = String::deserialize(d)?;
         Timestamp::parse(&s)
             .ok_or_else(|| serde::de::Error::custom(format!("not an RFC 3339 time: {s}")))

@@ -383,7 +383,13 @@ fn advance_read<K: Kv>(
     if up_to <= old {
         return;
     }
-    for mut m in views.messages(&conv.id, old, up_to.saturating_add(1), false, usize::MAX) {
+    // Messages after the old point get receipts; there are none when it was already at the end.
+    let covered = if old >= conv.last_message_seq {
+        Vec::new()
+    } else {
+        views.messages(&conv.id, old, up_to.saturating_add(1), false, usize::MAX)
+    };
+    for mut m in covered {
         if m.sender != user && !m.read_by.iter().any(|r| r.user == user) {
             m.read_by.push(ReadReceipt {
                 user: user.to_string(),
@@ -394,11 +400,15 @@ fn advance_read<K: Kv>(
     }
     conv.read_points
         .insert(user.to_string(), ReadPoint { seq: up_to, at });
-    let unread = views
-        .messages(&conv.id, up_to, u64::MAX, false, usize::MAX)
-        .iter()
-        .filter(|m| !m.is_deleted && m.sender != user)
-        .count() as u64;
+    let unread = if up_to >= conv.last_message_seq {
+        0
+    } else {
+        views
+            .messages(&conv.id, up_to, u64::MAX, false, usize::MAX)
+            .iter()
+            .filter(|m| !m.is_deleted && m.sender != user)
+            .count() as u64
+    };
     conv.unread.insert(user.to_string(), unread);
 }
 
@@ -425,8 +435,8 @@ fn newest_live_message<K: Kv>(
         &start,
         &end,
         true,
-        &mut |_, v| match serde_json::from_slice::<MessageView>(v) {
-            Ok(m) if !m.is_deleted => {
+        &mut |_, v| match crate::typed::decode::<MessageView>(v) {
+            Some(m) if !m.is_deleted => {
                 found = Some(last_message(&m));
                 false
             }

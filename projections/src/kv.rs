@@ -134,6 +134,8 @@ pub mod keys {
     }
     /// `s` → `StatsView`
     pub const STATS: &[u8] = b"s";
+    /// `x/format` → the encoding of the views; a store in another one is rebuilt from the log.
+    pub const FORMAT: &[u8] = b"x/format";
     /// `x/checkpoint` → the log sequence of the last folded event, big-endian.
     pub const CHECKPOINT: &[u8] = b"x/checkpoint";
 }

@@ -3,7 +3,7 @@
 //! leaves the views exactly at some checkpoint, never between two.
 
 use crate::fold::{apply, Outcome};
-use crate::kv::{Kv, KvRead};
+use crate::kv::{keys, Kv, KvRead};
 use crate::typed::Views;
 use concierge_events::Envelope;
 use std::collections::BTreeMap;
@@ -18,6 +18,8 @@ pub enum StoreError {
 }
 
 const TREE: &str = "views";
+/// The encoding of the stored views (see `typed::encode`). Changing it rebuilds every node's views.
+const FORMAT: &[u8] = b"postcard-1";
 
 /// The views of one node, in sled. Cheap to clone; one folder per node.
 #[derive(Clone)]
@@ -43,6 +45,12 @@ impl ViewStore {
             .cache_capacity(256 * 1024 * 1024)
             .open()?;
         let tree = db.open_tree(TREE)?;
+        if tree.get(keys::FORMAT)?.as_deref() != Some(FORMAT) {
+            // Views written in another encoding cannot be read: start over and fold the log again.
+            tree.clear()?;
+            tree.insert(keys::FORMAT, FORMAT)?;
+            db.flush()?;
+        }
         Ok(ViewStore { db, tree })
     }
 
@@ -94,6 +102,7 @@ impl ViewStore {
     /// When sled cannot clear the tree.
     pub fn wipe(&self) -> Result<(), StoreError> {
         self.tree.clear()?;
+        self.tree.insert(keys::FORMAT, FORMAT)?;
         self.db.flush()?;
         Ok(())
     }
@@ -188,74 +197,60 @@ impl KvRead for Overlay<'_> {
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) {
         let bounds = (Bound::Included(start), Bound::Excluded(end));
-        let mut over = self.pending.range::<[u8], _>(bounds).peekable();
-        let mut base = self
+        let pending = self.pending.range::<[u8], _>(bounds);
+        let base = self
             .base
             .range::<&[u8], _>(start..end)
             .filter_map(Result::ok);
-        let mut over_rev = self.pending.range::<[u8], _>(bounds).rev().peekable();
-        let mut base_rev = self
-            .base
-            .range::<&[u8], _>(start..end)
-            .rev()
-            .filter_map(Result::ok);
-        // Merge the two ordered sequences; on equal keys the overlay wins (a `None` hides the key).
-        let mut next_base = if reverse {
-            base_rev.next()
+        if reverse {
+            merge(pending.rev().peekable(), base.rev(), true, visit);
         } else {
-            base.next()
-        };
-        loop {
-            let next_over = if reverse {
-                over_rev.peek()
-            } else {
-                over.peek()
-            };
-            let take_over = match (&next_base, next_over) {
-                (None, None) => return,
-                (None, Some(_)) => true,
-                (Some(_), None) => false,
-                (Some((bk, _)), Some((ok, _))) => {
-                    if reverse {
-                        ok.as_slice() >= bk.as_ref()
-                    } else {
-                        ok.as_slice() <= bk.as_ref()
-                    }
-                }
-            };
-            if take_over {
-                let (k, v) = if reverse {
-                    over_rev.next()
+            merge(pending.peekable(), base, false, visit);
+        }
+    }
+}
+
+/// Visits the union of the overlay's and the tree's entries in key order (reversed when `reverse`);
+/// on equal keys the overlay wins, and its `None` hides the key.
+fn merge<'p>(
+    mut over: std::iter::Peekable<impl Iterator<Item = (&'p Vec<u8>, &'p Option<Vec<u8>>)>>,
+    mut base: impl Iterator<Item = (sled::IVec, sled::IVec)>,
+    reverse: bool,
+    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+) {
+    let mut next_base = base.next();
+    loop {
+        let take_over = match (&next_base, over.peek()) {
+            (None, None) => return,
+            (None, Some(_)) => true,
+            (Some(_), None) => false,
+            (Some((bk, _)), Some((ok, _))) => {
+                if reverse {
+                    ok.as_slice() >= bk.as_ref()
                 } else {
-                    over.next()
+                    ok.as_slice() <= bk.as_ref()
                 }
-                .expect("peeked");
-                if next_base
-                    .as_ref()
-                    .is_some_and(|(bk, _)| bk.as_ref() == k.as_slice())
-                {
-                    next_base = if reverse {
-                        base_rev.next()
-                    } else {
-                        base.next()
-                    };
-                }
-                if let Some(v) = v {
-                    if !visit(k, v) {
-                        return;
-                    }
-                }
-            } else {
-                let (k, v) = next_base.take().expect("checked");
-                if !visit(&k, &v) {
+            }
+        };
+        if take_over {
+            let (k, v) = over.next().expect("peeked");
+            if next_base
+                .as_ref()
+                .is_some_and(|(bk, _)| bk.as_ref() == k.as_slice())
+            {
+                next_base = base.next();
+            }
+            if let Some(v) = v {
+                if !visit(k, v) {
                     return;
                 }
-                next_base = if reverse {
-                    base_rev.next()
-                } else {
-                    base.next()
-                };
             }
+        } else {
+            let (k, v) = next_base.take().expect("checked");
+            if !visit(&k, &v) {
+                return;
+            }
+            next_base = base.next();
         }
     }
 }
@@ -267,5 +262,36 @@ impl Kv for Overlay<'_> {
 
     fn remove(&mut self, key: &[u8]) {
         self.pending.insert(key.to_vec(), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_in_another_format_are_dropped_for_a_rebuild() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = ViewStore::open(dir.path()).unwrap();
+            store
+                .tree
+                .insert(keys::CHECKPOINT, &7u64.to_be_bytes())
+                .unwrap();
+            store.tree.insert(keys::FORMAT, b"json-0").unwrap();
+            store.flush().unwrap();
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match ViewStore::open(dir.path()) {
+                Ok(s) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(store.checkpoint(), 0);
+        assert_eq!(store.dump().len(), 1);
     }
 }

@@ -12,12 +12,14 @@ pub struct Views<K> {
     pub kv: K,
 }
 
-fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    serde_json::from_slice(bytes).ok()
+/// Views are stored in postcard, a compact binary serde format: folding is mostly decoding and
+/// encoding views, and JSON (with its RFC 3339 timestamps) cost several times more.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
+    postcard::from_bytes(bytes).ok()
 }
 
-fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).expect("views always serialize")
+pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_allocvec(value).expect("views always serialize")
 }
 
 impl<K: KvRead> Views<K> {
