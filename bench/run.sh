@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# Concierge benchmark suite (issue #4): builds the release binaries, starts its own nats-server and
+# server(s) on free loopback ports in a temporary folder, runs every scenario (3 runs each, or 1
+# with --quick), prints one markdown table and writes it to bench/results/latest.md.
+#
+#   bench/run.sh [--quick] [--only 1,2,...] [--no-build]   scenarios: 1 2 3 4 5 7 8 (5 includes 6)
+#
+# --no-build uses the binaries already in target/release (for iterating on the suite itself).
+#
+# Not run by CI or tests. Method and latest results: docs/performance.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=0
+BUILD=1
+ONLY="1 2 3 4 5 7 8"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --no-build) BUILD=0 ;;
+    --only) ONLY="${2//,/ }"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...] [--no-build]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [[ $QUICK == 1 ]]; then
+  RUNS=1 DUR=2 RATES=2000,5000,10000,20000 SEED_MSGS=98 CONNS=${CONNS:-2000} FANOUT=${FANOUT:-2000}
+else
+  RUNS=3 DUR=5 RATES=2000,5000,10000,15000,20000,25000,30000 SEED_MSGS=998 CONNS=19500 FANOUT=10000
+fi
+SEED_CONVS=1000
+SEED_EVENTS=$((SEED_CONVS * (SEED_MSGS + 2)))
+
+# Both processes inherit the raised open-file limit (scenario 3 needs ~19,500 sockets on each side).
+ulimit -n "$(ulimit -Hn)"
+
+if [[ $BUILD == 1 ]]; then
+  cargo build --release -p concierge -p concierge-bench
+fi
+LOADGEN="$PWD/target/release/loadgen"
+SERVER="$PWD/target/release/concierge"
+NATS_SERVER="${NATS_SERVER:-$(command -v nats-server || echo /usr/sbin/nats-server)}"
+export JWT_SECRET="bench-$RANDOM$RANDOM$RANDOM"
+LG=("$LOADGEN" --workers 2)
+
+WORK="$(mktemp -d -t concierge-bench.XXXXXX)"
+ROWS="$WORK/rows.jsonl"
+: >"$ROWS"
+NATS_PID="" SERVER_PID="" NATS_URL="" ADDR="" DATA_DIR=""
+
+stop_server() {
+  if [[ -n "$SERVER_PID" ]]; then
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+  fi
+}
+
+stop_all() {
+  stop_server
+  if [[ -n "$NATS_PID" ]]; then
+    kill -TERM "$NATS_PID" 2>/dev/null || true
+    wait "$NATS_PID" 2>/dev/null || true
+    NATS_PID=""
+  fi
+  rm -rf "$WORK/nats" "$WORK/data"
+}
+
+cleanup() {
+  stop_all
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+wait_port() {
+  local port=$1 i
+  for i in $(seq 1 400); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.05
+  done
+  echo "nothing listening on 127.0.0.1:$port" >&2
+  return 1
+}
+
+start_nats() {
+  stop_all
+  local port
+  port=$("$LOADGEN" free-port)
+  mkdir -p "$WORK/nats"
+  "$NATS_SERVER" -c nats.conf -a 127.0.0.1 -p "$port" -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
+  NATS_PID=$!
+  NATS_URL="nats://127.0.0.1:$port"
+  wait_port "$port"
+}
+
+# Starts a node on $DATA_DIR (kept if it exists); sets STARTED_NS just before the exec.
+launch_server() {
+  local port=${1:-}
+  [[ -n "$port" ]] || port=$("$LOADGEN" free-port)
+  ADDR="127.0.0.1:$port"
+  mkdir -p "$DATA_DIR"
+  STARTED_NS=$(date +%s%N)
+  NATS_URL="$NATS_URL" PORT="$port" HOST=127.0.0.1 DATA_DIR="$DATA_DIR" SEND_RATE_LIMIT=0 \
+    RUST_LOG=warn "$SERVER" serve >>"$WORK/server.log" 2>&1 &
+  SERVER_PID=$!
+}
+
+# A fresh nats-server and a fresh node, ready.
+fresh() {
+  start_nats
+  DATA_DIR="$WORK/data"
+  launch_server
+  "${LG[@]}" wait-ready --addr "$ADDR" --started-ns "$STARTED_NS" --scenario startup \
+    --figure ready --timeout-secs 60 >/dev/null
+}
+
+# Runs one scenario command; a failure is reported and the suite goes on.
+try() {
+  if ! "$@"; then
+    echo "!! failed: $*" >&2
+    tail -n 20 "$WORK/server.log" >&2 2>/dev/null || true
+  fi
+}
+
+# Keeps the server's Prometheus metrics after a scenario of the first run (where time goes).
+save_metrics() {
+  if [[ $run == 1 ]]; then
+    mkdir -p bench/results
+    curl -sf "http://$ADDR/metrics" >"bench/results/metrics-$1.txt" || true
+  fi
+}
+
+has() { [[ " $ONLY " == *" $1 "* ]]; }
+
+for run in $(seq 1 "$RUNS"); do
+  echo "=== run $run of $RUNS ===" >&2
+  T=(--secret "$JWT_SECRET" --out "$ROWS")
+  if has 1; then
+    for admins in 1 20; do
+      fresh
+      try "${LG[@]}" ws-sends --addr "$ADDR" "${T[@]}" --admins "$admins" \
+        --scenario "1 ws sends, $admins admin$([[ $admins == 1 ]] || echo s)" \
+        --duration "$DUR" --rates "$RATES"
+      save_metrics "1-ws-$admins-admins"
+    done
+  fi
+  if has 2; then
+    fresh
+    try "${LG[@]}" http-sends --addr "$ADDR" "${T[@]}" --duration "$DUR"
+    save_metrics 2-http
+  fi
+  if has 3; then
+    fresh
+    try "${LG[@]}" connections --addr "$ADDR" "${T[@]}" --sources 4 --count "$CONNS" \
+      --server-pid "$SERVER_PID"
+  fi
+  if has 4; then
+    fresh
+    try "${LG[@]}" fanout --addr "$ADDR" "${T[@]}" --sources 4 --count "$FANOUT" --nats "$NATS_URL"
+  fi
+  if has 5; then
+    start_nats
+    try "${LG[@]}" seed --nats "$NATS_URL" --conversations "$SEED_CONVS" --messages "$SEED_MSGS" \
+      --scenario "5 rebuild" --out "$ROWS"
+    DATA_DIR="$WORK/data"
+    rm -rf "$DATA_DIR"
+    launch_server
+    try "${LG[@]}" wait-ready --addr "$ADDR" --started-ns "$STARTED_NS" --scenario "5 rebuild" \
+      --figure "seconds to /ready, $SEED_EVENTS events" --events "$SEED_EVENTS" \
+      --events-goal ">=100000" --out "$ROWS"
+    views_kib=$(du -sk "$DATA_DIR/views" | cut -f1)
+    "${LG[@]}" record --scenario "5 rebuild" --figure "views on disk MiB" \
+      --value "$(awk "BEGIN {print $views_kib / 1024}")" --out "$ROWS" >/dev/null
+    # Scenario 6: SIGTERM, then the same DATA_DIR again.
+    port=${ADDR##*:}
+    stop_server
+    launch_server "$port"
+    try "${LG[@]}" wait-ready --addr "$ADDR" --started-ns "$STARTED_NS" --scenario "6 cold start" \
+      --figure "process start to /ready s" --goal "<=2" --out "$ROWS"
+  fi
+  if has 7; then
+    start_nats
+    try "${LG[@]}" seed --nats "$NATS_URL" --conversations 1000 --messages 50
+    DATA_DIR="$WORK/data"
+    launch_server
+    "${LG[@]}" wait-ready --addr "$ADDR" --started-ns "$STARTED_NS" --scenario startup \
+      --figure ready --timeout-secs 120 >/dev/null
+    try "${LG[@]}" reads --addr "$ADDR" "${T[@]}" --duration "$DUR"
+  fi
+  if has 8; then
+    start_nats
+    try "${LG[@]}" ceiling --nats "$NATS_URL" --duration "$DUR" --out "$ROWS"
+  fi
+  stop_all
+done
+
+mkdir -p bench/results
+echo >&2
+"$LOADGEN" report --input "$ROWS" --output bench/results/latest.md
+cp "$ROWS" bench/results/latest.jsonl

@@ -1,0 +1,295 @@
+//! Straight to JetStream: seeding the log with valid events (scenarios 5 and 7), publishing an
+//! admin broadcast (scenario 4), and the ceiling (scenario 8), a plain publish loop of the payloads
+//! the server writes, with the same `Nats-Msg-Id` and one awaited ack per publish.
+
+use crate::common::{self, histogram, ms, Rows};
+use anyhow::{Context as _, Result};
+use async_nats::jetstream::{self, context::Publish, stream};
+use clap::Args;
+use concierge_events::{
+    subject, Actor, BookingRegistered, BookingSource, ConversationCreated, Envelope, Event,
+    MessageSent, MessageType, ParticipantJoined, Role, Timestamp,
+};
+use futures::stream::{FuturesUnordered, StreamExt};
+use std::future::IntoFuture;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+pub struct SeedArgs {
+    /// A NATS with JetStream (127.0.0.x only).
+    #[arg(long)]
+    pub nats: String,
+    #[arg(long, default_value = "CONCIERGE")]
+    pub stream: String,
+    #[arg(long, default_value_t = 1000)]
+    pub conversations: usize,
+    /// `message_sent` events per conversation.
+    #[arg(long, default_value_t = 998)]
+    pub messages: usize,
+    /// Publishes awaiting their ack at once.
+    #[arg(long, default_value_t = 4096)]
+    pub inflight: usize,
+    /// When set, a row with the publish rate is written under this scenario.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct CeilingArgs {
+    #[arg(long)]
+    pub nats: String,
+    #[arg(long, default_value = "8 ceiling")]
+    pub scenario: String,
+    /// Publish loops running at once, each awaiting its ack before the next publish.
+    #[arg(long, value_delimiter = ',', default_value = "64,1000")]
+    pub concurrency: Vec<usize>,
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// Connects to NATS and makes sure the log stream exists with the server's configuration.
+async fn connect(
+    url: &str,
+    stream_name: &str,
+    subjects: Vec<String>,
+) -> Result<jetstream::Context> {
+    common::check_nats_url(url)?;
+    let client = async_nats::connect(url)
+        .await
+        .with_context(|| format!("connect {url}"))?;
+    let js = jetstream::new(client);
+    js.get_or_create_stream(stream::Config {
+        name: stream_name.to_string(),
+        subjects,
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        duplicate_window: Duration::from_secs(120),
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("stream {stream_name}: {e}"))?;
+    Ok(js)
+}
+
+fn log_subjects() -> Vec<String> {
+    subject::LOG_SUBJECTS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn envelope(actor: &Actor, conversation_id: Option<&str>, event: Event) -> Envelope {
+    Envelope::new(
+        ulid::Ulid::new().to_string(),
+        Timestamp::now(),
+        actor.clone(),
+        conversation_id.map(str::to_string),
+        event,
+    )
+}
+
+fn customer(i: usize) -> Actor {
+    Actor {
+        id: format!("cus{i}"),
+        role: Role::Customer,
+        name: Some(format!("cus{i}")),
+    }
+}
+
+fn message(actor: &Actor, conv: &str, content: String) -> Envelope {
+    envelope(
+        actor,
+        Some(conv),
+        Event::MessageSent(MessageSent {
+            message_id: ulid::Ulid::new().to_string(),
+            content,
+            message_type: MessageType::Text,
+            attachments: vec![],
+            reply_to: None,
+            client_message_id: None,
+        }),
+    )
+}
+
+/// Publishes every event with up to `inflight` acks outstanding, and waits for all of them.
+async fn publish_all(
+    js: &jetstream::Context,
+    events: impl Iterator<Item = (String, Envelope)>,
+    inflight: usize,
+) -> Result<u64> {
+    let mut pending = FuturesUnordered::new();
+    let mut n = 0;
+    for (subj, env) in events {
+        let publish = Publish::build()
+            .payload(env.encode().into())
+            .message_id(env.id.as_str());
+        let ack = js.send_publish(subj, publish).await?;
+        pending.push(ack.into_future());
+        n += 1;
+        if pending.len() >= inflight {
+            pending.next().await.expect("one pending")?;
+        }
+    }
+    while let Some(ack) = pending.next().await {
+        ack?;
+    }
+    Ok(n)
+}
+
+/// Puts `conversations × (2 + messages)` valid events in the log: each booking registered by the
+/// platform, its conversation created by its customer, then the customers' messages, round-robin.
+///
+/// # Errors
+/// When NATS refuses a publish.
+pub async fn seed(a: SeedArgs) -> Result<()> {
+    let js = connect(&a.nats, &a.stream, log_subjects()).await?;
+    let started = Instant::now();
+    let platform = Actor {
+        id: "platform".into(),
+        role: Role::Service,
+        name: None,
+    };
+    let convs: Vec<String> = (0..a.conversations)
+        .map(|_| ulid::Ulid::new().to_string())
+        .collect();
+    let bookings = (0..a.conversations).map(|i| {
+        let env = envelope(
+            &platform,
+            None,
+            Event::BookingRegistered(BookingRegistered {
+                booking_id: format!("bk{i}"),
+                customer_id: format!("cus{i}"),
+                title: Some(format!("Bench {i}")),
+                source: BookingSource::Api,
+            }),
+        );
+        (subject::booking(&format!("bk{i}")), env)
+    });
+    let mut n = publish_all(&js, bookings, a.inflight).await?;
+    let created = convs.iter().enumerate().map(|(i, c)| {
+        let env = envelope(
+            &customer(i),
+            Some(c),
+            Event::ConversationCreated(ConversationCreated {
+                booking_id: format!("bk{i}"),
+                title: format!("Bench {i}"),
+                participants: vec![ParticipantJoined {
+                    user_id: format!("cus{i}"),
+                    role: Role::Customer,
+                    name: format!("cus{i}"),
+                }],
+            }),
+        );
+        (subject::conversation(c), env)
+    });
+    n += publish_all(&js, created, a.inflight).await?;
+    let actors: Vec<Actor> = (0..a.conversations).map(customer).collect();
+    let messages = (0..a.messages).flat_map(|k| {
+        let (convs, actors) = (&convs, &actors);
+        (0..convs.len()).map(move |i| {
+            let env = message(
+                &actors[i],
+                &convs[i],
+                format!("Seeded message {k} of a benchmark conversation"),
+            );
+            (subject::conversation(&convs[i]), env)
+        })
+    });
+    n += publish_all(&js, messages, a.inflight).await?;
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!(
+        "seeded {n} events in {secs:.1} s ({:.0}/s)",
+        n as f64 / secs
+    );
+    if let Some(scenario) = &a.scenario {
+        Rows::new(a.out.clone(), scenario).add(
+            "seed publish events/s (pipelined)",
+            n as f64 / secs,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// Publishes one `admin_broadcast` to everyone and returns when JetStream acked it.
+///
+/// # Errors
+/// When NATS refuses the publish.
+pub async fn broadcast(nats: &str, content: &str) -> Result<()> {
+    let js = connect(nats, "CONCIERGE", log_subjects()).await?;
+    let env = envelope(
+        &Actor {
+            id: "adm0".into(),
+            role: Role::Admin,
+            name: None,
+        },
+        None,
+        Event::AdminBroadcast(concierge_events::AdminBroadcast {
+            content: content.to_string(),
+            audience: concierge_events::Audience::All,
+        }),
+    );
+    let publish = Publish::build()
+        .payload(env.encode().into())
+        .message_id(env.id.as_str());
+    js.send_publish(subject::BROADCAST.to_string(), publish)
+        .await?
+        .await?;
+    Ok(())
+}
+
+/// Scenario 8: publish loops of `message_sent` payloads into a stream of the same configuration.
+///
+/// # Errors
+/// When NATS refuses a publish or results cannot be written.
+pub async fn ceiling(a: CeilingArgs) -> Result<()> {
+    let js = connect(&a.nats, "BENCH_CEILING", vec!["bench.conv.*".into()]).await?;
+    let rows = Rows::new(a.out.clone(), &a.scenario);
+    for &c in &a.concurrency {
+        for (secs, record) in [(1.0, false), (a.duration, true)] {
+            let deadline = Instant::now() + Duration::from_secs_f64(secs);
+            let started = Instant::now();
+            let tasks: Vec<_> = (0..c)
+                .map(|i| {
+                    let js = js.clone();
+                    tokio::spawn(async move {
+                        let conv = ulid::Ulid::new().to_string();
+                        let subj = format!("bench.conv.{conv}");
+                        let actor = customer(i);
+                        let mut h = histogram();
+                        while Instant::now() < deadline {
+                            let env = message(&actor, &conv, format!("b:{}", common::now_ns()));
+                            let t = Instant::now();
+                            let publish = Publish::build()
+                                .payload(env.encode().into())
+                                .message_id(env.id.as_str());
+                            js.send_publish(subj.clone(), publish).await?.await?;
+                            h.saturating_record((t.elapsed().as_micros() as u64).max(1));
+                        }
+                        anyhow::Ok(h)
+                    })
+                })
+                .collect();
+            let mut h = histogram();
+            for t in tasks {
+                h.add(&t.await??).expect("same bounds");
+            }
+            let secs = started.elapsed().as_secs_f64();
+            if record {
+                let per_sec = h.len() as f64 / secs;
+                eprintln!(
+                    "ceiling {c} in flight: {per_sec:.0}/s p99 {:.2} ms",
+                    ms(&h, 0.99)
+                );
+                rows.add(&format!("publishes/s, {c} in flight"), per_sec, None)?;
+                rows.add(&format!("p99 ms, {c} in flight"), ms(&h, 0.99), None)?;
+            }
+        }
+    }
+    Ok(())
+}

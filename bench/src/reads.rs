@@ -1,0 +1,137 @@
+//! Scenario 7: the read path under concurrent keep-alive clients, as customers (whose reads of
+//! their own messages write nothing).
+
+use crate::common::{self, histogram, ms, Rows, Target};
+use anyhow::{bail, Result};
+use clap::Args;
+use futures::{stream, StreamExt};
+use hdrhistogram::Histogram;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Args, Debug)]
+pub struct ReadArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, default_value = "7 reads")]
+    pub scenario: String,
+    /// Customers `cus0..cusN`, each with one conversation (as `loadgen seed` makes them).
+    #[arg(long, default_value_t = 1000)]
+    pub conversations: usize,
+    #[arg(long, default_value_t = 64)]
+    pub clients: usize,
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+}
+
+/// A customer's token and conversation.
+struct Reader {
+    token: String,
+    conv: String,
+}
+
+/// Runs `clients` loops of GET `path(reader)` for `secs`; latency of each 200, and the error count.
+async fn closed_loop(
+    t: &Target,
+    readers: &Arc<Vec<Reader>>,
+    clients: usize,
+    secs: f64,
+    path: fn(&Reader) -> String,
+) -> (Histogram<u64>, u64, f64) {
+    let http = common::http_client();
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let (http, readers, t) = (http.clone(), readers.clone(), t.clone());
+            tokio::spawn(async move {
+                let mut h = histogram();
+                let mut errors = 0u64;
+                let mut k = 0;
+                while Instant::now() < deadline {
+                    let r = &readers[(c + k * clients) % readers.len()];
+                    k += 1;
+                    let at = Instant::now();
+                    let res = http
+                        .get(t.http(&path(r)))
+                        .bearer_auth(&r.token)
+                        .send()
+                        .await;
+                    let ok = match res {
+                        Ok(res) => res.status().as_u16() == 200 && res.bytes().await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if ok {
+                        h.saturating_record((at.elapsed().as_micros() as u64).max(1));
+                    } else {
+                        errors += 1;
+                    }
+                }
+                (h, errors)
+            })
+        })
+        .collect();
+    let mut h = histogram();
+    let mut errors = 0;
+    for task in tasks {
+        let (th, te) = task.await.expect("client task");
+        h.add(&th).expect("same bounds");
+        errors += te;
+    }
+    (h, errors, started.elapsed().as_secs_f64())
+}
+
+/// # Errors
+/// When a customer has no conversation or results cannot be written.
+pub async fn reads(a: ReadArgs) -> Result<()> {
+    a.target.check()?;
+    let rows = Rows::new(a.target.out.clone(), &a.scenario);
+    let http = common::http_client();
+    let found: Vec<Result<Reader>> = stream::iter(0..a.conversations)
+        .map(|i| {
+            let (http, t) = (http.clone(), &a.target);
+            async move {
+                let token = common::token(&t.secret, &format!("cus{i}"), "customer");
+                let res: serde_json::Value = http
+                    .get(t.http("/messaging/conversations?limit=20"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await?
+                    .json()
+                    .await?;
+                let Some(conv) = res["data"]["conversations"][0]["id"].as_str() else {
+                    bail!("cus{i} has no conversation: {res}");
+                };
+                Ok(Reader {
+                    token,
+                    conv: conv.to_string(),
+                })
+            }
+        })
+        .buffered(32)
+        .collect()
+        .await;
+    let readers = Arc::new(found.into_iter().collect::<Result<Vec<_>>>()?);
+    let c = a.clients;
+    let list = |_: &Reader| "/messaging/conversations?limit=20".to_string();
+    let messages = |r: &Reader| format!("/messaging/conversations/{}/messages?limit=50", r.conv);
+    for (name, path) in [
+        ("list", list as fn(&Reader) -> String),
+        ("messages", messages as fn(&Reader) -> String),
+    ] {
+        closed_loop(&a.target, &readers, c, 1.0, path).await;
+        let (h, errors, secs) = closed_loop(&a.target, &readers, c, a.duration, path).await;
+        let per_sec = h.len() as f64 / secs;
+        eprintln!(
+            "{name}: {per_sec:.0}/s p50 {:.2} ms p99 {:.2} ms, {errors} errors",
+            ms(&h, 0.5),
+            ms(&h, 0.99)
+        );
+        rows.add(&format!("{name} requests/s, {c} clients"), per_sec, None)?;
+        rows.add(&format!("{name} p99 ms"), ms(&h, 0.99), None)?;
+        if errors > 0 {
+            rows.add(&format!("{name} errors"), errors as f64, Some("<=0"))?;
+        }
+    }
+    Ok(())
+}

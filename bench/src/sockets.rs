@@ -1,0 +1,155 @@
+//! Scenarios 3 and 4: many idle authenticated sockets on one node (memory per socket, accept
+//! rate), and one admin broadcast fanned out to all of them.
+
+use crate::common::{self, now_ns, Rows, Target};
+use crate::log;
+use anyhow::{Context as _, Result};
+use clap::Args;
+use futures::{stream, StreamExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+#[derive(Args, Debug)]
+pub struct ConnArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, default_value = "3 connections")]
+    pub scenario: String,
+    #[arg(long, default_value_t = 19_500)]
+    pub count: usize,
+    /// Connections being opened at once.
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+    /// The server's process id, for its VmRSS.
+    #[arg(long)]
+    pub server_pid: u32,
+}
+
+#[derive(Args, Debug)]
+pub struct FanoutArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long)]
+    pub nats: String,
+    #[arg(long, default_value = "4 fan-out")]
+    pub scenario: String,
+    #[arg(long, default_value_t = 10_000)]
+    pub count: usize,
+    #[arg(long, default_value_t = 256)]
+    pub concurrency: usize,
+}
+
+/// Broadcast arrivals counted by the readers.
+#[derive(Default)]
+struct Arrivals {
+    count: AtomicU64,
+    last_ns: AtomicU64,
+}
+
+/// Opens `count` customer sockets (`idle0..`), each drained by its own reader task; returns how
+/// many opened and how long that took.
+async fn open(
+    t: &Target,
+    count: usize,
+    concurrency: usize,
+    arrivals: &Arc<Arrivals>,
+) -> (usize, u64, f64) {
+    let started = Instant::now();
+    let results: Vec<Result<()>> = stream::iter(0..count)
+        .map(|i| {
+            let arrivals = arrivals.clone();
+            async move {
+                let tok = common::token(&t.secret, &format!("idle{i}"), "customer");
+                let ws = common::ws_connect(t, t.source(i), &tok).await?;
+                tokio::spawn(async move {
+                    let (_sink, mut rx) = ws.split();
+                    while let Some(Ok(msg)) = rx.next().await {
+                        if let Message::Text(text) = msg {
+                            if text.as_str().contains("\"event\":\"admin_broadcast\"") {
+                                arrivals.last_ns.fetch_max(now_ns(), Ordering::Relaxed);
+                                arrivals.count.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                });
+                Ok(())
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+    let secs = started.elapsed().as_secs_f64();
+    let mut failed = 0u64;
+    for r in &results {
+        if let Err(e) = r {
+            if failed < 3 {
+                eprintln!("connect failed: {e:#}");
+            }
+            failed += 1;
+        }
+    }
+    (count - failed as usize, failed, secs)
+}
+
+fn vm_rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("read /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS")
+}
+
+/// Scenario 3.
+///
+/// # Errors
+/// When the server's memory cannot be read or results cannot be written.
+pub async fn connections(a: ConnArgs) -> Result<()> {
+    a.target.check()?;
+    let rows = Rows::new(a.target.out.clone(), &a.scenario);
+    let before = vm_rss_kib(a.server_pid)?;
+    let arrivals = Arc::new(Arrivals::default());
+    let (held, failed, secs) = open(&a.target, a.count, a.concurrency, &arrivals).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = vm_rss_kib(a.server_pid)?;
+    let per_socket = (after as f64 - before as f64) / held.max(1) as f64;
+    eprintln!(
+        "held {held} sockets ({failed} failed) in {secs:.1} s; server RSS {before} -> {after} KiB ({per_socket:.2} KiB/socket)"
+    );
+    rows.add("sockets held", held as f64, Some(&format!(">={}", a.count)))?;
+    rows.add("accept rate sockets/s", held as f64 / secs, None)?;
+    rows.add("server RSS growth KiB/socket", per_socket, Some("<=10"))?;
+    Ok(())
+}
+
+/// Scenario 4.
+///
+/// # Errors
+/// When NATS refuses the broadcast or results cannot be written.
+pub async fn fanout(a: FanoutArgs) -> Result<()> {
+    a.target.check()?;
+    let rows = Rows::new(a.target.out.clone(), &a.scenario);
+    let arrivals = Arc::new(Arrivals::default());
+    let (held, failed, secs) = open(&a.target, a.count, a.concurrency, &arrivals).await;
+    eprintln!("opened {held} sockets ({failed} failed) in {secs:.1} s");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let t0 = now_ns();
+    log::broadcast(&a.nats, "Benchmark broadcast").await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while (arrivals.count.load(Ordering::Relaxed) as usize) < held && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let got = arrivals.count.load(Ordering::Relaxed);
+    let last_ms = arrivals.last_ns.load(Ordering::Relaxed).saturating_sub(t0) as f64 / 1e6;
+    eprintln!("{got}/{held} sockets had the broadcast; last after {last_ms:.1} ms");
+    rows.add(
+        "sockets reached",
+        got as f64,
+        Some(&format!(">={}", a.count)),
+    )?;
+    rows.add("publish to last delivery ms", last_ms, Some("<=200"))?;
+    Ok(())
+}
