@@ -24,7 +24,7 @@ use concierge_events::{subject, Empty, Event, Role};
 use frame::ClientEvent;
 use futures::{SinkExt, StreamExt};
 use presence::Presence;
-use registry::{Outbound, Registry, Socket};
+use registry::{Registry, Socket};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +68,7 @@ pub async fn upgrade(
     ws.max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         // Small initial buffers keep an idle socket cheap; they grow for large frames.
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
         .on_upgrade(move |socket| connection(socket, app, presented))
 }
@@ -104,7 +104,7 @@ async fn connection(
         return;
     }
     let gateway = app.gateway.clone();
-    let (socket, mut rx) = gateway.registry.register(&caller.user_id, caller.role);
+    let socket = gateway.registry.register(&caller.user_id, caller.role);
     gateway.presence.local_changed.notify_one();
     metrics::gauge!("concierge_ws_connections").set(gateway.registry.connections() as f64);
     let connection_id = format!("{}-{}", gateway.presence.node, socket.id);
@@ -121,7 +121,7 @@ async fn connection(
         live_sent: None,
     };
     if sink.send(Message::Text(hello)).await.is_ok() {
-        session.serve(&mut sink, &mut stream, &mut rx).await;
+        session.serve(&mut sink, &mut stream).await;
     }
     gateway.registry.unregister(&socket);
     gateway.presence.local_changed.notify_one();
@@ -220,12 +220,7 @@ enum Reply {
 }
 
 impl Session<'_> {
-    async fn serve(
-        &mut self,
-        sink: &mut Sink,
-        stream: &mut Stream,
-        rx: &mut tokio::sync::mpsc::Receiver<Outbound>,
-    ) {
+    async fn serve(&mut self, sink: &mut Sink, stream: &mut Stream) {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -268,13 +263,13 @@ impl Session<'_> {
                         }
                     };
                     holding = false;
-                    if self.handle(&text, sink).await.is_err() {
+                    // Boxed: an idle socket's task then holds no room for a command in flight.
+                    if Box::pin(self.handle(&text, sink)).await.is_err() {
                         return;
                     }
                 }
                 _ = &mut grace, if holding => holding = false,
-                out = rx.recv(), if !holding => {
-                    let Some(out) = out else { return };
+                out = self.socket.next_frame(), if !holding => {
                     if let Some(seq) = out.seq {
                         if seq <= self.skip_through {
                             continue;

@@ -5,9 +5,10 @@ use axum::extract::ws::Utf8Bytes;
 use concierge_events::Role;
 use dashmap::{DashMap, DashSet};
 use std::collections::HashSet;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 /// How many frames may wait for one socket before it counts as too slow and is dropped (1008).
 pub const QUEUE_FRAMES: usize = 1024;
@@ -24,13 +25,39 @@ pub struct Socket {
     pub id: u64,
     pub user_id: String,
     pub role: Role,
-    tx: mpsc::Sender<Outbound>,
+    /// Frames waiting to be written; empty (and unallocated) while the socket keeps up.
+    queue: Mutex<VecDeque<Outbound>>,
+    queued: Notify,
     /// Raised when the socket fell too far behind; its task closes it with 1008.
     pub kicked: Notify,
     rooms: Mutex<HashSet<String>>,
 }
 
 impl Socket {
+    /// The next queued frame, waiting for one.
+    pub async fn next_frame(&self) -> Outbound {
+        loop {
+            if let Some(frame) = self.queue.lock().ok().and_then(|mut q| q.pop_front()) {
+                return frame;
+            }
+            self.queued.notified().await;
+        }
+    }
+
+    /// Queues a frame; `false` when the queue is full.
+    fn offer(&self, frame: Outbound) -> bool {
+        let Ok(mut queue) = self.queue.lock() else {
+            return false;
+        };
+        if queue.len() >= QUEUE_FRAMES {
+            return false;
+        }
+        queue.push_back(frame);
+        drop(queue);
+        self.queued.notify_one();
+        true
+    }
+
     pub fn in_room(&self, conversation_id: &str) -> bool {
         self.rooms
             .lock()
@@ -76,15 +103,15 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Adds a socket; returns it and the receiving end of its queue.
-    pub fn register(&self, user_id: &str, role: Role) -> (Arc<Socket>, mpsc::Receiver<Outbound>) {
+    /// Adds a socket.
+    pub fn register(&self, user_id: &str, role: Role) -> Arc<Socket> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-        let (tx, rx) = mpsc::channel(QUEUE_FRAMES);
         let socket = Arc::new(Socket {
             id,
             user_id: user_id.to_string(),
             role,
-            tx,
+            queue: Mutex::new(VecDeque::new()),
+            queued: Notify::new(),
             kicked: Notify::new(),
             rooms: Mutex::new(HashSet::new()),
         });
@@ -96,7 +123,7 @@ impl Registry {
         if role == Role::Admin {
             self.admins.insert(id);
         }
-        (socket, rx)
+        socket
     }
 
     /// Removes a socket and its memberships; `true` when it was the user's last socket here.
@@ -210,7 +237,7 @@ impl Registry {
 
     /// Queues a frame for a socket; a full queue means the client is too slow: it is kicked.
     pub fn push(&self, socket: &Socket, frame: Outbound) {
-        if socket.tx.try_send(frame).is_err() {
+        if !socket.offer(frame) {
             metrics::counter!("concierge_ws_slow_consumers_total").increment(1);
             socket.kicked.notify_one();
         }
