@@ -1,6 +1,7 @@
 //! Routes 1, 2 and 7: listing conversations, get-or-create by booking, one conversation.
 
 use super::extract::Params;
+use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
 use crate::command::{access, conversations};
@@ -11,7 +12,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use concierge_events::{Role, Status};
-use serde_json::json;
+use serde::Serialize;
 
 /// Route 1: the caller's conversations (a customer's own; an admin's all, or joined with `mine`),
 /// newest activity first.
@@ -65,11 +66,23 @@ pub async fn list(
     Ok(ok(
         StatusCode::OK,
         "Conversations retrieved",
-        json!({
-            "conversations": items,
-            "pagination": { "page": page, "limit": limit, "total": total, "pages": total.div_ceil(limit) },
-        }),
+        ConversationPage {
+            conversations: items,
+            pagination: Pagination {
+                page: Some(page),
+                limit,
+                total,
+                pages: total.div_ceil(limit),
+                has_more: None,
+            },
+        },
     ))
+}
+
+#[derive(Serialize)]
+struct ConversationPage {
+    conversations: Vec<present::ConversationOut>,
+    pagination: Pagination,
 }
 
 /// Route 2: the booking's one conversation, created on first use (201) or existing (200).

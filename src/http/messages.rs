@@ -1,6 +1,7 @@
 //! Routes 3, 4 and 5: a conversation's messages (which marks it read), sending, marking read.
 
 use super::extract::{Params, RawBody};
+use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
 use crate::command::{access, messages};
@@ -11,7 +12,8 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use concierge_events::ids;
-use serde_json::json;
+use concierge_projections::views::MessageView;
+use serde::Serialize;
 
 /// Route 3: a page of messages, each page oldest first; page 1 is the newest. `before=<id>` pages by
 /// cursor instead. Marks the conversation read for the caller; if the log cannot take that, the page
@@ -79,17 +81,23 @@ pub async fn list(
     Ok(ok(
         StatusCode::OK,
         "Messages retrieved",
-        json!({
-            "messages": items,
-            "pagination": {
-                "page": page,
-                "limit": limit,
-                "total": total,
-                "pages": pages,
-                "hasMore": has_more,
+        MessagePage {
+            messages: items,
+            pagination: Pagination {
+                page,
+                limit,
+                total,
+                pages,
+                has_more: Some(has_more),
             },
-        }),
+        },
     ))
+}
+
+#[derive(Serialize)]
+struct MessagePage {
+    messages: Vec<MessageView>,
+    pagination: Pagination,
 }
 
 /// Route 4: send a message. A retry with the same client key answers 200 with the original.

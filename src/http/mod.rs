@@ -25,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Serialize;
-use serde_json::json;
 use std::time::{Duration, Instant};
 use tower_http::cors::CorsLayer;
 
@@ -107,13 +106,33 @@ async fn record_metrics(request: Request, next: Next) -> Response {
     response
 }
 
-/// A success in the envelope.
+#[derive(Serialize)]
+struct Success<'a, T> {
+    success: bool,
+    message: &'a str,
+    data: T,
+}
+
+/// A success in the envelope, serialized straight from typed data.
 pub fn ok(status: StatusCode, message: &str, data: impl Serialize) -> Response {
-    (
-        status,
-        Json(json!({ "success": true, "message": message, "data": data })),
-    )
-        .into_response()
+    let body = Success {
+        success: true,
+        message,
+        data,
+    };
+    (status, Json(body)).into_response()
+}
+
+/// The `pagination` of list answers; `page` is `null` for cursor pages, `hasMore` only on messages.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Pagination {
+    pub page: Option<u64>,
+    pub limit: u64,
+    pub total: u64,
+    pub pages: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_more: Option<bool>,
 }
 
 /// A path parameter, or 400 naming it when the path could not be decoded.

@@ -9,10 +9,27 @@ use crate::ws::presence::Presence;
 use axum::extract::ws::Utf8Bytes;
 use concierge_events::{Envelope, Event};
 use concierge_projections::kv::KvRead;
-use concierge_projections::views::ConversationView;
+use concierge_projections::views::{ConversationView, MessageView};
 use concierge_projections::Views;
+use serde::Serialize;
 use serde_json::json;
 use std::collections::HashMap;
+
+/// `{conversationId, message, clientMessageId?}` of the message events.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MessagePayload<'a> {
+    conversation_id: &'a str,
+    message: &'a MessageView,
+    /// Only `message_sent` carries it (`null` when the sender gave none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_message_id: Option<&'a Option<String>>,
+}
+
+#[derive(Serialize)]
+struct ConversationPayload {
+    conversation: present::ConversationOut,
+}
 
 /// What a delivery carries.
 pub enum Payload {
@@ -66,7 +83,11 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
                     payload: Payload::Frame(frame::event(
                         "message_sent",
                         Some(seq),
-                        json!({ "conversationId": conv.id, "message": message, "clientMessageId": m.client_message_id }),
+                        MessagePayload {
+                            conversation_id: &conv.id,
+                            message: &message,
+                            client_message_id: Some(&m.client_message_id),
+                        },
                     )),
                 },
                 Delivery {
@@ -75,7 +96,11 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
                     payload: Payload::Frame(frame::event(
                         "new_message",
                         Some(seq),
-                        json!({ "conversationId": conv.id, "message": message }),
+                        MessagePayload {
+                            conversation_id: &conv.id,
+                            message: &message,
+                            client_message_id: None,
+                        },
                     )),
                 },
                 updated(&conv),
@@ -156,7 +181,11 @@ fn message_changed<K: KvRead>(
             payload: Payload::Frame(frame::event(
                 name,
                 Some(seq),
-                json!({ "conversationId": conv.id, "message": message }),
+                MessagePayload {
+                    conversation_id: &conv.id,
+                    message: &message,
+                    client_message_id: None,
+                },
             )),
         },
         Delivery {
@@ -177,7 +206,9 @@ pub fn conversation_updated(
     frame::event(
         "conversation_updated",
         Some(seq),
-        json!({ "conversation": present::conversation(conv, viewer, presence) }),
+        ConversationPayload {
+            conversation: present::conversation(conv, viewer, presence),
+        },
     )
 }
 

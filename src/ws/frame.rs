@@ -131,18 +131,39 @@ pub fn names_event(text: &str, event: &str) -> bool {
         .unwrap_or(false)
 }
 
+#[derive(Serialize)]
+struct Frame<'a, T> {
+    event: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    seq: Option<u64>,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    reference: Option<&'a Value>,
+    data: T,
+}
+
+/// Writes a frame straight from typed data (no intermediate `Value` tree: this is the hot path).
+fn write<T: Serialize>(frame: &Frame<'_, T>) -> Utf8Bytes {
+    Utf8Bytes::from(serde_json::to_string(frame).expect("frames always serialize"))
+}
+
 /// A server event frame: `{"event", "seq"?, "data"}`.
 pub fn event(name: &str, seq: Option<u64>, data: impl Serialize) -> Utf8Bytes {
-    let frame = match seq {
-        Some(seq) => json!({ "event": name, "seq": seq, "data": data }),
-        None => json!({ "event": name, "data": data }),
-    };
-    Utf8Bytes::from(frame.to_string())
+    write(&Frame {
+        event: name,
+        seq,
+        reference: None,
+        data,
+    })
 }
 
 /// The reply to a frame that carried `ref`.
 pub fn ack(reference: &Value, data: impl Serialize) -> Utf8Bytes {
-    Utf8Bytes::from(json!({ "event": "ack", "ref": reference, "data": data }).to_string())
+    write(&Frame {
+        event: "ack",
+        seq: None,
+        reference: Some(reference),
+        data,
+    })
 }
 
 /// An `error` frame, with the contract's error code.
