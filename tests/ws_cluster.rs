@@ -417,3 +417,35 @@ async fn a_socket_that_reconnects_to_the_other_node_resumes_without_a_gap() {
         .expect("resume_complete");
     assert_eq!(done["data"]["upTo"], ack["data"]["upTo"], "{done}");
 }
+
+#[tokio::test]
+async fn last_seen_is_kept_across_a_restart_of_every_node() {
+    let mut c = Cluster::start(false).await;
+    let conv = conversation_on_both(&c, "cus_ann", "bk_seen").await;
+    let ann = connect(&c.a.base(), Auth::Header(&customer("cus_ann", &[]))).await;
+    wait_online(&c.b, &conv, "cus_ann", true, CONVERGENCE).await;
+    close(ann).await;
+    let seen = wait_online(&c.b, &conv, "cus_ann", false, CONVERGENCE).await["lastSeen"].clone();
+    assert!(seen.is_string(), "lastSeen after the close: {seen}");
+
+    // Both nodes restart: neither saw the close in this life, yet both still know it.
+    c.a.restart().await;
+    c.b.restart().await;
+    let token = admin("adm_probe");
+    for app in [&c.a, &c.b] {
+        let deadline = Instant::now() + CATCH_UP;
+        loop {
+            let p = participant(&conversation(app, &token, &conv).await, "cus_ann");
+            if p["lastSeen"] == seen {
+                assert_eq!(p["online"], json!(false));
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lastSeen not restored on {}: {p}",
+                app.base()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}

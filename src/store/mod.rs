@@ -10,6 +10,9 @@ use async_nats::jetstream::{self, context::Publish, stream};
 use concierge_events::{subject, Envelope};
 use std::time::{Duration, Instant};
 
+/// The key-value bucket of `lastSeen` times (keys: user ids, hex-encoded).
+pub const LAST_SEEN_BUCKET: &str = "CONCIERGE_LAST_SEEN";
+
 /// How long a publish may wait for JetStream's ack before the write is reported as not taken.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -171,6 +174,34 @@ impl EventLog {
     /// When JetStream is unreachable.
     pub async fn last_seq(&self) -> Result<u64, LogError> {
         Ok(self.bounds().await?.1)
+    }
+
+    /// The key-value bucket that keeps each user's `lastSeen` across restarts (created if missing).
+    ///
+    /// # Errors
+    /// When JetStream is unreachable.
+    pub async fn last_seen_bucket(&self) -> Result<jetstream::kv::Store, LogError> {
+        // The bucket's stream is created as a plain stream: the client's own bucket creation does not
+        // understand nats-server 2.9's answer.
+        let config = stream::Config {
+            name: format!("KV_{LAST_SEEN_BUCKET}"),
+            subjects: vec![format!("$KV.{LAST_SEEN_BUCKET}.>")],
+            storage: stream::StorageType::File,
+            max_messages_per_subject: 1,
+            discard: stream::DiscardPolicy::New,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            ..Default::default()
+        };
+        self.js
+            .create_or_update_stream(config)
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        self.js
+            .get_key_value(LAST_SEEN_BUCKET)
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))
     }
 
     pub fn client(&self) -> async_nats::Client {

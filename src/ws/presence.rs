@@ -137,6 +137,13 @@ impl Presence {
         out
     }
 
+    /// Takes `lastSeen` times kept from before this node started; newer ones it saw itself win.
+    fn remember(&self, user_id: String, at: Timestamp) {
+        if let Ok(mut state) = self.state.lock() {
+            state.last_seen.entry(user_id).or_insert(at);
+        }
+    }
+
     /// Drops nodes not heard from within [`NODE_TIMEOUT`].
     fn sweep(&self, now: Instant) -> Vec<Transition> {
         let dead: Vec<String> = self
@@ -195,6 +202,62 @@ fn announce(app: &AppState, registry: &Registry, transitions: Vec<Transition>) {
     }
 }
 
+fn bucket_key(user_id: &str) -> String {
+    user_id.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+fn user_of(key: &str) -> Option<String> {
+    let bytes: Option<Vec<u8>> = (0..key.len())
+        .step_by(2)
+        .map(|i| {
+            key.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
+/// Opens the `lastSeen` bucket and loads what it keeps; `None` (retried later) while unreachable.
+async fn open_last_seen(
+    app: &AppState,
+    presence: &Presence,
+) -> Option<async_nats::jetstream::kv::Store> {
+    let bucket = tokio::time::timeout(Duration::from_secs(2), app.log.last_seen_bucket())
+        .await
+        .ok()?
+        .map_err(|e| tracing::warn!(error = %e, "cannot open the lastSeen bucket yet"))
+        .ok()?;
+    if let Ok(mut keys) = bucket.keys().await {
+        while let Some(Ok(key)) = keys.next().await {
+            let Some(user) = user_of(&key) else { continue };
+            let Ok(Some(value)) = bucket.get(key.as_str()).await else {
+                continue;
+            };
+            if let Some(ms) = std::str::from_utf8(&value)
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                presence.remember(user, Timestamp(ms));
+            }
+        }
+    }
+    Some(bucket)
+}
+
+/// Writes the `lastSeen` of users who went offline, so a restarted node still knows it.
+async fn keep_last_seen(
+    bucket: Option<&async_nats::jetstream::kv::Store>,
+    transitions: &[Transition],
+) {
+    let Some(bucket) = bucket else { return };
+    for t in transitions.iter().filter(|t| !t.online) {
+        let value = t.at.millis().to_string();
+        if let Err(e) = bucket.put(bucket_key(&t.user_id), value.into()).await {
+            tracing::warn!(error = %e, user = %t.user_id, "cannot keep lastSeen");
+        }
+    }
+}
+
 /// Runs presence for this node until shutdown; says goodbye (an empty announcement) at the end.
 pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let client = app.log.client();
@@ -215,7 +278,11 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
         }
     };
     let mut tick = tokio::time::interval(HEARTBEAT);
+    let mut bucket: Option<async_nats::jetstream::kv::Store> = None;
     loop {
+        if bucket.is_none() && app.log.is_connected() {
+            bucket = open_last_seen(&app, presence).await;
+        }
         tokio::select! {
             msg = subscription.next() => {
                 let Some(msg) = msg else { break };
@@ -224,11 +291,13 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
                     continue;
                 }
                 let t = presence.update(&a.node, Some(a.users.into_iter().collect()), Instant::now());
+                keep_last_seen(bucket.as_ref(), &t).await;
                 announce(&app, &gateway.registry, t);
             }
             _ = presence.local_changed.notified() => {
                 let users = gateway.registry.local_users();
                 let t = presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
+                keep_last_seen(bucket.as_ref(), &t).await;
                 announce(&app, &gateway.registry, t);
                 publish(users).await;
             }
@@ -237,6 +306,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
                 presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
                 publish(users).await;
                 let t = presence.sweep(Instant::now());
+                keep_last_seen(bucket.as_ref(), &t).await;
                 announce(&app, &gateway.registry, t);
             }
             _ = shutdown.changed() => break,
@@ -244,4 +314,38 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     }
     publish(Vec::new()).await;
     let _ = client.flush().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_keys_round_trip_any_user_id() {
+        for id in ["cus_7", "a.b:c@d-e", "X"] {
+            let key = bucket_key(id);
+            assert!(key.bytes().all(|b| b.is_ascii_hexdigit()), "{key}");
+            assert_eq!(user_of(&key).as_deref(), Some(id));
+        }
+        assert_eq!(user_of("zz"), None);
+    }
+
+    #[test]
+    fn a_node_going_silent_takes_its_users_offline() {
+        let p = Presence::new();
+        let start = Instant::now();
+        let t = p.update(
+            "n1",
+            Some([("u".to_string(), Role::Customer)].into()),
+            start,
+        );
+        assert_eq!((t.len(), t[0].online), (1, true));
+        assert!(p.sweep(start + NODE_TIMEOUT / 2).is_empty());
+        let t = p.sweep(start + NODE_TIMEOUT + Duration::from_millis(1));
+        assert_eq!((t.len(), t[0].online), (1, false));
+        assert!(!p.is_online("u"));
+        assert_eq!(p.last_seen("u"), Some(t[0].at));
+        p.remember("u".into(), Timestamp(1));
+        assert_eq!(p.last_seen("u"), Some(t[0].at), "a newer lastSeen wins");
+    }
 }
