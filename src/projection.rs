@@ -5,7 +5,7 @@ use crate::store::EventLog;
 use concierge_events::Envelope;
 use concierge_projections::{LogEntry, Outcome, ViewStore};
 use futures::StreamExt;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -16,8 +16,6 @@ const BATCH: usize = 512;
 /// How far this node has folded, and whether it is ready to serve.
 pub struct Progress {
     folded: watch::Sender<u64>,
-    /// The log's last sequence, as last seen.
-    log_last: AtomicU64,
     ready: AtomicBool,
     /// Raised by the monitor when the log is ahead and folding has not moved for a while.
     stalled: tokio::sync::Notify,
@@ -27,7 +25,6 @@ impl Progress {
     pub fn new(checkpoint: u64) -> Arc<Progress> {
         Arc::new(Progress {
             folded: watch::Sender::new(checkpoint),
-            log_last: AtomicU64::new(0),
             ready: AtomicBool::new(false),
             stalled: tokio::sync::Notify::new(),
         })
@@ -192,7 +189,6 @@ pub async fn monitor(log: EventLog, progress: Arc<Progress>, mut shutdown: watch
         let ready = if log.is_connected() {
             match tokio::time::timeout(Duration::from_secs(2), log.last_seq()).await {
                 Ok(Ok(last)) => {
-                    progress.log_last.store(last, Ordering::Relaxed);
                     let folded = progress.folded();
                     let lag = last.saturating_sub(folded);
                     metrics::gauge!("concierge_projection_lag").set(lag as f64);
