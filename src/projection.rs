@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
-/// At most this many events are folded into one atomic sled batch.
-const BATCH: usize = 512;
+/// At most this many events are folded into one atomic sled batch. Catching up fills whole
+/// batches, where a conversation's messages share one chunk write; live traffic folds what is there.
+const BATCH: usize = 16384;
 
 /// How far this node has folded, and whether it is ready to serve.
 pub struct Progress {
@@ -99,7 +100,7 @@ async fn fold_stream(
         return;
     }
     let start = store.checkpoint() + 1;
-    let messages = match log.consume_from(start).await {
+    let mut messages = match log.consume_from(start).await {
         Ok(m) => m,
         Err(e) => {
             tracing::warn!(error = %e, "cannot open the log consumer");
@@ -107,76 +108,89 @@ async fn fold_stream(
         }
     };
     tracing::info!(from = start, "folding the log");
-    let mut chunks = messages.ready_chunks(BATCH);
-    while let Some(chunk) = chunks.next().await {
-        let mut entries = Vec::with_capacity(chunk.len());
-        let mut failed = None;
-        for item in chunk {
-            match item {
-                Ok(msg) => {
-                    let Ok(info) = msg.info() else { continue };
-                    let event = match Envelope::decode(&msg.payload) {
-                        Ok(e) => e,
-                        Err(e) => {
-                            tracing::warn!(seq = info.stream_sequence, error = %e, "skipping an undecodable event");
-                            metrics::counter!("concierge_events_undecodable_total").increment(1);
-                            None
-                        }
-                    };
-                    entries.push(LogEntry {
-                        seq: info.stream_sequence,
-                        event,
-                    });
-                }
+    // Reading and decoding overlap with folding: while a batch folds, the next events queue up,
+    // and the next batch takes all of them (up to BATCH). The consumer hands over events in bursts
+    // of about a hundred, so batching by burst alone would leave little to share per batch.
+    let (queue, mut to_fold) = mpsc::channel::<LogEntry>(2 * BATCH);
+    let read = async move {
+        while let Some(item) = messages.next().await {
+            let msg = match item {
+                Ok(msg) => msg,
                 Err(e) => {
-                    failed = Some(e);
-                    break;
-                }
-            }
-        }
-        if !entries.is_empty() {
-            let store = store.clone();
-            let folded = tokio::task::spawn_blocking(move || {
-                let outcomes = store.fold_batch(&entries)?;
-                let applied_seqs: std::collections::HashSet<u64> = outcomes
-                    .iter()
-                    .filter(|(_, o)| *o == Outcome::Applied)
-                    .map(|(seq, _)| *seq)
-                    .collect();
-                let applied: Vec<(u64, Envelope)> = entries
-                    .into_iter()
-                    .filter(|e| applied_seqs.contains(&e.seq))
-                    .filter_map(|e| e.event.map(|ev| (e.seq, ev)))
-                    .collect();
-                Ok::<_, concierge_projections::StoreError>((
-                    store.checkpoint(),
-                    outcomes.len(),
-                    applied,
-                ))
-            })
-            .await;
-            match folded {
-                Ok(Ok((checkpoint, n, applied))) => {
-                    metrics::counter!("concierge_events_folded_total").increment(n as u64);
-                    progress.folded.send_replace(checkpoint);
-                    metrics::gauge!("concierge_projection_checkpoint").set(checkpoint as f64);
-                    if !applied.is_empty() && fanout.send(applied).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "cannot write the views; retrying from the checkpoint");
+                    tracing::warn!(error = %e, "log consumer failed; resuming from the checkpoint");
                     return;
                 }
+            };
+            let Ok(info) = msg.info() else { continue };
+            let event = match Envelope::decode(&msg.payload) {
+                Ok(e) => e,
                 Err(e) => {
-                    tracing::error!(error = %e, "fold task failed");
-                    return;
+                    tracing::warn!(seq = info.stream_sequence, error = %e, "skipping an undecodable event");
+                    metrics::counter!("concierge_events_undecodable_total").increment(1);
+                    None
                 }
+            };
+            let entry = LogEntry {
+                seq: info.stream_sequence,
+                event,
+            };
+            if queue.send(entry).await.is_err() {
+                return;
             }
         }
-        if let Some(e) = failed {
-            tracing::warn!(error = %e, "log consumer failed; resuming from the checkpoint");
-            return;
+    };
+    let fold = async {
+        let mut entries = Vec::with_capacity(BATCH);
+        while to_fold.recv_many(&mut entries, BATCH).await > 0 {
+            let batch = std::mem::replace(&mut entries, Vec::with_capacity(BATCH));
+            if !fold_batch(store, progress, fanout, batch).await {
+                return;
+            }
+        }
+    };
+    // When reading stops, the events already read are still folded; when folding fails, reading stops.
+    tokio::join!(read, fold);
+}
+
+/// Folds one batch off the runtime's threads, then moves the progress and hands the applied
+/// events to fan-out; `false` when the views cannot be written or fan-out is gone.
+async fn fold_batch(
+    store: &ViewStore,
+    progress: &Progress,
+    fanout: &mpsc::Sender<Vec<(u64, Envelope)>>,
+    entries: Vec<LogEntry>,
+) -> bool {
+    let store = store.clone();
+    let folded = tokio::task::spawn_blocking(move || {
+        let outcomes = store.fold_batch(&entries)?;
+        let applied_seqs: std::collections::HashSet<u64> = outcomes
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Applied)
+            .map(|(seq, _)| *seq)
+            .collect();
+        let applied: Vec<(u64, Envelope)> = entries
+            .into_iter()
+            .filter(|e| applied_seqs.contains(&e.seq))
+            .filter_map(|e| e.event.map(|ev| (e.seq, ev)))
+            .collect();
+        Ok::<_, concierge_projections::StoreError>((store.checkpoint(), outcomes.len(), applied))
+    })
+    .await;
+    match folded {
+        Ok(Ok((checkpoint, n, applied))) => {
+            metrics::counter!("concierge_events_folded_total").increment(n as u64);
+            metrics::histogram!("concierge_fold_batch_events").record(n as f64);
+            progress.folded.send_replace(checkpoint);
+            metrics::gauge!("concierge_projection_checkpoint").set(checkpoint as f64);
+            applied.is_empty() || fanout.send(applied).await.is_ok()
+        }
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "cannot write the views; retrying from the checkpoint");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "fold task failed");
+            false
         }
     }
 }

@@ -228,6 +228,29 @@ pub enum Event {
 }
 
 impl Event {
+    /// The event of type `event_type` (one of [`KNOWN_TYPES`]) from its `data` JSON.
+    fn from_parts(event_type: &str, data: &str) -> Result<Event, serde_json::Error> {
+        use serde_json::from_str as parse;
+        Ok(match event_type {
+            "booking_registered" => Event::BookingRegistered(parse(data)?),
+            "conversation_created" => Event::ConversationCreated(parse(data)?),
+            "participant_joined" => Event::ParticipantJoined(parse(data)?),
+            "message_sent" => Event::MessageSent(parse(data)?),
+            "message_edited" => Event::MessageEdited(parse(data)?),
+            "message_deleted" => Event::MessageDeleted(parse(data)?),
+            "reaction_added" => Event::ReactionAdded(parse(data)?),
+            "reaction_removed" => Event::ReactionRemoved(parse(data)?),
+            "messages_read" => Event::MessagesRead(parse(data)?),
+            "conversation_status_changed" => Event::ConversationStatusChanged(parse(data)?),
+            "admin_broadcast" => Event::AdminBroadcast(parse(data)?),
+            "typing_started" => Event::TypingStarted(parse(data)?),
+            "typing_stopped" => Event::TypingStopped(parse(data)?),
+            other => {
+                return Err(serde::de::Error::unknown_variant(other, &KNOWN_TYPES));
+            }
+        })
+    }
+
     /// The `type` string this event is written with.
     pub fn event_type(&self) -> &'static str {
         match self {
@@ -273,7 +296,23 @@ pub enum DecodeError {
     Malformed(#[source] serde_json::Error),
 }
 
-/// The parts every version shares; read first so that unknown types and versions can be skipped.
+/// An envelope of this version with `data` left unparsed: read in one pass, then `data` is parsed as
+/// its type says (serde's own adjacently tagged decoding buffers every event first).
+#[derive(Deserialize)]
+struct RawEnvelope<'a> {
+    v: u32,
+    id: String,
+    #[serde(rename = "type", borrow)]
+    event_type: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    data: Option<&'a serde_json::value::RawValue>,
+    at: Timestamp,
+    actor: Actor,
+    #[serde(rename = "conversationId", default)]
+    conversation_id: Option<String>,
+}
+
+/// The parts every version shares, so that unknown types and versions can be skipped.
 #[derive(Deserialize)]
 struct Head {
     v: u32,
@@ -305,13 +344,36 @@ impl Envelope {
     /// # Errors
     /// [`DecodeError::Malformed`] when the bytes are not an event of a known type and version.
     pub fn decode(bytes: &[u8]) -> Result<Option<Envelope>, DecodeError> {
-        let head: Head = serde_json::from_slice(bytes).map_err(DecodeError::Malformed)?;
-        if head.v != SCHEMA_VERSION || !KNOWN_TYPES.contains(&head.event_type.as_str()) {
+        let knows =
+            |v: u32, event_type: &str| v == SCHEMA_VERSION && KNOWN_TYPES.contains(&event_type);
+        let raw: RawEnvelope = match serde_json::from_slice(bytes) {
+            Ok(raw) => raw,
+            // Another version or type may lack this version's fields: only its head must parse.
+            Err(e) => {
+                return match serde_json::from_slice::<Head>(bytes) {
+                    Ok(head) if !knows(head.v, &head.event_type) => Ok(None),
+                    _ => Err(DecodeError::Malformed(e)),
+                }
+            }
+        };
+        if !knows(raw.v, &raw.event_type) {
             return Ok(None);
         }
-        serde_json::from_slice(bytes)
-            .map(Some)
-            .map_err(DecodeError::Malformed)
+        let Some(data) = raw.data else {
+            return Err(DecodeError::Malformed(serde::de::Error::missing_field(
+                "data",
+            )));
+        };
+        let event =
+            Event::from_parts(&raw.event_type, data.get()).map_err(DecodeError::Malformed)?;
+        Ok(Some(Envelope {
+            v: raw.v,
+            id: raw.id,
+            event,
+            at: raw.at,
+            actor: raw.actor,
+            conversation_id: raw.conversation_id,
+        }))
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -444,6 +506,59 @@ mod tests {
         assert!(Envelope::decode(b"not json").is_err());
         let bad = br#"{"v":1,"id":"x","type":"messages_read","at":"2026-11-24T10:15:00.000Z","actor":{"id":"a","role":"admin"},"data":{"upToSeq":"x"}}"#;
         assert!(Envelope::decode(bad).is_err());
+    }
+
+    #[test]
+    fn every_known_type_decodes_as_serde_reads_it() {
+        let data = [
+            (
+                "booking_registered",
+                r#"{"bookingId":"b","customerId":"c","title":"T","source":"api"}"#,
+            ),
+            (
+                "conversation_created",
+                r#"{"bookingId":"b","title":"T","participants":[{"userId":"c","role":"customer","name":"C"}]}"#,
+            ),
+            (
+                "participant_joined",
+                r#"{"userId":"a","role":"admin","name":"A"}"#,
+            ),
+            (
+                "message_sent",
+                r#"{"messageId":"m","content":"hi","messageType":"text"}"#,
+            ),
+            ("message_edited", r#"{"messageId":"m","content":"hey"}"#),
+            ("message_deleted", r#"{"messageId":"m"}"#),
+            ("reaction_added", r#"{"messageId":"m","emoji":"👍"}"#),
+            ("reaction_removed", r#"{"messageId":"m","emoji":"👍"}"#),
+            ("messages_read", r#"{"upToSeq":3}"#),
+            (
+                "conversation_status_changed",
+                r#"{"from":"active","to":"closed"}"#,
+            ),
+            ("admin_broadcast", r#"{"content":"hello","audience":"all"}"#),
+            ("typing_started", r#"{}"#),
+            ("typing_stopped", r#"{}"#),
+        ];
+        assert_eq!(data.len(), KNOWN_TYPES.len());
+        for (event_type, data) in data {
+            let bytes = format!(
+                r#"{{"v":1,"id":"x","type":"{event_type}","at":"2026-11-24T10:15:00.000Z","actor":{{"id":"a","role":"admin"}},"conversationId":"c","data":{data}}}"#
+            );
+            let decoded = Envelope::decode(bytes.as_bytes()).unwrap().unwrap();
+            assert_eq!(decoded.event.event_type(), event_type);
+            let by_serde: Envelope = serde_json::from_str(&bytes).unwrap();
+            assert_eq!(decoded, by_serde);
+        }
+    }
+
+    #[test]
+    fn newer_versions_need_only_a_head_and_known_types_need_data() {
+        let newer = br#"{"v":2,"type":"message_sent","payload":[]}"#;
+        assert_eq!(Envelope::decode(newer).unwrap(), None);
+        let no_data = br#"{"v":1,"id":"x","type":"message_deleted","at":"2026-11-24T10:15:00.000Z","actor":{"id":"a","role":"admin"}}"#;
+        let err = Envelope::decode(no_data).unwrap_err().to_string();
+        assert!(err.contains("missing field `data`"), "{err}");
     }
 
     #[test]

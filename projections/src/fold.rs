@@ -88,6 +88,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
                 first_admin_reply_at: None,
                 last_message_seq: 0,
                 last_seq: seq,
+                chunk_start: 0,
             };
             for p in c.participants.iter().filter(|p| p.role != Role::Service) {
                 join(&mut conv, &p.user_id, p.role, &p.name, at);
@@ -159,7 +160,6 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             conv.unread.insert(msg.sender.clone(), 0);
             conv.read_points
                 .insert(msg.sender.clone(), ReadPoint { seq, at });
-            conv.message_count += 1;
             conv.live_count += 1;
             conv.last_message_seq = seq;
             conv.last_message = Some(last_message(&msg));
@@ -185,7 +185,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
                 views.put_client_key(&conv.id, &msg.sender, key, &msg.id);
             }
             views.set_live_in_time_index(&msg, true);
-            views.put_message(&msg);
+            views.append_message(conv, &msg);
             Outcome::Applied
         }),
         Event::MessageEdited(e) => with_conversation(views, env, seq, |views, conv| {
@@ -384,31 +384,29 @@ fn advance_read<K: Kv>(
         return;
     }
     // Messages after the old point get receipts; there are none when it was already at the end.
-    let covered = if old >= conv.last_message_seq {
-        Vec::new()
-    } else {
-        views.messages(&conv.id, old, up_to.saturating_add(1), false, usize::MAX)
-    };
-    for mut m in covered {
-        if m.sender != user && !m.read_by.iter().any(|r| r.user == user) {
+    if old < conv.last_message_seq {
+        views.update_messages(&conv.id, old, up_to.saturating_add(1), &mut |m| {
+            if m.sender == user || m.read_by.iter().any(|r| r.user == user) {
+                return false;
+            }
             m.read_by.push(ReadReceipt {
                 user: user.to_string(),
                 read_at: at,
             });
-            views.put_message(&m);
-        }
+            true
+        });
     }
     conv.read_points
         .insert(user.to_string(), ReadPoint { seq: up_to, at });
-    let unread = if up_to >= conv.last_message_seq {
-        0
-    } else {
-        views
-            .messages(&conv.id, up_to, u64::MAX, false, usize::MAX)
-            .iter()
-            .filter(|m| !m.is_deleted && m.sender != user)
-            .count() as u64
-    };
+    let mut unread = 0;
+    if up_to < conv.last_message_seq {
+        views.visit_messages(&conv.id, up_to, u64::MAX, false, &mut |m| {
+            if !m.is_deleted && m.sender != user {
+                unread += 1;
+            }
+            true
+        });
+    }
     conv.unread.insert(user.to_string(), unread);
 }
 
@@ -430,19 +428,13 @@ fn newest_live_message<K: Kv>(
     before: u64,
 ) -> Option<LastMessage> {
     let mut found = None;
-    let (start, end) = crate::kv::keys::messages(conversation_id, 0, before);
-    views.kv.scan(
-        &start,
-        &end,
-        true,
-        &mut |_, v| match crate::typed::decode::<MessageView>(v) {
-            Some(m) if !m.is_deleted => {
-                found = Some(last_message(&m));
-                false
-            }
-            _ => true,
-        },
-    );
+    views.visit_messages(conversation_id, 0, before, true, &mut |m| {
+        if m.is_deleted {
+            return true;
+        }
+        found = Some(last_message(&m));
+        false
+    });
     found
 }
 

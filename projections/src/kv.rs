@@ -7,6 +7,10 @@ use std::ops::Bound;
 /// Reads the views. Implemented by the live sled tree, by a fold transaction, and by [`MemKv`].
 pub trait KvRead {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    /// Visits the value at `key` (`None` when absent) without copying it out of the store.
+    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
+        visit(self.get(key).as_deref());
+    }
     /// Visits keys in `[start, end)` in order (or reverse order) until `visit` returns `false`.
     fn scan(
         &self,
@@ -21,6 +25,16 @@ pub trait KvRead {
 pub trait Kv: KvRead {
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
     fn remove(&mut self, key: &[u8]);
+    /// Changes the value at `key` in place (`None`: absent; leaving `None` removes it). Packed
+    /// values grow by one record per event, so stores override this to avoid copying them.
+    fn update(&mut self, key: &[u8], change: &mut dyn FnMut(&mut Option<Vec<u8>>)) {
+        let mut value = self.get(key);
+        change(&mut value);
+        match value {
+            Some(v) => self.put(key.to_vec(), v),
+            None => self.remove(key),
+        }
+    }
 }
 
 /// Views held in memory: the unit tests' store, and the scratch space of a history fold.
@@ -32,6 +46,10 @@ pub struct MemKv {
 impl KvRead for MemKv {
     fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
         self.map.get(key).cloned()
+    }
+
+    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
+        visit(self.map.get(key).map(Vec::as_slice));
     }
 
     fn scan(
@@ -68,6 +86,14 @@ impl Kv for MemKv {
     fn remove(&mut self, key: &[u8]) {
         self.map.remove(key);
     }
+
+    fn update(&mut self, key: &[u8], change: &mut dyn FnMut(&mut Option<Vec<u8>>)) {
+        let mut value = self.map.remove(key);
+        change(&mut value);
+        if let Some(v) = value {
+            self.map.insert(key.to_vec(), v);
+        }
+    }
 }
 
 /// Key layout. Every view lives in one keyspace so that views and checkpoint commit in one batch.
@@ -81,20 +107,33 @@ pub mod keys {
         [b"c/", id.as_bytes()].concat()
     }
     pub const CONVERSATIONS: (&[u8], &[u8]) = (b"c/", b"c0");
-    /// `m/<conversationId>/<seq, big-endian>` → `MessageView`, so a conversation's messages scan in order.
-    pub fn message(conversation_id: &str, seq: u64) -> Vec<u8> {
-        [b"m/", conversation_id.as_bytes(), b"/", &seq.to_be_bytes()].concat()
+    /// `m/<conversationId>/<seq, big-endian>` → a chunk of consecutive `MessageView`s (see
+    /// [`chunk::is_full`](crate::chunk::is_full)), keyed by the seq of its first message, so a
+    /// conversation's messages scan in order.
+    pub fn message_chunk(conversation_id: &str, first_seq: u64) -> Vec<u8> {
+        [
+            b"m/",
+            conversation_id.as_bytes(),
+            b"/",
+            &first_seq.to_be_bytes(),
+        ]
+        .concat()
     }
-    /// The bounds of a conversation's messages with `after < seq < before`.
-    pub fn messages(conversation_id: &str, after: u64, before: u64) -> (Vec<u8>, Vec<u8>) {
+    /// The bounds of every chunk of a conversation.
+    pub fn message_chunks(conversation_id: &str) -> (Vec<u8>, Vec<u8>) {
         (
-            message(conversation_id, after.saturating_add(1)),
-            message(conversation_id, before),
+            [b"m/", conversation_id.as_bytes(), b"/"].concat(),
+            [b"m/", conversation_id.as_bytes(), b"0"].concat(),
         )
     }
-    /// `i/<messageId>` → `<seq, big-endian><conversationId>`
+    /// `i/<first 10 chars of a ULID>` → the id bucket of the messages whose ids share that
+    /// millisecond (`i/~<id>` for an id that is not a ULID): one key per millisecond, not per message.
     pub fn message_index(message_id: &str) -> Vec<u8> {
-        [b"i/", message_id.as_bytes()].concat()
+        if concierge_events::ids::is_ulid(message_id) {
+            [b"i/", &message_id.as_bytes()[..10]].concat()
+        } else {
+            [b"i/~", message_id.as_bytes()].concat()
+        }
     }
     /// `k/<conversationId>\0<sender>\0<clientMessageId>` → messageId
     pub fn client_key(conversation_id: &str, sender: &str, key: &str) -> Vec<u8> {
@@ -108,19 +147,16 @@ pub mod keys {
         ]
         .concat()
     }
-    /// `t/<createdAt ms, big-endian><seq, big-endian>` → empty: live (non-deleted) messages by time.
-    pub fn message_time(created_ms: i64, seq: u64) -> Vec<u8> {
+    /// `t/<createdAt in whole seconds, big-endian>` → how many live (non-deleted) messages were
+    /// created in that second, as a big-endian u64.
+    pub fn message_second(created_ms: i64) -> Vec<u8> {
         [
             b"t/",
-            &(created_ms.max(0) as u64).to_be_bytes()[..],
-            &seq.to_be_bytes(),
+            &((created_ms.max(0) / 1000) as u64).to_be_bytes()[..],
         ]
         .concat()
     }
-    pub fn message_time_from(created_ms: i64) -> Vec<u8> {
-        [b"t/", &(created_ms.max(0) as u64).to_be_bytes()[..]].concat()
-    }
-    pub const MESSAGE_TIME_END: &[u8] = b"t0";
+    pub const MESSAGE_SECONDS_END: &[u8] = b"t0";
     /// `p/<userId>/<conversationId>` → empty: the conversations a user takes part in.
     pub fn participation(user_id: &str, conversation_id: &str) -> Vec<u8> {
         [b"p/", user_id.as_bytes(), b"/", conversation_id.as_bytes()].concat()

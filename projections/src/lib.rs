@@ -7,10 +7,12 @@
 //!   edits, soft deletes) and stats are all folded here; no I/O.
 //! - [`views`]: the view records, shaped as the API shows them.
 //! - [`typed`]: typed reads and writes of the views over any key-value store.
+//! - [`chunk`]: the packed values that hold many messages (or message ids) under one key.
 //! - [`kv`]: the key-value surface and key layout; [`kv::MemKv`] keeps views in memory (tests, history).
 //! - [`store`]: [`store::ViewStore`], the sled store that commits each folded batch with its checkpoint
 //!   atomically.
 
+pub mod chunk;
 pub mod fold;
 pub mod kv;
 pub mod store;

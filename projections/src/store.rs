@@ -19,13 +19,16 @@ pub enum StoreError {
 
 const TREE: &str = "views";
 /// The encoding of the stored views (see `typed::encode`). Changing it rebuilds every node's views.
-const FORMAT: &[u8] = b"postcard-1";
+const FORMAT: &[u8] = b"postcard-2";
 
 /// The views of one node, in sled. Cheap to clone; one folder per node.
 #[derive(Clone)]
 pub struct ViewStore {
     db: sled::Db,
     tree: sled::Tree,
+    /// Held from reading the checkpoint to committing a batch: a fold abandoned by a restarted
+    /// worker may still be running, and the next one must start from what it committed.
+    folding: std::sync::Arc<std::sync::Mutex<()>>,
 }
 
 /// One event to fold: its log sequence and, when it decoded as a known event, the event.
@@ -51,7 +54,11 @@ impl ViewStore {
             tree.insert(keys::FORMAT, FORMAT)?;
             db.flush()?;
         }
-        Ok(ViewStore { db, tree })
+        Ok(ViewStore {
+            db,
+            tree,
+            folding: Default::default(),
+        })
     }
 
     /// Read access to the views as they are now.
@@ -69,6 +76,7 @@ impl ViewStore {
     /// # Errors
     /// When sled cannot write the batch; nothing of it is then visible.
     pub fn fold_batch(&self, entries: &[LogEntry]) -> Result<Vec<(u64, Outcome)>, StoreError> {
+        let _folding = self.folding.lock().unwrap_or_else(|e| e.into_inner());
         let checkpoint = self.checkpoint();
         let mut views = Views::new(Overlay::new(&self.tree));
         let mut outcomes = Vec::with_capacity(entries.len());
@@ -101,6 +109,7 @@ impl ViewStore {
     /// # Errors
     /// When sled cannot clear the tree.
     pub fn wipe(&self) -> Result<(), StoreError> {
+        let _folding = self.folding.lock().unwrap_or_else(|e| e.into_inner());
         self.tree.clear()?;
         self.tree.insert(keys::FORMAT, FORMAT)?;
         self.db.flush()?;
@@ -136,6 +145,11 @@ impl KvRead for &sled::Tree {
             .ok()
             .flatten()
             .map(|v| v.to_vec())
+    }
+
+    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
+        let value = sled::Tree::get(self, key).ok().flatten();
+        visit(value.as_deref());
     }
 
     fn scan(
@@ -186,6 +200,13 @@ impl KvRead for Overlay<'_> {
         match self.pending.get(key) {
             Some(v) => v.clone(),
             None => KvRead::get(&self.base, key),
+        }
+    }
+
+    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
+        match self.pending.get(key) {
+            Some(v) => visit(v.as_deref()),
+            None => self.base.read(key, visit),
         }
     }
 
@@ -262,6 +283,16 @@ impl Kv for Overlay<'_> {
 
     fn remove(&mut self, key: &[u8]) {
         self.pending.insert(key.to_vec(), None);
+    }
+
+    fn update(&mut self, key: &[u8], change: &mut dyn FnMut(&mut Option<Vec<u8>>)) {
+        if let Some(value) = self.pending.get_mut(key) {
+            change(value);
+            return;
+        }
+        let mut value = KvRead::get(&self.base, key);
+        change(&mut value);
+        self.pending.insert(key.to_vec(), value);
     }
 }
 

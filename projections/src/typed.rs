@@ -1,5 +1,6 @@
 //! Typed access to the views over any [`KvRead`]/[`Kv`]: what the folds and the read paths share.
 
+use crate::chunk;
 use crate::kv::{keys, Kv, KvRead};
 use crate::views::{BookingView, ConversationView, MessageView, StatsView};
 use concierge_events::Timestamp;
@@ -28,7 +29,9 @@ impl<K: KvRead> Views<K> {
     }
 
     fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Option<T> {
-        self.kv.get(key).and_then(|b| decode(&b))
+        let mut value = None;
+        self.kv.read(key, &mut |b| value = b.and_then(decode));
+        value
     }
 
     pub fn booking(&self, id: &str) -> Option<BookingView> {
@@ -40,18 +43,28 @@ impl<K: KvRead> Views<K> {
     }
 
     pub fn message(&self, conversation_id: &str, seq: u64) -> Option<MessageView> {
-        self.get(&keys::message(conversation_id, seq))
+        let mut found = None;
+        self.visit_messages(
+            conversation_id,
+            seq.saturating_sub(1),
+            seq.saturating_add(1),
+            false,
+            &mut |m| {
+                found = Some(m);
+                false
+            },
+        );
+        found
     }
 
     /// Where a message lives: its conversation and seq.
     pub fn locate(&self, message_id: &str) -> Option<(String, u64)> {
-        let raw = self.kv.get(&keys::message_index(message_id))?;
-        if raw.len() < 8 {
-            return None;
-        }
-        let seq = u64::from_be_bytes(raw[..8].try_into().ok()?);
-        let conversation = String::from_utf8(raw[8..].to_vec()).ok()?;
-        Some((conversation, seq))
+        let mut found = None;
+        self.kv
+            .read(&keys::message_index(message_id), &mut |bucket| {
+                found = bucket.and_then(|b| chunk::find_id(b, message_id));
+            });
+        found
     }
 
     pub fn message_by_id(&self, message_id: &str) -> Option<MessageView> {
@@ -101,17 +114,79 @@ impl<K: KvRead> Views<K> {
         limit: usize,
     ) -> Vec<MessageView> {
         let mut out = Vec::new();
-        if limit == 0 || before <= after.saturating_add(1) {
+        if limit == 0 {
             return out;
         }
-        let (start, end) = keys::messages(conversation_id, after, before);
-        self.kv.scan(&start, &end, reverse, &mut |_, v| {
-            if let Some(m) = decode(v) {
-                out.push(m);
-            }
+        self.visit_messages(conversation_id, after, before, reverse, &mut |m| {
+            out.push(m);
             out.len() < limit
         });
         out
+    }
+
+    /// Visits the messages with `after < seq < before` in order (newest first when `reverse`) until
+    /// `visit` returns `false`.
+    pub fn visit_messages(
+        &self,
+        conversation_id: &str,
+        after: u64,
+        before: u64,
+        reverse: bool,
+        visit: &mut dyn FnMut(MessageView) -> bool,
+    ) {
+        if before <= after.saturating_add(1) {
+            return;
+        }
+        let in_range = |seq: u64| after < seq && seq < before;
+        let end = keys::message_chunk(conversation_id, before);
+        if reverse {
+            let (start, _) = keys::message_chunks(conversation_id);
+            self.kv.scan(&start, &end, true, &mut |_, chunk| {
+                for (seq, raw) in chunk::entries(chunk).rev() {
+                    if seq <= after {
+                        return false;
+                    }
+                    if in_range(seq) {
+                        if let Some(m) = decode(raw) {
+                            if !visit(m) {
+                                return false;
+                            }
+                        }
+                    }
+                }
+                true
+            });
+        } else {
+            let start = self.chunk_key_of(conversation_id, after.saturating_add(1));
+            self.kv.scan(&start, &end, false, &mut |_, chunk| {
+                for (seq, raw) in chunk::entries(chunk) {
+                    if seq >= before {
+                        return false;
+                    }
+                    if in_range(seq) {
+                        if let Some(m) = decode(raw) {
+                            if !visit(m) {
+                                return false;
+                            }
+                        }
+                    }
+                }
+                true
+            });
+        }
+    }
+
+    /// The key of the chunk that holds `seq` if any message of the conversation is at or before it
+    /// (the chunk with the greatest first seq ≤ `seq`), else the key a chunk starting at `seq` would have.
+    fn chunk_key_of(&self, conversation_id: &str, seq: u64) -> Vec<u8> {
+        let (start, _) = keys::message_chunks(conversation_id);
+        let end = keys::message_chunk(conversation_id, seq.saturating_add(1));
+        let mut found = None;
+        self.kv.scan(&start, &end, true, &mut |k, _| {
+            found = Some(k.to_vec());
+            false
+        });
+        found.unwrap_or_else(|| keys::message_chunk(conversation_id, seq))
     }
 
     /// The ids of the conversations `user_id` takes part in.
@@ -127,17 +202,21 @@ impl<K: KvRead> Views<K> {
         out
     }
 
-    /// Non-deleted messages created at or after `since`.
+    /// Non-deleted messages created in the second of `since` or later.
     pub fn live_messages_since(&self, since: Timestamp) -> u64 {
         let mut n = 0;
-        let start = keys::message_time_from(since.millis());
+        let start = keys::message_second(since.millis());
         self.kv
-            .scan(&start, keys::MESSAGE_TIME_END, false, &mut |_, _| {
-                n += 1;
+            .scan(&start, keys::MESSAGE_SECONDS_END, false, &mut |_, v| {
+                n += count(v);
                 true
             });
         n
     }
+}
+
+fn count(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 impl<K: Kv> Views<K> {
@@ -154,13 +233,83 @@ impl<K: Kv> Views<K> {
         self.kv.put(keys::conversation(&c.id), encode(c));
     }
 
-    /// Stores a message and its id index.
+    /// Appends `m` as the conversation's newest message, counts it in `message_count`, and indexes
+    /// its id. A conversation's messages fill chunks in order (see [`chunk::is_full`]).
+    pub fn append_message(&mut self, conv: &mut ConversationView, m: &MessageView) {
+        let mut full = true;
+        if conv.message_count > 0 {
+            self.kv
+                .read(&keys::message_chunk(&conv.id, conv.chunk_start), &mut |c| {
+                    full = c.is_none_or(chunk::is_full);
+                });
+        }
+        if full {
+            conv.chunk_start = m.seq;
+        }
+        conv.message_count += 1;
+        let encoded = encode(m);
+        self.kv.update(
+            &keys::message_chunk(&conv.id, conv.chunk_start),
+            &mut |value| chunk::push(value.get_or_insert_with(Vec::new), m.seq, &encoded),
+        );
+        self.kv.update(&keys::message_index(&m.id), &mut |value| {
+            chunk::push_id(value.get_or_insert_with(Vec::new), &m.id, &conv.id, m.seq)
+        });
+    }
+
+    /// Rewrites the messages with `after < seq < before` for which `change` returns `true`.
+    pub fn update_messages(
+        &mut self,
+        conversation_id: &str,
+        after: u64,
+        before: u64,
+        change: &mut dyn FnMut(&mut MessageView) -> bool,
+    ) {
+        if before <= after.saturating_add(1) {
+            return;
+        }
+        let start = self.chunk_key_of(conversation_id, after.saturating_add(1));
+        let end = keys::message_chunk(conversation_id, before);
+        let mut chunk_keys = Vec::new();
+        self.kv.scan(&start, &end, false, &mut |k, _| {
+            chunk_keys.push(k.to_vec());
+            true
+        });
+        for key in chunk_keys {
+            self.kv.update(&key, &mut |value| {
+                let Some(bytes) = value else { return };
+                let mut rewritten = Vec::with_capacity(bytes.len());
+                let mut changed = false;
+                for (seq, raw) in chunk::entries(bytes) {
+                    if after < seq && seq < before {
+                        if let Some(mut m) = decode::<MessageView>(raw) {
+                            if change(&mut m) {
+                                chunk::push(&mut rewritten, seq, &encode(&m));
+                                changed = true;
+                                continue;
+                            }
+                        }
+                    }
+                    chunk::push(&mut rewritten, seq, raw);
+                }
+                if changed {
+                    *bytes = rewritten;
+                }
+            });
+        }
+    }
+
+    /// Stores a changed message in place.
     pub fn put_message(&mut self, m: &MessageView) {
-        self.kv
-            .put(keys::message(&m.conversation_id, m.seq), encode(m));
-        let mut loc = m.seq.to_be_bytes().to_vec();
-        loc.extend_from_slice(m.conversation_id.as_bytes());
-        self.kv.put(keys::message_index(&m.id), loc);
+        self.update_messages(
+            &m.conversation_id,
+            m.seq.saturating_sub(1),
+            m.seq.saturating_add(1),
+            &mut |stored| {
+                *stored = m.clone();
+                true
+            },
+        );
     }
 
     pub fn put_client_key(
@@ -176,13 +325,14 @@ impl<K: Kv> Views<K> {
         );
     }
 
+    /// Counts `m` in (or out of) the live messages of its second of creation.
     pub fn set_live_in_time_index(&mut self, m: &MessageView, live: bool) {
-        let key = keys::message_time(m.created_at.millis(), m.seq);
-        if live {
-            self.kv.put(key, Vec::new());
-        } else {
-            self.kv.remove(&key);
-        }
+        self.kv
+            .update(&keys::message_second(m.created_at.millis()), &mut |value| {
+                let n = value.as_deref().map_or(0, count);
+                let n = if live { n + 1 } else { n.saturating_sub(1) };
+                *value = (n > 0).then(|| n.to_be_bytes().to_vec());
+            });
     }
 
     pub fn put_stats(&mut self, s: &StatsView) {

@@ -1,4 +1,4 @@
-//! The view records the folds maintain. Each is stored as JSON under its key (see `kv::keys`).
+//! The view records the folds maintain, each stored in postcard under its key (see `kv::keys`).
 
 use concierge_events::{Attachment, MessageType, Role, Status, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -75,6 +75,8 @@ pub struct ConversationView {
     pub last_message_seq: u64,
     /// The log sequence of the last event folded into this conversation.
     pub last_seq: u64,
+    /// The seq of the first message of the newest message chunk (see `kv::keys::message_chunk`).
+    pub chunk_start: u64,
 }
 
 impl ConversationView {

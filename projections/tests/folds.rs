@@ -505,6 +505,7 @@ fn conversation_created_opens_the_conversation_of_the_booking() {
             first_admin_reply_at: None,
             last_message_seq: 0,
             last_seq: 2,
+            chunk_start: 0,
         }
     );
     assert_eq!(booking(&views, "bk1").conversation_id, Some("c1".into()));
@@ -1477,14 +1478,163 @@ fn views_messages_keep_deleted_messages_in_place() {
 }
 
 #[test]
-fn live_messages_since_counts_live_messages_created_at_or_after() {
+fn live_messages_since_counts_live_messages_created_in_its_second_or_after() {
     let mut views = five_messages();
     assert_eq!(views.live_messages_since(t(0)), 6);
     then_applied(&mut views, &delete("c1", &ann(), "m2").at(70));
     assert_eq!(views.live_messages_since(t(0)), 5);
     assert_eq!(views.live_messages_since(t(20)), 4);
     assert_eq!(views.live_messages_since(t(30)), 4);
-    assert_eq!(views.live_messages_since(Timestamp(t(30).millis() + 1)), 3);
+    // Counted by whole seconds of creation: the message at t(30) is in the second of t(30) + 999 ms.
+    assert_eq!(
+        views.live_messages_since(Timestamp(t(30).millis() + 999)),
+        4
+    );
+    assert_eq!(views.live_messages_since(t(31)), 3);
     assert_eq!(views.live_messages_since(t(60)), 1);
     assert_eq!(views.live_messages_since(t(61)), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// many messages: chunks of MESSAGES_PER_CHUNK and id buckets
+// ---------------------------------------------------------------------------------------------
+
+/// `c1` (Ann and Bo) and `c2` (Cus2) with 100 messages each, interleaved, so every page and
+/// change below crosses chunk boundaries. `c1`'s ids are ULIDs, ten per millisecond; `c2`'s are
+/// plain. Returns the views and `c1`'s `(seq, id, sender)` in order.
+fn two_long_conversations() -> (Views<MemKv>, Vec<(u64, String, String)>) {
+    let mut events = opened_then(vec![
+        join("c1", &bo()),
+        register("bk2", "cus2", None, BookingSource::Api),
+        create("c2", "bk2", "Booking bk2", &[&customer("cus2")]),
+    ]);
+    let mut c1 = Vec::new();
+    for i in 0..100u64 {
+        let id = format!("01JD{:06}{:016}", i / 10, i);
+        let by = if i % 3 == 0 { bo() } else { ann() };
+        c1.push((events.len() as u64 + 1, id.clone(), by.id.clone()));
+        events.push(send("c1", &by, &id, &format!("c1 #{i}")).at(10 + i as i64));
+        events.push(send("c2", &customer("cus2"), &format!("n{i}"), "elsewhere"));
+    }
+    (given(&events), c1)
+}
+
+#[test]
+fn long_conversations_page_exactly_as_their_log_across_chunks() {
+    assert_eq!(concierge_projections::chunk::MESSAGES_PER_CHUNK, 32);
+    let (views, c1) = two_long_conversations();
+    let seqs = |page: &[MessageView]| page.iter().map(|m| m.seq).collect::<Vec<_>>();
+    let all: Vec<u64> = c1.iter().map(|(s, _, _)| *s).collect();
+    assert_eq!(seqs(&views.messages("c1", 0, u64::MAX, false, 1000)), all);
+    assert_eq!(conv(&views, "c1").message_count, 100);
+    assert_eq!(views.messages("c2", 0, u64::MAX, true, 1000).len(), 100);
+    // Every window, both directions, with and without a limit.
+    for (after, before) in [
+        (0, 40),
+        (35, 80),
+        (70, 71),
+        (70, 72),
+        (71, 150),
+        (64, 200),
+        (199, 300),
+    ] {
+        let inside: Vec<u64> = all
+            .iter()
+            .copied()
+            .filter(|s| *s > after && *s < before)
+            .collect();
+        assert_eq!(
+            seqs(&views.messages("c1", after, before, false, 1000)),
+            inside
+        );
+        let newest_first: Vec<u64> = inside.iter().rev().copied().collect();
+        assert_eq!(
+            seqs(&views.messages("c1", after, before, true, 1000)),
+            newest_first
+        );
+        let first_five: Vec<u64> = inside.iter().take(5).copied().collect();
+        assert_eq!(
+            seqs(&views.messages("c1", after, before, false, 5)),
+            first_five
+        );
+        let last_five: Vec<u64> = newest_first.iter().take(5).copied().collect();
+        assert_eq!(
+            seqs(&views.messages("c1", after, before, true, 5)),
+            last_five
+        );
+    }
+    for (seq, id, sender) in &c1 {
+        assert_eq!(views.locate(id), Some(("c1".to_string(), *seq)));
+        let m = views.message("c1", *seq).unwrap();
+        assert_eq!((&m.id, &m.sender), (id, sender));
+    }
+    assert_eq!(views.message("c1", c1[5].0 + 1), None, "that seq is c2's");
+    assert_eq!(views.locate("n99").map(|(c, _)| c), Some("c2".to_string()));
+    assert_eq!(views.locate("01JD000000ZZZZZZZZZZZZZZZZ"), None);
+}
+
+#[test]
+fn long_messages_start_chunks_early_so_no_chunk_is_a_large_write() {
+    use concierge_projections::chunk::CHUNK_BYTES;
+    let long = "x".repeat(7_000);
+    let mut events = opened();
+    for i in 0..12 {
+        events.push(send("c1", &ann(), &format!("m{i}"), &long));
+        events.push(send("c1", &ann(), &format!("s{i}"), "short"));
+    }
+    let views = given(&events);
+    let page = views.messages("c1", 0, u64::MAX, false, 100);
+    assert_eq!(page.len(), 24);
+    assert_eq!(page[23].id, "s11");
+    let chunks: Vec<usize> = views
+        .kv
+        .map
+        .iter()
+        .filter(|(k, _)| k.starts_with(b"m/c1/"))
+        .map(|(_, v)| v.len())
+        .collect();
+    // A chunk takes messages until it has reached CHUNK_BYTES: three long ones (~21 KB) each,
+    // then the last short one alone.
+    assert_eq!(chunks.len(), 5, "{chunks:?}");
+    assert!(
+        chunks.iter().all(|n| *n < CHUNK_BYTES + 7_500),
+        "{chunks:?}"
+    );
+}
+
+#[test]
+fn changes_to_old_messages_land_in_their_chunk_only() {
+    let (mut views, c1) = two_long_conversations();
+    let (_, first_bo, _) = &c1[0];
+    let (_, later_bo, _) = &c1[33];
+    let (mid_seq, mid_ann, _) = &c1[50];
+    then_applied(&mut views, &edit("c1", &bo(), first_bo, "edited"));
+    then_applied(&mut views, &react("c1", &ann(), later_bo, "👍"));
+    then_applied(&mut views, &delete("c1", &ann(), mid_ann));
+    assert_eq!(msg(&views, first_bo).content, "edited");
+    assert!(msg(&views, first_bo).is_edited);
+    assert_eq!(msg(&views, later_bo).reactions.len(), 1);
+    assert!(msg(&views, mid_ann).is_deleted);
+    let page = views.messages("c1", 0, u64::MAX, false, 1000);
+    assert_eq!(page.len(), 100);
+    assert_eq!(page.iter().filter(|m| m.is_edited).count(), 1);
+    assert_eq!(page.iter().filter(|m| m.is_deleted).count(), 1);
+    assert_eq!(page.iter().filter(|m| !m.reactions.is_empty()).count(), 1);
+    assert_eq!(page[50].seq, *mid_seq);
+
+    // Cy joins having read nothing, then reads through #70 (the bound is a seq of c2's):
+    // receipts land on exactly #0..=#70, across three chunks, and 29 live messages stay unread.
+    then_applied(&mut views, &join("c1", &cy()));
+    assert_eq!(conv(&views, "c1").unread_for("adm2"), 99);
+    let (up_to, _, _) = &c1[70];
+    then_applied(&mut views, &read("c1", &cy(), *up_to + 1));
+    let receipted: Vec<String> = views
+        .messages("c1", 0, u64::MAX, false, 1000)
+        .into_iter()
+        .filter(|m| m.read_by.iter().any(|r| r.user == "adm2"))
+        .map(|m| m.id)
+        .collect();
+    let expected: Vec<String> = c1[..=70].iter().map(|(_, id, _)| id.clone()).collect();
+    assert_eq!(receipted, expected);
+    assert_eq!(conv(&views, "c1").unread_for("adm2"), 29);
 }

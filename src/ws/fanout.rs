@@ -252,6 +252,11 @@ pub async fn run(
     mut folded: tokio::sync::mpsc::Receiver<Vec<(u64, Envelope)>>,
 ) {
     while let Some(batch) = folded.recv().await {
+        // Nobody to reach on this node (a node catching up before any socket, a node without
+        // sockets): planning would read a message view per event for nothing.
+        if app.gateway.registry.connections() == 0 {
+            continue;
+        }
         let views = app.views.views();
         for (seq, env) in batch {
             let deliveries = plan(seq, &env, &views);
