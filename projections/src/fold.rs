@@ -203,7 +203,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
                 conv.last_message = Some(last_message(&msg));
             }
             conv.updated_at = at;
-            views.put_message(&msg);
+            views.put_message(conv, &msg);
             Outcome::Applied
         }),
         Event::MessageDeleted(d) => with_conversation(views, env, seq, |views, conv| {
@@ -232,7 +232,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             conv.live_count = conv.live_count.saturating_sub(1);
             conv.updated_at = at;
             views.set_live_in_time_index(&msg, false);
-            views.put_message(&msg);
+            views.put_message(conv, &msg);
             if conv.last_message.as_ref().map(|l| l.id.as_str()) == Some(msg.id.as_str()) {
                 conv.last_message = newest_live_message(views, &conv.id, msg.seq);
             }
@@ -260,7 +260,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
                 emoji: r.emoji.clone(),
                 created_at: at,
             });
-            views.put_message(&msg);
+            views.put_message(conv, &msg);
             Outcome::Applied
         }),
         Event::ReactionRemoved(r) => with_conversation(views, env, seq, |views, conv| {
@@ -273,7 +273,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             if msg.is_deleted || msg.reactions.len() == before {
                 return Outcome::Skipped("no such reaction");
             }
-            views.put_message(&msg);
+            views.put_message(conv, &msg);
             Outcome::Applied
         }),
         Event::MessagesRead(r) => with_conversation(views, env, seq, |views, conv| {
@@ -385,7 +385,7 @@ fn advance_read<K: Kv>(
     }
     // Messages after the old point get receipts; there are none when it was already at the end.
     if old < conv.last_message_seq {
-        views.update_messages(&conv.id, old, up_to.saturating_add(1), &mut |m| {
+        views.update_messages(conv, old, up_to.saturating_add(1), &mut |m| {
             if m.sender == user || m.read_by.iter().any(|r| r.user == user) {
                 return false;
             }
@@ -419,7 +419,7 @@ fn message_in<K: Kv>(
     if cid != conv.id {
         return None;
     }
-    views.message(&cid, seq)
+    views.message_in(conv, seq)
 }
 
 fn newest_live_message<K: Kv>(

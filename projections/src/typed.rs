@@ -57,6 +57,24 @@ impl<K: KvRead> Views<K> {
         found
     }
 
+    /// The message at `seq` of `conv`, read straight from the conversation's newest chunk when it
+    /// is there (a new or recent message), else found by a scan.
+    pub fn message_in(&self, conv: &ConversationView, seq: u64) -> Option<MessageView> {
+        if conv.chunk_start == 0 || seq < conv.chunk_start {
+            return self.message(&conv.id, seq);
+        }
+        let mut found = None;
+        self.kv
+            .read(&keys::message_chunk(&conv.id, conv.chunk_start), &mut |c| {
+                found = c.and_then(|c| {
+                    chunk::entries(c)
+                        .find(|(s, _)| *s == seq)
+                        .and_then(|(_, raw)| decode(raw))
+                })
+            });
+        found
+    }
+
     /// Where a message lives: its conversation and seq.
     pub fn locate(&self, message_id: &str) -> Option<(String, u64)> {
         let mut found = None;
@@ -69,7 +87,10 @@ impl<K: KvRead> Views<K> {
 
     pub fn message_by_id(&self, message_id: &str) -> Option<MessageView> {
         let (conversation, seq) = self.locate(message_id)?;
-        self.message(&conversation, seq)
+        match self.conversation(&conversation) {
+            Some(conv) => self.message_in(&conv, seq),
+            None => self.message(&conversation, seq),
+        }
     }
 
     /// The message a sender's client key already produced in a conversation.
@@ -257,10 +278,10 @@ impl<K: Kv> Views<K> {
         });
     }
 
-    /// Rewrites the messages with `after < seq < before` for which `change` returns `true`.
+    /// Rewrites the messages of `conv` with `after < seq < before` for which `change` returns `true`.
     pub fn update_messages(
         &mut self,
-        conversation_id: &str,
+        conv: &ConversationView,
         after: u64,
         before: u64,
         change: &mut dyn FnMut(&mut MessageView) -> bool,
@@ -268,8 +289,13 @@ impl<K: Kv> Views<K> {
         if before <= after.saturating_add(1) {
             return;
         }
-        let start = self.chunk_key_of(conversation_id, after.saturating_add(1));
-        let end = keys::message_chunk(conversation_id, before);
+        let first = after.saturating_add(1);
+        let start = if conv.chunk_start > 0 && first >= conv.chunk_start {
+            keys::message_chunk(&conv.id, conv.chunk_start)
+        } else {
+            self.chunk_key_of(&conv.id, first)
+        };
+        let end = keys::message_chunk(&conv.id, before);
         let mut chunk_keys = Vec::new();
         self.kv.scan(&start, &end, false, &mut |k, _| {
             chunk_keys.push(k.to_vec());
@@ -299,10 +325,10 @@ impl<K: Kv> Views<K> {
         }
     }
 
-    /// Stores a changed message in place.
-    pub fn put_message(&mut self, m: &MessageView) {
+    /// Stores a changed message of `conv` in place.
+    pub fn put_message(&mut self, conv: &ConversationView, m: &MessageView) {
         self.update_messages(
-            &m.conversation_id,
+            conv,
             m.seq.saturating_sub(1),
             m.seq.saturating_add(1),
             &mut |stored| {

@@ -73,7 +73,7 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
     };
     match (&env.event, conv) {
         (Event::MessageSent(m), Some(conv)) => {
-            let Some(message) = views.message(&conv.id, seq) else {
+            let Some(message) = views.message_in(&conv, seq) else {
                 return Vec::new();
             };
             vec![
@@ -169,7 +169,11 @@ fn message_changed<K: KvRead>(
     conv: ConversationView,
     views: &Views<K>,
 ) -> Vec<Delivery> {
-    let Some(message) = views.message_by_id(message_id) else {
+    let Some(message) = views
+        .locate(message_id)
+        .filter(|(c, _)| *c == conv.id)
+        .and_then(|(_, seq)| views.message_in(&conv, seq))
+    else {
         return Vec::new();
     };
     let mut targets = vec![Target::Conversation(conv.id.clone()), Target::Admins];
