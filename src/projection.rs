@@ -161,6 +161,7 @@ async fn fold_batch(
     entries: Vec<LogEntry>,
 ) -> bool {
     let store = store.clone();
+    let started = std::time::Instant::now();
     let folded = tokio::task::spawn_blocking(move || {
         let outcomes = store.fold_batch(&entries)?;
         let applied_seqs: std::collections::HashSet<u64> = outcomes
@@ -180,6 +181,8 @@ async fn fold_batch(
         Ok(Ok((checkpoint, n, applied))) => {
             metrics::counter!("concierge_events_folded_total").increment(n as u64);
             metrics::histogram!("concierge_fold_batch_events").record(n as f64);
+            metrics::histogram!("concierge_fold_batch_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
             progress.folded.send_replace(checkpoint);
             metrics::gauge!("concierge_projection_checkpoint").set(checkpoint as f64);
             applied.is_empty() || fanout.send(applied).await.is_ok()
