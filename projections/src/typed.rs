@@ -158,43 +158,33 @@ impl<K: KvRead> Views<K> {
         if before <= after.saturating_add(1) {
             return;
         }
-        let in_range = |seq: u64| after < seq && seq < before;
         let end = keys::message_chunk(conversation_id, before);
-        if reverse {
-            let (start, _) = keys::message_chunks(conversation_id);
-            self.kv.scan(&start, &end, true, &mut |_, chunk| {
-                for (seq, raw) in chunk::entries(chunk).rev() {
-                    if seq <= after {
-                        return false;
-                    }
-                    if in_range(seq) {
-                        if let Some(m) = decode(raw) {
-                            if !visit(m) {
-                                return false;
-                            }
-                        }
-                    }
-                }
-                true
-            });
+        let start = if reverse {
+            keys::message_chunks(conversation_id).0
         } else {
-            let start = self.chunk_key_of(conversation_id, after.saturating_add(1));
-            self.kv.scan(&start, &end, false, &mut |_, chunk| {
-                for (seq, raw) in chunk::entries(chunk) {
-                    if seq >= before {
+            self.chunk_key_of(conversation_id, after.saturating_add(1))
+        };
+        self.kv.scan(&start, &end, reverse, &mut |_, chunk| {
+            let mut entries: Vec<(u64, &[u8])> = chunk::entries(chunk).collect();
+            if reverse {
+                entries.reverse();
+            }
+            for (seq, raw) in entries {
+                // Past the range in the direction of travel: so is every later chunk.
+                if (reverse && seq <= after) || (!reverse && seq >= before) {
+                    return false;
+                }
+                if seq <= after || seq >= before {
+                    continue;
+                }
+                if let Some(m) = decode(raw) {
+                    if !visit(m) {
                         return false;
                     }
-                    if in_range(seq) {
-                        if let Some(m) = decode(raw) {
-                            if !visit(m) {
-                                return false;
-                            }
-                        }
-                    }
                 }
-                true
-            });
-        }
+            }
+            true
+        });
     }
 
     /// The key of the chunk that holds `seq` if any message of the conversation is at or before it
