@@ -58,6 +58,23 @@ pub fn push(chunk: &mut Vec<u8>, seq: u64, message: &[u8]) {
     chunk.extend_from_slice(message);
 }
 
+/// A conversation's record: `[tail length: u32 BE][tail chunk][encoded view]`. The tail is the
+/// conversation's newest, still open chunk, kept under the view's key so a live send writes one key.
+pub fn split_record(record: &[u8]) -> Option<(&[u8], &[u8])> {
+    let len = u32::from_be_bytes(record.get(..4)?.try_into().ok()?) as usize;
+    let tail = record.get(4..4 + len)?;
+    Some((tail, &record[4 + len..]))
+}
+
+/// A record of `tail` and `view`.
+pub fn record(tail: &[u8], view: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4 + tail.len() + view.len());
+    out.extend_from_slice(&(tail.len() as u32).to_be_bytes());
+    out.extend_from_slice(tail);
+    out.extend_from_slice(view);
+    out
+}
+
 /// Where an id bucket says `id` is: its conversation and seq.
 pub fn find_id(bucket: &[u8], id: &str) -> Option<(String, u64)> {
     let mut at = 0;

@@ -102,14 +102,15 @@ pub mod keys {
     pub fn booking(id: &str) -> Vec<u8> {
         [b"b/", id.as_bytes()].concat()
     }
-    /// `c/<conversationId>` → `ConversationView`
+    /// `c/<conversationId>` → the conversation's record (see `chunk::split_record`): its open chunk
+    /// of newest messages, then its `ConversationView`, so a live send writes one key.
     pub fn conversation(id: &str) -> Vec<u8> {
         [b"c/", id.as_bytes()].concat()
     }
     pub const CONVERSATIONS: (&[u8], &[u8]) = (b"c/", b"c0");
-    /// `m/<conversationId>/<seq, big-endian>` → a chunk of consecutive `MessageView`s (see
+    /// `m/<conversationId>/<seq, big-endian>` → a sealed chunk of consecutive `MessageView`s (see
     /// [`chunk::is_full`](crate::chunk::is_full)), keyed by the seq of its first message, so a
-    /// conversation's messages scan in order.
+    /// conversation's messages scan in order. The newest, open chunk lives in the conversation's record.
     pub fn message_chunk(conversation_id: &str, first_seq: u64) -> Vec<u8> {
         [
             b"m/",

@@ -19,7 +19,7 @@ pub enum StoreError {
 
 const TREE: &str = "views";
 /// The encoding of the stored views (see `typed::encode`). Changing it rebuilds every node's views.
-const FORMAT: &[u8] = b"postcard-2";
+const FORMAT: &[u8] = b"postcard-3";
 
 /// The views of one node, in sled. Cheap to clone; one folder per node.
 #[derive(Clone)]

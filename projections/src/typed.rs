@@ -39,7 +39,21 @@ impl<K: KvRead> Views<K> {
     }
 
     pub fn conversation(&self, id: &str) -> Option<ConversationView> {
-        self.get(&keys::conversation(id))
+        let mut value = None;
+        self.kv.read(&keys::conversation(id), &mut |record| {
+            value = record
+                .and_then(chunk::split_record)
+                .and_then(|(_, view)| decode(view));
+        });
+        value
+    }
+
+    /// The conversation's open chunk of newest messages (empty when it has none).
+    fn tail(&self, conversation_id: &str, visit: &mut dyn FnMut(&[u8])) {
+        self.kv
+            .read(&keys::conversation(conversation_id), &mut |record| {
+                visit(record.and_then(chunk::split_record).map_or(&[], |(t, _)| t));
+            });
     }
 
     pub fn message(&self, conversation_id: &str, seq: u64) -> Option<MessageView> {
@@ -64,14 +78,11 @@ impl<K: KvRead> Views<K> {
             return self.message(&conv.id, seq);
         }
         let mut found = None;
-        self.kv
-            .read(&keys::message_chunk(&conv.id, conv.chunk_start), &mut |c| {
-                found = c.and_then(|c| {
-                    chunk::entries(c)
-                        .find(|(s, _)| *s == seq)
-                        .and_then(|(_, raw)| decode(raw))
-                })
-            });
+        self.tail(&conv.id, &mut |tail| {
+            found = chunk::entries(tail)
+                .find(|(s, _)| *s == seq)
+                .and_then(|(_, raw)| decode(raw));
+        });
         found
     }
 
@@ -117,7 +128,7 @@ impl<K: KvRead> Views<K> {
         let mut out = Vec::new();
         let (start, end) = keys::CONVERSATIONS;
         self.kv.scan(start, end, false, &mut |_, v| {
-            if let Some(c) = decode(v) {
+            if let Some(c) = chunk::split_record(v).and_then(|(_, view)| decode(view)) {
                 out.push(c);
             }
             true
@@ -158,13 +169,8 @@ impl<K: KvRead> Views<K> {
         if before <= after.saturating_add(1) {
             return;
         }
-        let end = keys::message_chunk(conversation_id, before);
-        let start = if reverse {
-            keys::message_chunks(conversation_id).0
-        } else {
-            self.chunk_key_of(conversation_id, after.saturating_add(1))
-        };
-        self.kv.scan(&start, &end, reverse, &mut |_, chunk| {
+        // Visits one chunk's messages in range; `false` once past the range or told to stop.
+        let mut go = |chunk: &[u8]| -> bool {
             let mut entries: Vec<(u64, &[u8])> = chunk::entries(chunk).collect();
             if reverse {
                 entries.reverse();
@@ -184,6 +190,27 @@ impl<K: KvRead> Views<K> {
                 }
             }
             true
+        };
+        // Sealed chunks hold every message before the tail's first.
+        let end = keys::message_chunk(conversation_id, before);
+        self.tail(conversation_id, &mut |tail| {
+            if reverse {
+                if !go(tail) {
+                    return;
+                }
+                let (start, _) = keys::message_chunks(conversation_id);
+                self.kv.scan(&start, &end, true, &mut |_, chunk| go(chunk));
+            } else {
+                let start = self.chunk_key_of(conversation_id, after.saturating_add(1));
+                let mut more = true;
+                self.kv.scan(&start, &end, false, &mut |_, chunk| {
+                    more = go(chunk);
+                    more
+                });
+                if more {
+                    go(tail);
+                }
+            }
         });
     }
 
@@ -241,28 +268,53 @@ impl<K: Kv> Views<K> {
     }
 
     pub fn put_conversation(&mut self, c: &ConversationView) {
-        self.kv.put(keys::conversation(&c.id), encode(c));
+        let view = encode(c);
+        self.kv.update(&keys::conversation(&c.id), &mut |record| {
+            match record
+                .as_mut()
+                .and_then(|r| Some((chunk::split_record(r)?.0.len(), r)))
+            {
+                // The tail stays where it is; only the view after it changes.
+                Some((tail_len, r)) => {
+                    r.truncate(4 + tail_len);
+                    r.extend_from_slice(&view);
+                }
+                None => *record = Some(chunk::record(&[], &view)),
+            }
+        });
     }
 
     /// Appends `m` as the conversation's newest message, counts it in `message_count`, and indexes
     /// its id. A conversation's messages fill chunks in order (see [`chunk::is_full`]).
     pub fn append_message(&mut self, conv: &mut ConversationView, m: &MessageView) {
-        let mut full = true;
-        if conv.message_count > 0 {
+        let mut entry = Vec::new();
+        chunk::push(&mut entry, m.seq, &encode(m));
+        let mut sealed = None;
+        let mut starts_tail = false;
+        self.kv
+            .update(&keys::conversation(&conv.id), &mut |record| {
+                let Some(r) = record.as_mut() else { return };
+                let Some((tail, _)) = chunk::split_record(r) else {
+                    return;
+                };
+                let mut tail_len = tail.len();
+                if chunk::is_full(tail) {
+                    sealed = Some(r.drain(4..4 + tail_len).collect::<Vec<u8>>());
+                    tail_len = 0;
+                }
+                starts_tail = tail_len == 0;
+                // In place: the entry goes between the tail and the view.
+                r.splice(4 + tail_len..4 + tail_len, entry.iter().copied());
+                r[..4].copy_from_slice(&((tail_len + entry.len()) as u32).to_be_bytes());
+            });
+        if let Some(chunk) = sealed {
             self.kv
-                .read(&keys::message_chunk(&conv.id, conv.chunk_start), &mut |c| {
-                    full = c.is_none_or(chunk::is_full);
-                });
+                .put(keys::message_chunk(&conv.id, conv.chunk_start), chunk);
         }
-        if full {
+        if starts_tail {
             conv.chunk_start = m.seq;
         }
         conv.message_count += 1;
-        let encoded = encode(m);
-        self.kv.update(
-            &keys::message_chunk(&conv.id, conv.chunk_start),
-            &mut |value| chunk::push(value.get_or_insert_with(Vec::new), m.seq, &encoded),
-        );
         self.kv.update(&keys::message_index(&m.id), &mut |value| {
             chunk::push_id(value.get_or_insert_with(Vec::new), &m.id, &conv.id, m.seq)
         });
@@ -279,39 +331,51 @@ impl<K: Kv> Views<K> {
         if before <= after.saturating_add(1) {
             return;
         }
-        let first = after.saturating_add(1);
-        let start = if conv.chunk_start > 0 && first >= conv.chunk_start {
-            keys::message_chunk(&conv.id, conv.chunk_start)
-        } else {
-            self.chunk_key_of(&conv.id, first)
-        };
-        let end = keys::message_chunk(&conv.id, before);
-        let mut chunk_keys = Vec::new();
-        self.kv.scan(&start, &end, false, &mut |k, _| {
-            chunk_keys.push(k.to_vec());
-            true
-        });
-        for key in chunk_keys {
-            self.kv.update(&key, &mut |value| {
-                let Some(bytes) = value else { return };
-                let mut rewritten = Vec::with_capacity(bytes.len());
-                let mut changed = false;
-                for (seq, raw) in chunk::entries(bytes) {
-                    if after < seq && seq < before {
-                        if let Some(mut m) = decode::<MessageView>(raw) {
-                            if change(&mut m) {
-                                chunk::push(&mut rewritten, seq, &encode(&m));
-                                changed = true;
-                                continue;
-                            }
+        let rewrite = |chunk: &[u8], change: &mut dyn FnMut(&mut MessageView) -> bool| {
+            let mut rewritten = Vec::with_capacity(chunk.len());
+            let mut changed = false;
+            for (seq, raw) in chunk::entries(chunk) {
+                if after < seq && seq < before {
+                    if let Some(mut m) = decode::<MessageView>(raw) {
+                        if change(&mut m) {
+                            chunk::push(&mut rewritten, seq, &encode(&m));
+                            changed = true;
+                            continue;
                         }
                     }
-                    chunk::push(&mut rewritten, seq, raw);
                 }
-                if changed {
-                    *bytes = rewritten;
-                }
+                chunk::push(&mut rewritten, seq, raw);
+            }
+            changed.then_some(rewritten)
+        };
+        let first = after.saturating_add(1);
+        // Sealed chunks hold everything before the tail's first message.
+        if conv.chunk_start == 0 || first < conv.chunk_start {
+            let start = self.chunk_key_of(&conv.id, first);
+            let end = keys::message_chunk(&conv.id, before.min(conv.chunk_start.max(1)));
+            let mut chunk_keys = Vec::new();
+            self.kv.scan(&start, &end, false, &mut |k, _| {
+                chunk_keys.push(k.to_vec());
+                true
             });
+            for key in chunk_keys {
+                self.kv.update(&key, &mut |value| {
+                    if let Some(new) = value.as_deref().and_then(|c| rewrite(c, change)) {
+                        *value = Some(new);
+                    }
+                });
+            }
+        }
+        if before > conv.chunk_start {
+            self.kv
+                .update(&keys::conversation(&conv.id), &mut |record| {
+                    let Some((tail, view)) = record.as_deref().and_then(chunk::split_record) else {
+                        return;
+                    };
+                    if let Some(new) = rewrite(tail, change) {
+                        *record = Some(chunk::record(&new, view));
+                    }
+                });
         }
     }
 

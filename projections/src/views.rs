@@ -75,7 +75,7 @@ pub struct ConversationView {
     pub last_message_seq: u64,
     /// The log sequence of the last event folded into this conversation.
     pub last_seq: u64,
-    /// The seq of the first message of the newest message chunk (see `kv::keys::message_chunk`).
+    /// The seq of the first message of the open chunk kept in the conversation's record.
     pub chunk_start: u64,
 }
 

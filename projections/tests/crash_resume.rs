@@ -631,7 +631,7 @@ proptest! {
         let mut dump_a = a.dump();
         prop_assert!(dump_a == b.dump(), "one batch and many batches disagree");
         // The store's own format marker is not a view.
-        prop_assert_eq!(dump_a.remove(keys::FORMAT), Some(b"postcard-2".to_vec()));
+        prop_assert_eq!(dump_a.remove(keys::FORMAT), Some(b"postcard-3".to_vec()));
         prop_assert!(
             memory.kv.map == dump_a,
             "the store disagrees with folding in memory: {:?}",
