@@ -83,7 +83,8 @@ impl<K: KvRead> Views<K> {
                 .find(|(s, _)| *s == seq)
                 .and_then(|(_, raw)| decode(raw));
         });
-        found
+        // Sealed since `conv` was read.
+        found.or_else(|| self.message(&conv.id, seq))
     }
 
     /// Where a message lives: its conversation and seq.
@@ -170,6 +171,7 @@ impl<K: KvRead> Views<K> {
             return;
         }
         // Visits one chunk's messages in range; `false` once past the range or told to stop.
+        let mut last: Option<u64> = None;
         let mut go = |chunk: &[u8]| -> bool {
             let mut entries: Vec<(u64, &[u8])> = chunk::entries(chunk).collect();
             if reverse {
@@ -180,9 +182,11 @@ impl<K: KvRead> Views<K> {
                 if (reverse && seq <= after) || (!reverse && seq >= before) {
                     return false;
                 }
-                if seq <= after || seq >= before {
+                let seen = last.is_some_and(|l| if reverse { seq >= l } else { seq <= l });
+                if seq <= after || seq >= before || seen {
                     continue;
                 }
+                last = Some(seq);
                 if let Some(m) = decode(raw) {
                     if !visit(m) {
                         return false;
@@ -191,7 +195,9 @@ impl<K: KvRead> Views<K> {
             }
             true
         };
-        // Sealed chunks hold every message before the tail's first.
+        // Sealed chunks hold every message before the tail's first. The tail is read first: a fold
+        // committed between the two reads can only move messages from the tail into a sealed
+        // chunk, so a message read twice is visited once (`last`) and none is missed.
         let end = keys::message_chunk(conversation_id, before);
         self.tail(conversation_id, &mut |tail| {
             if reverse {

@@ -1586,6 +1586,9 @@ fn long_messages_start_chunks_early_so_no_chunk_is_a_large_write() {
     let page = views.messages("c1", 0, u64::MAX, false, 100);
     assert_eq!(page.len(), 24);
     assert_eq!(page[23].id, "s11");
+    for m in &page {
+        assert_eq!(views.message_by_id(&m.id).as_ref(), Some(m), "{}", m.id);
+    }
     let chunks: Vec<usize> = views
         .kv
         .map
@@ -1637,4 +1640,84 @@ fn changes_to_old_messages_land_in_their_chunk_only() {
     let expected: Vec<String> = c1[..=70].iter().map(|(_, id, _)| id.clone()).collect();
     assert_eq!(receipted, expected);
     assert_eq!(conv(&views, "c1").unread_for("adm2"), 29);
+}
+
+/// Serves its first read from `before` and everything after from `after`: a fold committed between
+/// two reads of a reader that does not see a snapshot (sled's reads are not one).
+struct CommitBetweenReads {
+    before: MemKv,
+    after: MemKv,
+    reads: std::cell::Cell<usize>,
+}
+
+impl CommitBetweenReads {
+    fn now(&self) -> &MemKv {
+        let n = self.reads.get();
+        self.reads.set(n + 1);
+        if n == 0 {
+            &self.before
+        } else {
+            &self.after
+        }
+    }
+}
+
+impl concierge_projections::kv::KvRead for CommitBetweenReads {
+    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+        self.now().get(key)
+    }
+
+    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
+        self.now().read(key, visit)
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) {
+        self.now().scan(start, end, reverse, visit)
+    }
+}
+
+#[test]
+fn a_reader_racing_the_fold_that_seals_a_chunk_sees_each_message_once() {
+    let mut events = opened();
+    for i in 0..32 {
+        events.push(send("c1", &ann(), &format!("m{i}"), "hi"));
+    }
+    let full = given(&events);
+    let conv_before = conv(&full, "c1");
+    let mut sealed = full.clone();
+    then_applied(&mut sealed, &send("c1", &ann(), "m32", "sealing"));
+    assert!(
+        sealed.kv.map.keys().any(|k| k.starts_with(b"m/c1/")),
+        "the 33rd message seals the first chunk"
+    );
+    let racing = |read_first: &MemKv| {
+        Views::new(CommitBetweenReads {
+            before: read_first.clone(),
+            after: sealed.kv.clone(),
+            reads: Default::default(),
+        })
+    };
+    let expected: Vec<String> = (0..32).map(|i| format!("m{i}")).collect();
+    let forward = racing(&full.kv).messages("c1", 0, u64::MAX, false, 1000);
+    assert_eq!(
+        forward.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    let mut newest_first = expected.clone();
+    newest_first.reverse();
+    let backward = racing(&full.kv).messages("c1", 0, u64::MAX, true, 1000);
+    assert_eq!(
+        backward.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
+        newest_first
+    );
+    // A conversation view read before the sealing still finds a message that has moved.
+    let moved = conv_before.chunk_start + 4;
+    let found = racing(&sealed.kv).message_in(&conv_before, moved);
+    assert_eq!(found.map(|m| m.id), Some("m4".to_string()));
 }
