@@ -334,7 +334,8 @@ impl<K: Kv> Views<K> {
         before: u64,
         change: &mut dyn FnMut(&mut MessageView) -> bool,
     ) {
-        if before <= after.saturating_add(1) {
+        // A conversation without messages has no open chunk.
+        if before <= after.saturating_add(1) || conv.chunk_start == 0 {
             return;
         }
         let rewrite = |chunk: &[u8], change: &mut dyn FnMut(&mut MessageView) -> bool| {
@@ -356,9 +357,9 @@ impl<K: Kv> Views<K> {
         };
         let first = after.saturating_add(1);
         // Sealed chunks hold everything before the tail's first message.
-        if conv.chunk_start == 0 || first < conv.chunk_start {
+        if first < conv.chunk_start {
             let start = self.chunk_key_of(&conv.id, first);
-            let end = keys::message_chunk(&conv.id, before.min(conv.chunk_start.max(1)));
+            let end = keys::message_chunk(&conv.id, before.min(conv.chunk_start));
             let mut chunk_keys = Vec::new();
             self.kv.scan(&start, &end, false, &mut |k, _| {
                 chunk_keys.push(k.to_vec());
