@@ -139,11 +139,11 @@ async fn fold_stream(
             }
         }
     };
-    let fold = async {
-        let mut entries = Vec::with_capacity(BATCH);
+    // Owns the receiving end: when folding stops, the reader's next send fails and it stops too.
+    let fold = async move {
+        let mut entries = Vec::new();
         while to_fold.recv_many(&mut entries, BATCH).await > 0 {
-            let batch = std::mem::replace(&mut entries, Vec::with_capacity(BATCH));
-            if !fold_batch(store, progress, fanout, batch).await {
+            if !fold_batch(store, progress, fanout, std::mem::take(&mut entries)).await {
                 return;
             }
         }
