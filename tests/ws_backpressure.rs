@@ -117,18 +117,6 @@ async fn wait_for_a_kick(base: String) {
     }
 }
 
-async fn socket_status(app: &App) -> Value {
-    let r = raw(
-        reqwest::Method::GET,
-        &app.url("/test/socket-status"),
-        None,
-        &[],
-        None,
-    )
-    .await;
-    data((r.status, r.body), 200)
-}
-
 #[tokio::test]
 async fn a_client_that_stops_reading_is_closed_with_1008_and_delays_no_one() {
     let (env, ann, conv) = setup().await;
@@ -194,7 +182,7 @@ async fn a_client_that_never_reads_again_is_let_go_and_goes_offline() {
     // The slow client still reads nothing: the server must not hold its socket for ever.
     let deadline = Instant::now() + RELEASE;
     loop {
-        let s = socket_status(app).await;
+        let s = app.socket_status().await;
         if s["connections"] == json!(1) && s["onlineUsers"] == json!(["adm_fast"]) {
             break;
         }

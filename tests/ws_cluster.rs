@@ -99,23 +99,11 @@ async fn wait_online(app: &App, conv: &str, user: &str, online: bool, within: Du
     }
 }
 
-async fn socket_status(app: &App) -> Value {
-    let r = raw(
-        reqwest::Method::GET,
-        &app.url("/test/socket-status"),
-        None,
-        &[],
-        None,
-    )
-    .await;
-    data((r.status, r.body), 200)
-}
-
 /// Polls `/test/socket-status` until `pred` holds; panics after `within`.
 async fn wait_status(app: &App, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + within;
     loop {
-        let s = socket_status(app).await;
+        let s = app.socket_status().await;
         if pred(&s) {
             return s;
         }
@@ -267,7 +255,7 @@ async fn presence_is_cluster_wide_and_the_last_close_sets_last_seen() {
         (json!(1), json!(0)),
         "{st}"
     );
-    let s = socket_status(&c.b).await;
+    let s = c.b.socket_status().await;
     assert_eq!(s["onlineUsers"], json!(["adm_bo"]), "{s}");
 }
 
@@ -301,7 +289,7 @@ async fn a_user_with_sockets_on_both_nodes_stays_online_when_one_closes() {
             "cus_ann",
         );
         assert_eq!(p["online"], json!(true), "on {}: {p}", app.base());
-        let s = socket_status(app).await;
+        let s = app.socket_status().await;
         assert_eq!(s["onlineUsers"], json!(["adm_bo", "cus_ann"]), "{s}");
     }
 
@@ -354,7 +342,7 @@ async fn the_users_of_a_killed_node_go_offline_on_the_other_within_30_s() {
         (&json!(1), &json!(0), &json!(1)),
         "{st}"
     );
-    let s = socket_status(&c.b).await;
+    let s = c.b.socket_status().await;
     assert_eq!(s["onlineUsers"], json!(["adm_bo"]), "{s}");
 }
 

@@ -295,6 +295,19 @@ impl App {
         format!("{}{}", self.base(), path)
     }
 
+    /// `GET /test/socket-status` of a dev server: its sockets and the users it holds online.
+    pub async fn socket_status(&self) -> Value {
+        let r = raw(
+            reqwest::Method::GET,
+            &self.url("/test/socket-status"),
+            None,
+            &[],
+            None,
+        )
+        .await;
+        data((r.status, r.body), 200)
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
