@@ -6,12 +6,16 @@
 //! - [`Event`]: one variant per event type of `EVENTS.md`, each with its `data` struct.
 //! - [`subject`]: the NATS subject names events are published on.
 //! - [`Timestamp`]: milliseconds since the epoch, written as RFC 3339 UTC with milliseconds.
+//! - [`schema`]: the JSON Schema of the wire format, generated from these types (checked in as
+//!   `events/schema/events.schema.json`).
 //!
 //! This crate does no I/O; it is safe to depend on from any consumer.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub mod schema;
 mod time;
 pub use time::Timestamp;
 
@@ -19,7 +23,9 @@ pub use time::Timestamp;
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Who a user is in a conversation, as carried by the token's `role` claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,
@@ -44,18 +50,20 @@ impl fmt::Display for Role {
     }
 }
 
-/// The user who caused an event. `name` is the token's display name, kept so that a fold that
-/// makes the actor a participant can record the name they joined with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The user who caused an event, as their token named them. `name` is kept so that a fold that makes
+/// the actor a participant can record the name they joined with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Actor {
+    /// The user id from the booking platform (the token's `sub`).
     pub id: String,
     pub role: Role,
+    /// The token's display name; absent when the token had none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
 }
 
 /// A conversation's lifecycle status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Active,
@@ -79,7 +87,8 @@ impl Status {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// The kind of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum MessageType {
     Text,
@@ -101,7 +110,8 @@ impl MessageType {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Who an admin broadcast is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Audience {
     All,
@@ -110,14 +120,15 @@ pub enum Audience {
 }
 
 /// How a booking came to be registered: by the platform through the API, or by a customer's token claim.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum BookingSource {
     Api,
     Token,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A file attached to a message; the file itself lives at `url`, outside Concierge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Attachment {
     pub url: String,
     pub filename: String,
@@ -125,94 +136,113 @@ pub struct Attachment {
     pub size: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A booking was given to a customer (or its title changed).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BookingRegistered {
     pub booking_id: String,
     pub customer_id: String,
-    /// `None` keeps the booking's current title.
+    /// `null` (or absent) keeps the booking's current title.
     #[serde(default)]
     pub title: Option<String>,
     pub source: BookingSource,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A user who takes part in a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantJoined {
     pub user_id: String,
     pub role: Role,
+    /// The token's display name when they joined, else their user id.
     pub name: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A booking's conversation was opened; its id is the envelope's `conversationId`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConversationCreated {
     pub booking_id: String,
+    /// The booking's display title when the conversation was opened.
     pub title: String,
+    /// The booking's customer, and the admin who opened it if an admin did.
     pub participants: Vec<ParticipantJoined>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A message sent by the envelope's actor.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageSent {
+    /// The message's ULID, generated by the server.
     pub message_id: String,
     pub content: String,
     pub message_type: MessageType,
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// The id of an earlier message of the same conversation this one answers.
     #[serde(default)]
     pub reply_to: Option<String>,
+    /// The sender's idempotency key, when the client gave one.
     #[serde(default)]
     pub client_message_id: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The new content of a message, written by its sender.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageEdited {
     pub message_id: String,
     pub content: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A message removed by its sender or an admin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessageDeleted {
     pub message_id: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One user's emoji on a message (the user is the envelope's actor).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Reaction {
     pub message_id: String,
     pub emoji: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The envelope's actor read the conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MessagesRead {
     /// Everything in the conversation up to and including this log sequence is read.
     pub up_to_seq: u64,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A conversation's status changed; any status may follow any other.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct StatusChanged {
     pub from: Status,
     pub to: Status,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// A message from an admin to every connected user of the audience; not part of any conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AdminBroadcast {
     pub content: String,
     pub audience: Audience,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// No data: the event's type and envelope say everything.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Empty {}
 
 /// Every event type of schema v1. Serialized as `"type": "<snake_case>", "data": {…}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
+    /// On `concierge.booking.<bookingId>`; no `conversationId`.
     BookingRegistered(BookingRegistered),
+    /// On `concierge.conv.<conversationId>`, as are all the conversation's events in the log.
     ConversationCreated(ConversationCreated),
     ParticipantJoined(ParticipantJoined),
     MessageSent(MessageSent),
@@ -222,8 +252,11 @@ pub enum Event {
     ReactionRemoved(Reaction),
     MessagesRead(MessagesRead),
     ConversationStatusChanged(StatusChanged),
+    /// On `concierge.broadcast`; no `conversationId`.
     AdminBroadcast(AdminBroadcast),
+    /// On the typing stream only (`concierge.typing.<conversationId>`), never on the log.
     TypingStarted(Empty),
+    /// On the typing stream only (`concierge.typing.<conversationId>`), never on the log.
     TypingStopped(Empty),
 }
 
@@ -271,15 +304,21 @@ impl Event {
     }
 }
 
-/// One event as stored in the log.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// One event as stored in the log: `type` names the event and `data` holds its fields. Readers
+/// ignore fields they do not know; a change that breaks them bumps `v`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Envelope {
+    /// The schema version; readers skip events of a version they do not know.
+    #[schemars(schema_with = "schema::version")]
     pub v: u32,
+    /// The event's ULID, unique in the log.
     pub id: String,
     #[serde(flatten)]
     pub event: Event,
+    /// When the server accepted the command that caused the event.
     pub at: Timestamp,
     pub actor: Actor,
+    /// The conversation the event belongs to; absent on bookings and broadcasts.
     #[serde(
         rename = "conversationId",
         default,
