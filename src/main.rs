@@ -8,12 +8,14 @@
 //! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
 //!   every transport.
 //! - [`http`]: the REST API, one file per resource; [`present`]: views as a caller sees them.
+//! - [`history`]: a conversation as it stood at a moment, folded from the log.
 //! - [`ws`]: the WebSocket gateway: sockets and rooms, fan-out from the log, presence, typing.
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
 
 mod auth;
 mod command;
 mod config;
+mod history;
 mod http;
 mod present;
 mod projection;

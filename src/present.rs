@@ -1,4 +1,5 @@
 //! How views are shown to one caller: the API's `Conversation` with the caller's own unread count.
+//! A conversation as it stood in the past (route 15) carries no presence.
 
 use crate::ws::presence::Presence;
 use concierge_events::{MessageType, Role, Status, Timestamp};
@@ -13,6 +14,14 @@ pub struct ParticipantOut {
     pub role: Role,
     pub name: String,
     pub joined_at: Timestamp,
+    /// Absent from history, which has no presence.
+    #[serde(flatten)]
+    pub presence: Option<PresenceOut>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PresenceOut {
     pub last_seen: Option<Timestamp>,
     pub online: bool,
 }
@@ -45,6 +54,15 @@ pub struct ConversationOut {
 
 /// The conversation as `viewer` sees it, with each participant's presence.
 pub fn conversation(conv: &ConversationView, viewer: &str, presence: &Presence) -> ConversationOut {
+    shown(conv, viewer, Some(presence))
+}
+
+/// The conversation as `viewer` sees it, without presence: for history.
+pub fn conversation_then(conv: &ConversationView, viewer: &str) -> ConversationOut {
+    shown(conv, viewer, None)
+}
+
+fn shown(conv: &ConversationView, viewer: &str, presence: Option<&Presence>) -> ConversationOut {
     ConversationOut {
         id: conv.id.clone(),
         related_booking: conv.booking_id.clone(),
@@ -57,8 +75,10 @@ pub fn conversation(conv: &ConversationView, viewer: &str, presence: &Presence) 
                 role: p.role,
                 name: p.name.clone(),
                 joined_at: p.joined_at,
-                last_seen: presence.last_seen(&p.user_id),
-                online: presence.is_online(&p.user_id),
+                presence: presence.map(|presence| PresenceOut {
+                    last_seen: presence.last_seen(&p.user_id),
+                    online: presence.is_online(&p.user_id),
+                }),
             })
             .collect(),
         last_message: conv.last_message.as_ref().map(|m| LastMessageOut {

@@ -117,7 +117,7 @@ fn routes() -> Vec<Route> {
             "/messaging/conversations/{conv}/messages/{msg}",
             Some(json!({ "content": "edited" })),
             [200, 403, 403, 403, 401],
-            false,
+            true,
         ),
         route(
             "9",
@@ -125,7 +125,7 @@ fn routes() -> Vec<Route> {
             "/messaging/conversations/{conv}/messages/{doomed}",
             None,
             [200, 403, 200, 403, 401],
-            false,
+            true,
         ),
         route(
             "10",
@@ -133,7 +133,7 @@ fn routes() -> Vec<Route> {
             "/messaging/conversations/{conv}/messages/{msg}/reactions",
             Some(json!({ "emoji": "👍" })),
             [200, 403, 200, 403, 401],
-            false,
+            true,
         ),
         route(
             "10+",
@@ -141,7 +141,7 @@ fn routes() -> Vec<Route> {
             "/messaging/conversations/{conv}/messages/{msg}/reactions/%F0%9F%91%8D",
             None,
             [200, 403, 200, 403, 401],
-            false,
+            true,
         ),
         route(
             "11",
@@ -149,7 +149,7 @@ fn routes() -> Vec<Route> {
             "/messaging/conversations/{conv}/status",
             Some(json!({ "status": "active" })),
             [403, 403, 200, 403, 401],
-            false,
+            true,
         ),
         route(
             "12",
@@ -165,7 +165,7 @@ fn routes() -> Vec<Route> {
             "/messaging/admin/broadcast",
             Some(json!({ "content": "maintenance tonight", "audience": "all" })),
             [403, 403, 200, 403, 401],
-            false,
+            true,
         ),
         route(
             "14",
@@ -173,7 +173,7 @@ fn routes() -> Vec<Route> {
             "/messaging/conversations/{conv}/events",
             None,
             [403, 403, 200, 200, 401],
-            false,
+            true,
         ),
         route(
             "15",
@@ -181,7 +181,7 @@ fn routes() -> Vec<Route> {
             "/messaging/conversations/{conv}/history?at=2999-01-01T00:00:00.000Z",
             None,
             [403, 403, 200, 403, 401],
-            false,
+            true,
         ),
     ]
 }

@@ -1,7 +1,7 @@
 //! The pure fold: `(views, seq, event) -> views`. No business decision is taken here that the command
 //! side did not already check; what the fold does decide is how to settle races the log has ordered
-//! (a second `conversation_created` for a booking, a send after a close, a retried client key): the
-//! later event is skipped and leaves no trace in the views.
+//! (a second `conversation_created` for a booking, a send, edit or reaction after a close, a
+//! retried client key): the later event is skipped and leaves no trace in the views.
 
 use crate::kv::Kv;
 use crate::typed::Views;
@@ -189,6 +189,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             Outcome::Applied
         }),
         Event::MessageEdited(e) => with_conversation(views, env, seq, |views, conv| {
+            if conv.status == Status::Closed {
+                return Outcome::Skipped("conversation is closed");
+            }
             let Some(mut msg) = message_in(views, conv, &e.message_id) else {
                 return Outcome::Skipped("unknown message");
             };
@@ -242,6 +245,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             Outcome::Applied
         }),
         Event::ReactionAdded(r) => with_conversation(views, env, seq, |views, conv| {
+            if conv.status == Status::Closed {
+                return Outcome::Skipped("conversation is closed");
+            }
             let Some(mut msg) = message_in(views, conv, &r.message_id) else {
                 return Outcome::Skipped("unknown message");
             };
@@ -264,6 +270,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             Outcome::Applied
         }),
         Event::ReactionRemoved(r) => with_conversation(views, env, seq, |views, conv| {
+            if conv.status == Status::Closed {
+                return Outcome::Skipped("conversation is closed");
+            }
             let Some(mut msg) = message_in(views, conv, &r.message_id) else {
                 return Outcome::Skipped("unknown message");
             };

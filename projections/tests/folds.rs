@@ -819,6 +819,28 @@ fn message_sent_to_a_closed_conversation_is_skipped() {
 }
 
 #[test]
+fn a_closed_conversation_takes_no_edits_or_reactions_but_deletes() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "my card number is ...").at(2),
+        react("c1", &ann(), "m1", "👍").at(3),
+        status("c1", &bo(), Status::Active, Status::Closed).at(5),
+    ]));
+    for late in [
+        edit("c1", &ann(), "m1", "too late").at(6),
+        react("c1", &bo(), "m1", "🎉").at(7),
+        unreact("c1", &ann(), "m1", "👍").at(8),
+    ] {
+        assert_eq!(then_skipped(&mut views, &late), "conversation is closed");
+    }
+    let m = msg(&views, "m1");
+    assert_eq!(m.content, "my card number is ...");
+    assert_eq!(m.reactions.len(), 1);
+    then_applied(&mut views, &delete("c1", &ann(), "m1").at(9));
+    assert!(msg(&views, "m1").is_deleted);
+    assert_eq!(msg(&views, "m1").content, "");
+}
+
+#[test]
 fn message_sent_to_an_archived_conversation_makes_it_active() {
     let mut views = given(&opened_then(vec![status(
         "c1",

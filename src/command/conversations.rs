@@ -7,7 +7,7 @@ use crate::auth::Caller;
 use crate::state::AppState;
 use concierge_events::{
     ids, subject, BookingRegistered, BookingSource, ConversationCreated, Event, ParticipantJoined,
-    Role,
+    Role, Status, StatusChanged,
 };
 use concierge_projections::views::{BookingView, ConversationView};
 
@@ -165,4 +165,52 @@ pub(crate) async fn join_if_admin(
         .views()
         .conversation(&conv.id)
         .ok_or(CommandError::NotFolded { seq: ack.seq })
+}
+
+/// Sets a conversation's status: admins only; any status may follow any other, and setting the
+/// current one is 200 and writes nothing.
+///
+/// # Errors
+/// 400/404/403 for the conversation, 403 not an admin, whatever `body` refuses, 400 bad status,
+/// 503 when the log cannot take the write.
+pub async fn set_status<E: From<CommandError>>(
+    app: &AppState,
+    caller: &Caller,
+    conversation_id: &str,
+    body: impl FnOnce() -> std::result::Result<serde_json::Value, E>,
+) -> std::result::Result<ConversationView, E> {
+    let conv = access::conversation(app, caller, conversation_id)?;
+    if caller.role != Role::Admin {
+        return Err(CommandError::Forbidden(
+            "only admins may change a conversation's status".into(),
+        )
+        .into());
+    }
+    let body = body()?;
+    let to = body
+        .as_object()
+        .ok_or_else(|| CommandError::Invalid("body must be a JSON object".into()))?
+        .get("status")
+        .and_then(serde_json::Value::as_str)
+        .and_then(Status::parse)
+        .ok_or_else(|| {
+            CommandError::Invalid("status must be one of active, archived, closed".into())
+        })?;
+    if conv.status == to {
+        return Ok(conv);
+    }
+    let event = envelope(
+        caller,
+        Some(&conv.id),
+        Event::ConversationStatusChanged(StatusChanged {
+            from: conv.status,
+            to,
+        }),
+    );
+    let ack = write(app, subject::conversation(&conv.id), &event, &event.id).await?;
+    Ok(app
+        .views
+        .views()
+        .conversation(&conv.id)
+        .ok_or(CommandError::NotFolded { seq: ack.seq })?)
 }

@@ -4,13 +4,17 @@
 //!
 //! # Layout
 //! - [`access`]: loading a conversation the caller may see (404, then 403).
-//! - [`conversations`]: get-or-create of a booking's conversation.
+//! - [`conversations`]: get-or-create of a booking's conversation, and its status.
 //! - [`messages`]: sending (validation, idempotent retries, rate limit) and marking read.
+//! - [`lifecycle`]: a message after it was sent: edits, soft deletes, reactions.
 //! - [`bookings`]: registering a booking for a customer.
+//! - [`broadcast`]: admin broadcasts.
 
 pub mod access;
 pub mod bookings;
+pub mod broadcast;
 pub mod conversations;
+pub mod lifecycle;
 pub mod messages;
 
 use crate::auth::Caller;

@@ -1,15 +1,17 @@
-//! Routes 1, 2 and 7: listing conversations, get-or-create by booking, one conversation.
+//! Routes 1, 2, 7 and 11: listing conversations, get-or-create by booking, one conversation, its
+//! status.
 
-use super::extract::Params;
+use super::extract::{Params, RawBody};
 use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
 use crate::command::{access, conversations};
 use crate::present;
 use crate::state::AppState;
+use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use concierge_events::{Role, Status};
 use serde::Serialize;
@@ -116,6 +118,24 @@ pub async fn one(
     Ok(ok(
         StatusCode::OK,
         "Conversation retrieved",
+        present::conversation(&conv, &caller.user_id, &app.gateway.presence),
+    ))
+}
+
+/// Route 11: an admin sets the conversation's status.
+pub async fn set_status(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let id = path_param(path, "conversationId")?;
+    let body = RawBody::read(&headers, body).await;
+    let conv = conversations::set_status(&app, &caller, &id, || body.json()).await?;
+    Ok(ok(
+        StatusCode::OK,
+        "Conversation status updated",
         present::conversation(&conv, &caller.user_id, &app.gateway.presence),
     ))
 }

@@ -1,10 +1,11 @@
-//! Routes 3, 4 and 5: a conversation's messages (which marks it read), sending, marking read.
+//! Routes 3, 4 and 5: a conversation's messages (which marks it read), sending, marking read; and
+//! routes 8–10: editing, deleting and reacting to a message.
 
 use super::extract::{Params, RawBody};
 use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
-use crate::command::{access, messages};
+use crate::command::{access, lifecycle, messages};
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -139,4 +140,62 @@ pub async fn mark_read(
     let id = path_param(path, "conversationId")?;
     let outcome = messages::mark_read(&app, &caller, &id).await?;
     Ok(ok(StatusCode::OK, "Conversation marked as read", outcome))
+}
+
+/// Route 8: the sender edits a message's content.
+pub async fn edit(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (id, message_id) = path_pair(path)?;
+    let body = RawBody::read(&headers, body).await;
+    let message = lifecycle::edit(&app, &caller, &id, &message_id, || body.json()).await?;
+    Ok(ok(StatusCode::OK, "Message edited", message))
+}
+
+/// Route 9: the sender or an admin deletes a message (soft: it keeps its place, without content).
+pub async fn delete(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let (id, message_id) = path_pair(path)?;
+    let message = lifecycle::delete(&app, &caller, &id, &message_id).await?;
+    Ok(ok(StatusCode::OK, "Message deleted", message))
+}
+
+/// Route 10: the caller's reaction to a message.
+pub async fn react(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String)>, PathRejection>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let (id, message_id) = path_pair(path)?;
+    let body = RawBody::read(&headers, body).await;
+    let message = lifecycle::react(&app, &caller, &id, &message_id, || body.json()).await?;
+    Ok(ok(StatusCode::OK, "Reaction added", message))
+}
+
+/// Route 10: removing the caller's reaction (the emoji percent-encoded in the path).
+pub async fn unreact(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(String, String, String)>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let Path((id, message_id, emoji)) =
+        path.map_err(|_| ApiError::Invalid("the path is not valid UTF-8 after decoding".into()))?;
+    let message = lifecycle::unreact(&app, &caller, &id, &message_id, &emoji).await?;
+    Ok(ok(StatusCode::OK, "Reaction removed", message))
+}
+
+fn path_pair(
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(String, String), ApiError> {
+    path.map(|p| p.0)
+        .map_err(|_| ApiError::Invalid("the path is not valid UTF-8 after decoding".into()))
 }

@@ -3,16 +3,19 @@
 //! # Layout
 //! - [`error`]: [`ApiError`], the one mapping of every failure to the envelope.
 //! - [`extract`]: query parameters and bodies, read in the contract's check order.
-//! - [`conversations`] (routes 1, 2, 7), [`messages`] (3, 4, 5), [`stats`] (6), [`bookings`] (12).
+//! - [`conversations`] (routes 1, 2, 7, 11), [`messages`] (3, 4, 5, 8, 9, 10), [`stats`] (6),
+//!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15).
 //! - [`ops`]: `/health`, `/ready`, `/metrics`; [`dev`]: the `--dev` test routes.
 
 pub mod bookings;
+pub mod broadcast;
 pub mod conversations;
 pub mod dev;
 pub mod error;
 pub mod extract;
 pub mod messages;
 pub mod ops;
+pub mod replay;
 pub mod stats;
 
 pub use error::ApiError;
@@ -22,7 +25,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, put};
+use axum::routing::{delete, get, patch, post, put};
 use axum::{Json, Router};
 use serde::Serialize;
 use std::time::{Duration, Instant};
@@ -44,6 +47,28 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/messaging/conversations/{id}/read",
             put(messages::mark_read),
+        )
+        .route(
+            "/messaging/conversations/{id}/messages/{message_id}",
+            patch(messages::edit).delete(messages::delete),
+        )
+        .route(
+            "/messaging/conversations/{id}/messages/{message_id}/reactions",
+            post(messages::react),
+        )
+        .route(
+            "/messaging/conversations/{id}/messages/{message_id}/reactions/{emoji}",
+            delete(messages::unreact),
+        )
+        .route(
+            "/messaging/conversations/{id}/status",
+            put(conversations::set_status),
+        )
+        .route("/messaging/admin/broadcast", post(broadcast::broadcast))
+        .route("/messaging/conversations/{id}/events", get(replay::events))
+        .route(
+            "/messaging/conversations/{id}/history",
+            get(replay::history),
         )
         .route("/messaging/stats", get(stats::stats))
         .route("/messaging/bookings/{booking_id}", put(bookings::register))

@@ -276,6 +276,66 @@ impl EventLog {
         Ok(out)
     }
 
+    /// The stored payloads on `subject` with `after < seq <= upto`, oldest first, at most `limit`
+    /// of them. Reads what the log holds now and returns; it never waits for new events.
+    ///
+    /// # Errors
+    /// When JetStream is unreachable or the read takes longer than 30 s.
+    pub async fn read_subject(
+        &self,
+        subject: &str,
+        after: u64,
+        upto: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, bytes::Bytes)>, LogError> {
+        use futures::StreamExt;
+        let mut out = Vec::new();
+        if upto <= after || limit == 0 {
+            return Ok(out);
+        }
+        let stream = self
+            .js
+            .get_stream(&self.stream)
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        let consumer = stream
+            .create_consumer(jetstream::consumer::pull::OrderedConfig {
+                filter_subject: subject.to_string(),
+                deliver_policy: jetstream::consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: after.saturating_add(1),
+                },
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        if consumer.cached_info().num_pending == 0 {
+            return Ok(out);
+        }
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| LogError::Request(e.to_string()))?;
+        let read = async {
+            while let Some(msg) = messages.next().await {
+                let msg = msg.map_err(|e| LogError::Request(e.to_string()))?;
+                let info = msg.info().map_err(|e| LogError::Request(e.to_string()))?;
+                let (seq, pending) = (info.stream_sequence, info.pending);
+                if seq > upto {
+                    break;
+                }
+                out.push((seq, msg.payload.clone()));
+                if pending == 0 || out.len() >= limit || seq >= upto {
+                    break;
+                }
+            }
+            Ok::<_, LogError>(())
+        };
+        tokio::time::timeout(Duration::from_secs(30), read)
+            .await
+            .map_err(|_| LogError::Request("reading the log timed out".into()))??;
+        Ok(out)
+    }
+
     /// An ordered consumer over the whole log from `start_seq` on.
     ///
     /// # Errors

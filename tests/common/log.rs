@@ -1,5 +1,5 @@
-//! Writing events straight into the log, as another node or an operator would, for state that no
-//! route of the API under test can reach yet (closing a conversation, deleting a message).
+//! Writing events straight into the log, as another node would: for races the log must settle (a
+//! send ordered after a close) and for state set up without going through the node under test.
 
 #![allow(dead_code)]
 use concierge_events::{

@@ -1,0 +1,122 @@
+//! A conversation as it stood at a moment: its events and its booking's, read from the log and
+//! folded by the same pure folds as the live views, into a scratch store in memory. Route 15 and
+//! `concierge replay` answer from it.
+
+use crate::store::{EventLog, LogError};
+use concierge_events::{subject, Envelope, Timestamp};
+use concierge_projections::views::{ConversationView, MessageView};
+use concierge_projections::{apply, MemKv, Views};
+
+/// The moment to look at: a log sequence, or a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moment {
+    /// Every event with `seq` at or below this one.
+    Seq(u64),
+    /// The log up to its first event stamped after this time (a prefix of the log, so the answer
+    /// is a state the views really passed through, even when nodes' clocks disagree a little).
+    Time(Timestamp),
+}
+
+impl Moment {
+    /// Reads `at`: all digits is a sequence, anything else an RFC 3339 time.
+    pub fn parse(at: &str) -> Option<Moment> {
+        if !at.is_empty() && at.bytes().all(|b| b.is_ascii_digit()) {
+            return at.parse().ok().map(Moment::Seq);
+        }
+        Timestamp::parse(at).map(Moment::Time)
+    }
+}
+
+/// The folded state of one conversation at a moment.
+pub struct History {
+    pub conversation: ConversationView,
+    /// Every message as it was then, oldest first.
+    pub messages: Vec<MessageView>,
+    /// The `seq` of the last event of this conversation that was folded.
+    pub as_of_seq: u64,
+}
+
+/// Folds the conversation's events (and its booking's, which set its title) up to `moment`.
+/// `None` when the conversation did not exist yet at that moment.
+///
+/// # Errors
+/// When the log cannot be read.
+pub async fn at(
+    log: &EventLog,
+    conversation_id: &str,
+    booking_id: &str,
+    moment: Moment,
+) -> Result<Option<History>, LogError> {
+    let upto = match moment {
+        Moment::Seq(seq) => seq,
+        Moment::Time(_) => u64::MAX,
+    };
+    let conv_subject = subject::conversation(conversation_id);
+    let own = log.read_subject(&conv_subject, 0, upto, usize::MAX).await?;
+    let booking = log
+        .read_subject(&subject::booking(booking_id), 0, upto, usize::MAX)
+        .await?;
+    let mut events: Vec<(u64, bool, bytes::Bytes)> = own
+        .into_iter()
+        .map(|(seq, payload)| (seq, true, payload))
+        .chain(booking.into_iter().map(|(seq, p)| (seq, false, p)))
+        .collect();
+    events.sort_by_key(|(seq, _, _)| *seq);
+    let decoded = events.into_iter().filter_map(|(seq, own, payload)| {
+        let env = Envelope::decode(&payload).ok().flatten()?;
+        Some((seq, own, env))
+    });
+    Ok(fold(conversation_id, decoded, moment))
+}
+
+/// The pure part of [`at`]: folds `events` (in log order; `true` marks the conversation's own)
+/// until `moment`.
+pub fn fold(
+    conversation_id: &str,
+    events: impl IntoIterator<Item = (u64, bool, Envelope)>,
+    moment: Moment,
+) -> Option<History> {
+    let mut views = Views::new(MemKv::default());
+    let mut as_of_seq = 0;
+    for (seq, own, env) in events {
+        let past = match moment {
+            Moment::Seq(upto) => seq > upto,
+            Moment::Time(t) => env.at > t,
+        };
+        if past {
+            break;
+        }
+        apply(&mut views, seq, &env);
+        if own {
+            as_of_seq = seq;
+        }
+    }
+    let conversation = views.conversation(conversation_id)?;
+    let messages = views.messages(conversation_id, 0, u64::MAX, false, usize::MAX);
+    Some(History {
+        conversation,
+        messages,
+        as_of_seq,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_moment_is_a_sequence_or_a_time() {
+        assert_eq!(Moment::parse("42"), Some(Moment::Seq(42)));
+        assert_eq!(Moment::parse("0"), Some(Moment::Seq(0)));
+        assert_eq!(
+            Moment::parse("2026-11-24T10:15:00.123Z"),
+            Some(Moment::Time(
+                Timestamp::parse("2026-11-24T10:15:00.123Z").unwrap()
+            ))
+        );
+        assert_eq!(Moment::parse(""), None);
+        assert_eq!(Moment::parse("-1"), None);
+        assert_eq!(Moment::parse("99999999999999999999999"), None);
+        assert_eq!(Moment::parse("yesterday"), None);
+    }
+}

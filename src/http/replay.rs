@@ -1,0 +1,152 @@
+//! Routes 14 and 15: a conversation's raw events from the log, and the conversation as it stood
+//! at a moment, folded from the log by the live views' own folds.
+
+use super::extract::Params;
+use super::{ok, path_param, ApiError};
+use crate::auth::Caller;
+use crate::command::{access, CommandError};
+use crate::history::{self, Moment};
+use crate::present;
+use crate::state::AppState;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use concierge_events::{subject, Role};
+use concierge_projections::views::{ConversationView, MessageView};
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// Route 14: the conversation's events as stored, each with its `seq`, oldest first after `after`.
+pub async fn events(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = path_param(path, "conversationId")?;
+    access::conversation_id(&id, "conversationId")?;
+    let q = Params::parse(q.as_deref());
+    let after = q.int("after", 0, 0, u64::MAX)?;
+    let limit = q.int("limit", 100, 1, 1000)?;
+    known(&app, &id)?;
+    if !matches!(caller.role, Role::Admin | Role::Service) {
+        return Err(CommandError::Forbidden(
+            "only admins and service tokens may replay a conversation's events".into(),
+        )
+        .into());
+    }
+    let stored = app
+        .log
+        .read_subject(&subject::conversation(&id), after, u64::MAX, limit as usize)
+        .await
+        .map_err(CommandError::Unavailable)?;
+    let next_after = stored.last().map(|(seq, _)| *seq);
+    let events = stored
+        .iter()
+        .filter_map(|(seq, payload)| with_seq(*seq, payload))
+        .collect();
+    Ok(ok(
+        StatusCode::OK,
+        "Events retrieved",
+        EventPage { events, next_after },
+    ))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventPage {
+    events: Vec<Box<RawValue>>,
+    next_after: Option<u64>,
+}
+
+/// The stored event with `"seq"` added as its first field; the rest is byte for byte as stored.
+/// `None` for a payload that is not a JSON object with at least one field.
+fn with_seq(seq: u64, payload: &[u8]) -> Option<Box<RawValue>> {
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(payload).ok()?;
+    if fields.is_empty() {
+        return None;
+    }
+    let text = std::str::from_utf8(payload).ok()?.trim_start();
+    let rest = text.strip_prefix('{')?;
+    RawValue::from_string(format!("{{\"seq\":{seq},{rest}")).ok()
+}
+
+/// Route 15: the conversation and its messages as they stood at `at` (a time or a `seq`).
+pub async fn history(
+    State(app): State<AppState>,
+    caller: Caller,
+    path: Result<Path<String>, PathRejection>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let id = path_param(path, "conversationId")?;
+    access::conversation_id(&id, "conversationId")?;
+    let q = Params::parse(q.as_deref());
+    let moment = q.get("at").and_then(Moment::parse).ok_or_else(|| {
+        ApiError::Invalid("at must be an RFC 3339 time or a log sequence number".into())
+    })?;
+    let conv = known(&app, &id)?;
+    if caller.role != Role::Admin {
+        return Err(CommandError::Forbidden(
+            "only admins may read a conversation's history".into(),
+        )
+        .into());
+    }
+    let then = history::at(&app.log, &id, &conv.booking_id, moment)
+        .await
+        .map_err(CommandError::Unavailable)?
+        .ok_or_else(|| {
+            CommandError::NotFound("the conversation did not exist at that moment".into())
+        })?;
+    Ok(ok(
+        StatusCode::OK,
+        "Conversation history retrieved",
+        HistoryOut {
+            conversation: present::conversation_then(&then.conversation, &caller.user_id),
+            messages: then.messages,
+            as_of_seq: then.as_of_seq,
+        },
+    ))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HistoryOut {
+    conversation: present::ConversationOut,
+    messages: Vec<MessageView>,
+    as_of_seq: u64,
+}
+
+/// The conversation's current view, or 404.
+fn known(app: &AppState, id: &str) -> Result<ConversationView, ApiError> {
+    app.views
+        .views()
+        .conversation(id)
+        .ok_or_else(|| CommandError::NotFound("conversation not found".into()).into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_seq;
+
+    #[test]
+    fn seq_comes_first_and_the_rest_is_as_stored() {
+        let stored = br#"{"v":1,"id":"x","data":{"a":[1, 2]}}"#;
+        assert_eq!(
+            with_seq(7, stored).unwrap().get(),
+            r#"{"seq":7,"v":1,"id":"x","data":{"a":[1, 2]}}"#
+        );
+        assert_eq!(
+            with_seq(8, b"  {\"v\":1}").unwrap().get(),
+            r#"{"seq":8,"v":1}"#
+        );
+    }
+
+    #[test]
+    fn payloads_that_are_not_objects_with_fields_are_left_out() {
+        assert!(with_seq(1, b"{}").is_none());
+        assert!(with_seq(1, b"[1]").is_none());
+        assert!(with_seq(1, b"not json").is_none());
+    }
+}
