@@ -20,6 +20,53 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a JWT signed with JWT_SECRET, to try the API by hand.
     Token(TokenArgs),
+    /// Wipe this node's views and fold the whole log into them again (stop the node first).
+    Rebuild(LogArgs),
+    /// Print a conversation as a transcript, as it stood at a moment.
+    Replay(ReplayArgs),
+    /// Print the event log as JSON lines (one event per line, with its seq) as it grows.
+    Tail(TailArgs),
+}
+
+/// Where an operator command finds the log and the views: the same settings as `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct LogArgs {
+    /// The node's data folder (its views; without NATS_URL also its local nats-server's store).
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// NATS to read; unset: start the node's local nats-server (the node must be stopped).
+    #[arg(long, env = "NATS_URL")]
+    pub nats_url: Option<String>,
+    /// Name of the event log stream.
+    #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
+    pub stream_name: String,
+    /// nats.conf for the local nats-server (default: the repo's, built in).
+    #[arg(long, env = "NATS_CONF")]
+    pub nats_conf: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// The conversation's id.
+    #[arg(long)]
+    pub conversation: String,
+    /// An RFC 3339 time or a log seq; default: now.
+    #[arg(long)]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// Only events of these types (repeat the flag, or separate with commas).
+    #[arg(long = "type", value_delimiter = ',')]
+    pub types: Vec<String>,
+    /// Start after this seq (0: from the beginning); default: only new events.
+    #[arg(long)]
+    pub since: Option<u64>,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 /// Settings of `concierge serve`; each flag may also come from the environment variable it names.

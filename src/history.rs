@@ -3,7 +3,7 @@
 //! `concierge replay` answer from it.
 
 use crate::store::{EventLog, LogError};
-use concierge_events::{subject, Envelope, Timestamp};
+use concierge_events::{subject, Envelope, Event, Timestamp};
 use concierge_projections::views::{ConversationView, MessageView};
 use concierge_projections::{apply, MemKv, Views};
 
@@ -44,29 +44,42 @@ pub struct History {
 pub async fn at(
     log: &EventLog,
     conversation_id: &str,
-    booking_id: &str,
     moment: Moment,
 ) -> Result<Option<History>, LogError> {
     let upto = match moment {
         Moment::Seq(seq) => seq,
         Moment::Time(_) => u64::MAX,
     };
-    let conv_subject = subject::conversation(conversation_id);
-    let own = log.read_subject(&conv_subject, 0, upto, usize::MAX).await?;
-    let booking = log
-        .read_subject(&subject::booking(booking_id), 0, upto, usize::MAX)
-        .await?;
-    let mut events: Vec<(u64, bool, bytes::Bytes)> = own
+    let own = decoded(
+        log.read_subject(&subject::conversation(conversation_id), 0, upto, usize::MAX)
+            .await?,
+    );
+    let booking_id = own.iter().find_map(|(_, env)| match &env.event {
+        Event::ConversationCreated(c) => Some(c.booking_id.clone()),
+        _ => None,
+    });
+    let booking = match booking_id {
+        Some(b) => decoded(
+            log.read_subject(&subject::booking(&b), 0, upto, usize::MAX)
+                .await?,
+        ),
+        None => Vec::new(),
+    };
+    let mut events: Vec<(u64, bool, Envelope)> = own
         .into_iter()
-        .map(|(seq, payload)| (seq, true, payload))
-        .chain(booking.into_iter().map(|(seq, p)| (seq, false, p)))
+        .map(|(seq, env)| (seq, true, env))
+        .chain(booking.into_iter().map(|(seq, env)| (seq, false, env)))
         .collect();
     events.sort_by_key(|(seq, _, _)| *seq);
-    let decoded = events.into_iter().filter_map(|(seq, own, payload)| {
-        let env = Envelope::decode(&payload).ok().flatten()?;
-        Some((seq, own, env))
-    });
-    Ok(fold(conversation_id, decoded, moment))
+    Ok(fold(conversation_id, events, moment))
+}
+
+/// The events of this schema among `stored`; others are left out.
+fn decoded(stored: Vec<(u64, bytes::Bytes)>) -> Vec<(u64, Envelope)> {
+    stored
+        .into_iter()
+        .filter_map(|(seq, payload)| Some((seq, Envelope::decode(&payload).ok().flatten()?)))
+        .collect()
 }
 
 /// The pure part of [`at`]: folds `events` (in log order; `true` marks the conversation's own)

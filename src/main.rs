@@ -11,8 +11,10 @@
 //! - [`history`]: a conversation as it stood at a moment, folded from the log.
 //! - [`ws`]: the WebSocket gateway: sockets and rooms, fan-out from the log, presence, typing.
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
+//! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.
 
 mod auth;
+mod cli;
 mod command;
 mod config;
 mod history;
@@ -40,6 +42,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Token(args) => token(args),
+        Command::Rebuild(args) => run_to_end(cli::rebuild(args)),
+        Command::Replay(args) => run_to_end(cli::replay(args)),
+        Command::Tail(args) => run_to_end(cli::tail(args)),
         Command::Serve(args) => {
             init_tracing();
             let config = match args.check() {
@@ -49,20 +54,25 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("error: cannot start the async runtime: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            match runtime.block_on(serve(config)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    ExitCode::from(1)
-                }
-            }
+            run_to_end(serve(config))
+        }
+    }
+}
+
+/// Runs a command on a new runtime; its errors go to stderr with exit status 1.
+fn run_to_end(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
         }
     }
 }

@@ -35,6 +35,11 @@ impl Progress {
         *self.folded.borrow()
     }
 
+    /// Changes each time a batch is folded; holds the checkpoint.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.folded.subscribe()
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }

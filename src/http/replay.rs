@@ -8,6 +8,7 @@ use crate::command::{access, CommandError};
 use crate::history::{self, Moment};
 use crate::present;
 use crate::state::AppState;
+use crate::store;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -44,7 +45,7 @@ pub async fn events(
     let next_after = stored.last().map(|(seq, _)| *seq);
     let events = stored
         .iter()
-        .filter_map(|(seq, payload)| with_seq(*seq, payload))
+        .filter_map(|(seq, payload)| store::with_seq(*seq, payload))
         .collect();
     Ok(ok(
         StatusCode::OK,
@@ -60,19 +61,6 @@ struct EventPage {
     next_after: Option<u64>,
 }
 
-/// The stored event with `"seq"` added as its first field; the rest is byte for byte as stored.
-/// `None` for a payload that is not a JSON object with at least one field.
-fn with_seq(seq: u64, payload: &[u8]) -> Option<Box<RawValue>> {
-    let fields: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_slice(payload).ok()?;
-    if fields.is_empty() {
-        return None;
-    }
-    let text = std::str::from_utf8(payload).ok()?.trim_start();
-    let rest = text.strip_prefix('{')?;
-    RawValue::from_string(format!("{{\"seq\":{seq},{rest}")).ok()
-}
-
 /// Route 15: the conversation and its messages as they stood at `at` (a time or a `seq`).
 pub async fn history(
     State(app): State<AppState>,
@@ -86,14 +74,14 @@ pub async fn history(
     let moment = q.get("at").and_then(Moment::parse).ok_or_else(|| {
         ApiError::Invalid("at must be an RFC 3339 time or a log sequence number".into())
     })?;
-    let conv = known(&app, &id)?;
+    known(&app, &id)?;
     if caller.role != Role::Admin {
         return Err(CommandError::Forbidden(
             "only admins may read a conversation's history".into(),
         )
         .into());
     }
-    let then = history::at(&app.log, &id, &conv.booking_id, moment)
+    let then = history::at(&app.log, &id, moment)
         .await
         .map_err(CommandError::Unavailable)?
         .ok_or_else(|| {
@@ -124,29 +112,4 @@ fn known(app: &AppState, id: &str) -> Result<ConversationView, ApiError> {
         .views()
         .conversation(id)
         .ok_or_else(|| CommandError::NotFound("conversation not found".into()).into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_seq;
-
-    #[test]
-    fn seq_comes_first_and_the_rest_is_as_stored() {
-        let stored = br#"{"v":1,"id":"x","data":{"a":[1, 2]}}"#;
-        assert_eq!(
-            with_seq(7, stored).unwrap().get(),
-            r#"{"seq":7,"v":1,"id":"x","data":{"a":[1, 2]}}"#
-        );
-        assert_eq!(
-            with_seq(8, b"  {\"v\":1}").unwrap().get(),
-            r#"{"seq":8,"v":1}"#
-        );
-    }
-
-    #[test]
-    fn payloads_that_are_not_objects_with_fields_are_left_out() {
-        assert!(with_seq(1, b"{}").is_none());
-        assert!(with_seq(1, b"[1]").is_none());
-        assert!(with_seq(1, b"not json").is_none());
-    }
 }

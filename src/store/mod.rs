@@ -364,3 +364,42 @@ impl EventLog {
             .map_err(|e| LogError::Request(e.to_string()))
     }
 }
+
+/// A stored event with `"seq"` added as its first field, the rest byte for byte as stored: how
+/// route 14 and `concierge tail` show events. `None` for a payload that is not a JSON object with
+/// at least one field.
+pub fn with_seq(seq: u64, payload: &[u8]) -> Option<Box<serde_json::value::RawValue>> {
+    let fields: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(payload).ok()?;
+    if fields.is_empty() {
+        return None;
+    }
+    let text = std::str::from_utf8(payload).ok()?.trim_start();
+    let rest = text.strip_prefix('{')?;
+    serde_json::value::RawValue::from_string(format!("{{\"seq\":{seq},{rest}")).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_seq;
+
+    #[test]
+    fn seq_comes_first_and_the_rest_is_as_stored() {
+        let stored = br#"{"v":1,"id":"x","data":{"a":[1, 2]}}"#;
+        assert_eq!(
+            with_seq(7, stored).unwrap().get(),
+            r#"{"seq":7,"v":1,"id":"x","data":{"a":[1, 2]}}"#
+        );
+        assert_eq!(
+            with_seq(8, b"  {\"v\":1}").unwrap().get(),
+            r#"{"seq":8,"v":1}"#
+        );
+    }
+
+    #[test]
+    fn payloads_that_are_not_objects_with_fields_are_left_out() {
+        assert!(with_seq(1, b"{}").is_none());
+        assert!(with_seq(1, b"[1]").is_none());
+        assert!(with_seq(1, b"not json").is_none());
+    }
+}

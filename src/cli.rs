@@ -1,0 +1,279 @@
+//! Operator commands beside `serve`: `rebuild` the views from the log, `replay` a conversation as a
+//! transcript as of a moment, `tail` the live stream as JSON lines.
+
+use crate::config::{LogArgs, ReplayArgs, TailArgs};
+use crate::history::{self, Moment};
+use crate::projection::{self, Progress};
+use crate::store::{self, local_nats::LocalNats, EventLog};
+use anyhow::{bail, Context};
+use concierge_events::MessageType;
+use concierge_projections::views::{ConversationView, MessageView};
+use concierge_projections::ViewStore;
+use futures::StreamExt;
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+/// The log an operator command reads: NATS_URL, or the node's local nats-server started for the
+/// duration of the command (the node itself must be stopped: it owns that server).
+struct Log {
+    log: EventLog,
+    local: Option<LocalNats>,
+}
+
+impl Log {
+    async fn open(args: &LogArgs) -> anyhow::Result<Log> {
+        let local = match &args.nats_url {
+            Some(_) => None,
+            None => Some(LocalNats::start(&args.data_dir, args.nats_conf.as_deref()).await?),
+        };
+        let url = match (&args.nats_url, &local) {
+            (Some(url), _) => url.clone(),
+            (None, Some(local)) => local.url(),
+            (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
+        };
+        let log = EventLog::connect(&url, &args.stream_name, "CONCIERGE_TYPING").await?;
+        let connected = async {
+            while !log.is_connected() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(10), connected)
+            .await
+            .is_err()
+        {
+            bail!("cannot reach NATS at {url}");
+        }
+        Ok(Log { log, local })
+    }
+
+    async fn close(self) {
+        if let Some(local) = self.local {
+            local.stop().await;
+        }
+    }
+}
+
+/// `concierge rebuild`: wipes this node's views and folds the whole log into them with the node's
+/// own projection worker, printing progress and the rate. The node must be stopped.
+pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
+    let dir = args.data_dir.join("views");
+    let views = ViewStore::open(&dir).with_context(|| {
+        format!(
+            "cannot open the views in {} (is a node still running on this DATA_DIR? stop it first)",
+            dir.display()
+        )
+    })?;
+    let log = Log::open(&args).await?;
+    let (_, last) = log
+        .log
+        .bounds()
+        .await
+        .context("cannot read the log's bounds")?;
+    views.wipe().context("cannot wipe the views")?;
+    println!("wiped the views in {}", dir.display());
+    println!("folding {last} events from {}", args.stream_name);
+
+    let progress = Progress::new(0);
+    let (stop, stopped) = watch::channel(false);
+    let (fanout, mut no_sockets) = mpsc::channel(16);
+    let drain = tokio::spawn(async move { while no_sockets.recv().await.is_some() {} });
+    let worker = tokio::spawn(projection::run(
+        log.log.clone(),
+        views.clone(),
+        progress.clone(),
+        fanout,
+        stopped,
+    ));
+    let started = Instant::now();
+    let mut folded = progress.subscribe();
+    let mut last_print = Instant::now();
+    while *folded.borrow_and_update() < last {
+        tokio::select! {
+            changed = folded.changed() => if changed.is_err() { break },
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        if last_print.elapsed() >= Duration::from_secs(1) {
+            let n = progress.folded();
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "folded {n}/{last} ({:.0}%), {:.0} events/s",
+                100.0 * n as f64 / last.max(1) as f64,
+                n as f64 / secs.max(1e-9)
+            );
+            last_print = Instant::now();
+        }
+    }
+    let _ = stop.send(true);
+    let _ = worker.await;
+    drain.abort();
+    views.flush().context("cannot flush the views")?;
+    let secs = started.elapsed().as_secs_f64();
+    let n = views.checkpoint();
+    println!(
+        "rebuilt the views from {n} events in {secs:.1} s ({:.0} events/s); checkpoint {n}",
+        n as f64 / secs.max(1e-9)
+    );
+    log.close().await;
+    Ok(())
+}
+
+/// `concierge replay`: the conversation as of `--at` (default: now), as a readable transcript.
+pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let moment = match &args.at {
+        None => Moment::Seq(u64::MAX),
+        Some(at) => Moment::parse(at)
+            .with_context(|| format!("--at {at:?} is neither an RFC 3339 time nor a seq"))?,
+    };
+    if !concierge_events::ids::is_ulid(&args.conversation) {
+        bail!("--conversation must be a 26-character ULID");
+    }
+    let log = Log::open(&args.log).await?;
+    let then = history::at(&log.log, &args.conversation, moment)
+        .await
+        .context("cannot read the log")?;
+    log.close().await;
+    let Some(then) = then else {
+        bail!(
+            "conversation {} did not exist at that moment",
+            args.conversation
+        );
+    };
+    let mut out = std::io::stdout().lock();
+    out.write_all(transcript(&then.conversation, &then.messages, then.as_of_seq).as_bytes())?;
+    Ok(())
+}
+
+/// A conversation and its messages as plain text, one line per message.
+pub fn transcript(conv: &ConversationView, messages: &[MessageView], as_of_seq: u64) -> String {
+    let mut s = format!(
+        "conversation {} · {} · booking {} · {} · as of seq {as_of_seq}\n",
+        conv.id,
+        conv.title,
+        conv.booking_id,
+        conv.status.as_str()
+    );
+    let people: Vec<String> = conv
+        .participants
+        .iter()
+        .map(|p| {
+            format!(
+                "{} ({}, {}, {} unread)",
+                p.name,
+                p.user_id,
+                p.role.as_str(),
+                conv.unread_for(&p.user_id)
+            )
+        })
+        .collect();
+    s.push_str(&format!("participants: {}\n", people.join(", ")));
+    for m in messages {
+        let name = conv
+            .participants
+            .iter()
+            .find(|p| p.user_id == m.sender)
+            .map_or(m.sender.as_str(), |p| p.name.as_str());
+        let body = if m.is_deleted {
+            "[deleted]".to_string()
+        } else {
+            let mut body = m.content.replace('\n', "\n    ");
+            if m.message_type != MessageType::Text {
+                body = format!("[{}] {body}", message_type(m.message_type));
+            }
+            for a in &m.attachments {
+                body.push_str(&format!(" <{}>", a.filename));
+            }
+            body
+        };
+        s.push_str(&format!(
+            "{} #{} {name}: {body}",
+            m.created_at.to_rfc3339(),
+            m.seq
+        ));
+        if m.is_edited && !m.is_deleted {
+            s.push_str(" (edited)");
+        }
+        if !m.reactions.is_empty() {
+            let r: Vec<String> = m
+                .reactions
+                .iter()
+                .map(|r| format!("{} {}", r.emoji, r.user))
+                .collect();
+            s.push_str(&format!(" [{}]", r.join(", ")));
+        }
+        if !m.read_by.is_empty() {
+            let r: Vec<&str> = m.read_by.iter().map(|r| r.user.as_str()).collect();
+            s.push_str(&format!(" (read by {})", r.join(", ")));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn message_type(t: MessageType) -> &'static str {
+    match t {
+        MessageType::Text => "text",
+        MessageType::Image => "image",
+        MessageType::File => "file",
+        MessageType::System => "system",
+    }
+}
+
+/// `concierge tail`: the log as JSON lines (each event as stored, with its `seq`), from `--since`
+/// on or from now, until interrupted.
+pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
+    let log = Log::open(&args.log).await?;
+    let start = match args.since {
+        Some(since) => since.saturating_add(1),
+        None => {
+            log.log
+                .bounds()
+                .await
+                .context("cannot read the log's bounds")?
+                .1
+                + 1
+        }
+    };
+    let mut events = log
+        .log
+        .consume_from(start)
+        .await
+        .context("cannot open a consumer on the log")?;
+    let stop = tokio::signal::ctrl_c();
+    tokio::pin!(stop);
+    let mut out = std::io::stdout();
+    loop {
+        let msg = tokio::select! {
+            msg = events.next() => msg,
+            _ = &mut stop => break,
+        };
+        let Some(msg) = msg else { break };
+        let msg = msg.context("the log consumer failed")?;
+        let seq = msg
+            .info()
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .stream_sequence;
+        if !args.types.is_empty() {
+            let wanted = event_type(&msg.payload).is_some_and(|t| args.types.contains(&t));
+            if !wanted {
+                continue;
+            }
+        }
+        if let Some(line) = store::with_seq(seq, &msg.payload) {
+            writeln!(out, "{}", line.get())?;
+            out.flush()?;
+        }
+    }
+    log.close().await;
+    Ok(())
+}
+
+/// The `type` of a stored event, read without decoding the rest.
+fn event_type(payload: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_slice::<Head>(payload).ok().map(|h| h.kind)
+}
