@@ -50,19 +50,15 @@ pub async fn at(
         Moment::Seq(seq) => seq,
         Moment::Time(_) => u64::MAX,
     };
-    let own = decoded(
-        log.read_subject(&subject::conversation(conversation_id), 0, upto, usize::MAX)
-            .await?,
-    );
+    let own = log
+        .read_events(&subject::conversation(conversation_id), 0, upto)
+        .await?;
     let booking_id = own.iter().find_map(|(_, env)| match &env.event {
         Event::ConversationCreated(c) => Some(c.booking_id.clone()),
         _ => None,
     });
     let booking = match booking_id {
-        Some(b) => decoded(
-            log.read_subject(&subject::booking(&b), 0, upto, usize::MAX)
-                .await?,
-        ),
+        Some(b) => log.read_events(&subject::booking(&b), 0, upto).await?,
         None => Vec::new(),
     };
     let mut events: Vec<(u64, bool, Envelope)> = own
@@ -72,14 +68,6 @@ pub async fn at(
         .collect();
     events.sort_by_key(|(seq, _, _)| *seq);
     Ok(fold(conversation_id, events, moment))
-}
-
-/// The events of this schema among `stored`; others are left out.
-fn decoded(stored: Vec<(u64, bytes::Bytes)>) -> Vec<(u64, Envelope)> {
-    stored
-        .into_iter()
-        .filter_map(|(seq, payload)| Some((seq, Envelope::decode(&payload).ok().flatten()?)))
-        .collect()
 }
 
 /// The pure part of [`at`]: folds `events` (in log order; `true` marks the conversation's own)

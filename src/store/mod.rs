@@ -245,39 +245,30 @@ impl EventLog {
     /// # Errors
     /// When JetStream is unreachable or the read takes longer than 30 s.
     pub async fn read_range(&self, from: u64, to: u64) -> Result<Vec<(u64, Envelope)>, LogError> {
-        use futures::StreamExt;
-        let mut out = Vec::new();
-        if to < from {
-            return Ok(out);
-        }
-        let mut messages = self.consume_from(from).await?;
-        let read = async {
-            while let Some(msg) = messages.next().await {
-                let msg = msg.map_err(|e| LogError::Request(e.to_string()))?;
-                let seq = msg
-                    .info()
-                    .map_err(|e| LogError::Request(e.to_string()))?
-                    .stream_sequence;
-                if seq > to {
-                    break;
-                }
-                if let Ok(Some(event)) = Envelope::decode(&msg.payload) {
-                    out.push((seq, event));
-                }
-                if seq >= to {
-                    break;
-                }
-            }
-            Ok::<_, LogError>(())
-        };
-        tokio::time::timeout(Duration::from_secs(30), read)
-            .await
-            .map_err(|_| LogError::Request("reading the log timed out".into()))??;
-        Ok(out)
+        self.read_events("", from.saturating_sub(1), to).await
     }
 
-    /// The stored payloads on `subject` with `after < seq <= upto`, oldest first, at most `limit`
-    /// of them. Reads what the log holds now and returns; it never waits for new events.
+    /// The events on `subject` (every subject when empty) with `after < seq <= upto`, in order;
+    /// events this schema does not know are left out.
+    ///
+    /// # Errors
+    /// When JetStream is unreachable or the read takes longer than 30 s.
+    pub async fn read_events(
+        &self,
+        subject: &str,
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<(u64, Envelope)>, LogError> {
+        let stored = self.read_subject(subject, after, upto, usize::MAX).await?;
+        Ok(stored
+            .into_iter()
+            .filter_map(|(seq, payload)| Some((seq, Envelope::decode(&payload).ok().flatten()?)))
+            .collect())
+    }
+
+    /// The stored payloads on `subject` (every subject when empty) with `after < seq <= upto`, oldest
+    /// first, at most `limit` of them. Reads what the log holds now and returns; it never waits for
+    /// new events.
     ///
     /// # Errors
     /// When JetStream is unreachable or the read takes longer than 30 s.
