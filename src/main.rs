@@ -1,31 +1,6 @@
-//! `concierge`: the messaging engine's binary.
-//!
-//! # Layout
-//! - [`config`]: flags and environment, checked once.
-//! - [`auth`]: JWT verification (the `Caller` extractor) and minting (`concierge token`).
-//! - [`store`]: the JetStream event log, and the supervised local nats-server.
-//! - [`projection`]: the worker that folds the log into this node's sled views.
-//! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
-//!   every transport.
-//! - [`http`]: the REST API, one file per resource; [`present`]: views as a caller sees them.
-//! - [`history`]: a conversation as it stood at a moment, folded from the log.
-//! - [`ws`]: the WebSocket gateway: sockets and rooms, fan-out from the log, presence, typing.
-//! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
-//! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.
+//! `concierge`: the messaging engine's binary: `serve`, `token` and the operator commands.
 
-mod auth;
-mod cli;
-mod command;
-mod config;
-mod history;
-mod http;
-mod present;
-mod projection;
-mod ratelimit;
-mod state;
-mod store;
-mod ws;
-
+use concierge::{auth, cli, config, http, projection, state, store, ws};
 use anyhow::Context;
 use clap::Parser;
 use concierge_projections::ViewStore;

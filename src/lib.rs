@@ -1,0 +1,29 @@
+//! Concierge: real-time messaging about bookings on an event log. The library holds everything
+//! the `concierge` binary runs; it is a library so that fuzz targets and benchmarks can reach the
+//! validators and parsers directly.
+//!
+//! # Layout
+//! - [`config`]: flags and environment, checked once.
+//! - [`auth`]: JWT verification (the `Caller` extractor) and minting (`concierge token`).
+//! - [`store`]: the JetStream event log, and the supervised local nats-server.
+//! - [`projection`]: the worker that folds the log into this node's sled views.
+//! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
+//!   every transport.
+//! - [`http`]: the REST API, one file per resource; [`present`]: views as a caller sees them.
+//! - [`history`]: a conversation as it stood at a moment, folded from the log.
+//! - [`ws`]: the WebSocket gateway: sockets and rooms, fan-out from the log, presence, typing.
+//! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
+//! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.
+
+pub mod auth;
+pub mod cli;
+pub mod command;
+pub mod config;
+pub mod history;
+pub mod http;
+pub mod present;
+pub mod projection;
+pub mod ratelimit;
+pub mod state;
+pub mod store;
+pub mod ws;
