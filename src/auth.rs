@@ -158,8 +158,35 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let token = bearer(parts.headers.get(axum::http::header::AUTHORIZATION))?;
-        Ok(state.keys.verify(token)?)
+        let ip = client_ip(parts);
+        if let Some(retry_after) = ip.and_then(|ip| state.auth_failures.blocked(ip)) {
+            return Err(ApiError::TooManyAuthFailures { retry_after });
+        }
+        let verified = bearer(parts.headers.get(axum::http::header::AUTHORIZATION))
+            .and_then(|token| state.keys.verify(token));
+        if let (Err(e), Some(ip)) = (&verified, ip) {
+            if e.counts_as_failure() {
+                state.auth_failures.failed(ip);
+            }
+        }
+        Ok(verified?)
+    }
+}
+
+/// The address the request came from (the peer of the TCP connection; a proxy in front is not
+/// looked through).
+pub fn client_ip(parts: &Parts) -> Option<std::net::IpAddr> {
+    parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+impl AuthError {
+    /// A token was presented and refused: counted toward the address's failed authentications.
+    /// A request without any token is not an attempt to authenticate.
+    pub fn counts_as_failure(&self) -> bool {
+        !matches!(self, AuthError::Missing)
     }
 }
 

@@ -93,6 +93,14 @@ pub struct ServeArgs {
     /// Message sends per user per 10 s on this node; 0 turns the limit off.
     #[arg(long, env = "SEND_RATE_LIMIT", default_value_t = 20)]
     pub send_rate_limit: u32,
+    /// Other writes (edits, deletes, reactions, status changes, typing) per user per 10 s on this
+    /// node; 0 turns the limit off.
+    #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 60)]
+    pub write_rate_limit: u32,
+    /// Failed authentications per client address per minute before it is refused for a while
+    /// (429); 0 turns the limit off.
+    #[arg(long, env = "AUTH_FAILURE_LIMIT", default_value_t = 10)]
+    pub auth_failure_limit: u32,
     /// Name of the event log stream.
     #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
     pub stream_name: String,
@@ -153,6 +161,8 @@ pub struct Config {
     pub jwt_secret_generated: bool,
     pub client_url: String,
     pub send_rate_limit: u32,
+    pub write_rate_limit: u32,
+    pub auth_failure_limit: u32,
     pub stream_name: String,
     pub typing_stream_name: String,
     pub nats_conf: Option<PathBuf>,
@@ -196,6 +206,8 @@ impl ServeArgs {
             jwt_secret_generated: generated,
             client_url: self.client_url,
             send_rate_limit: self.send_rate_limit,
+            write_rate_limit: self.write_rate_limit,
+            auth_failure_limit: self.auth_failure_limit,
             stream_name: self.stream_name,
             typing_stream_name: self.typing_stream_name,
             nats_conf: self.nats_conf,

@@ -1,8 +1,8 @@
 //! `concierge`: the messaging engine's binary: `serve`, `token` and the operator commands.
 
-use concierge::{auth, cli, config, http, projection, state, store, ws};
 use anyhow::Context;
 use clap::Parser;
+use concierge::{auth, cli, config, http, projection, state, store, ws};
 use concierge_projections::ViewStore;
 use config::{Cli, Command, Config, TokenArgs};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -153,12 +153,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let presence = tokio::spawn(ws::presence::run(state.clone(), stopped.clone()));
     let typing = tokio::spawn(ws::typing::run(state.clone(), stopped.clone()));
     let pruner = {
-        let limiter = state.send_limiter.clone();
+        let state = state.clone();
         let mut stopped = stopped.clone();
         tokio::spawn(async move {
             loop {
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => limiter.prune(),
+                    _ = tokio::time::sleep(Duration::from_secs(60)) => {
+                        state.send_limiter.prune();
+                        state.write_limiter.prune();
+                        state.auth_failures.prune();
+                    }
                     _ = stopped.changed() => return,
                 }
             }
@@ -184,7 +188,8 @@ async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, http::app(state))
+    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -3,7 +3,7 @@
 use crate::auth::JwtKeys;
 use crate::config::Config;
 use crate::projection::Progress;
-use crate::ratelimit::SendLimiter;
+use crate::ratelimit::{AuthFailures, UserBudget};
 use crate::store::EventLog;
 use crate::ws::Gateway;
 use concierge_projections::ViewStore;
@@ -17,7 +17,9 @@ pub struct AppState {
     pub log: EventLog,
     pub views: ViewStore,
     pub progress: Arc<Progress>,
-    pub send_limiter: Arc<SendLimiter>,
+    pub send_limiter: Arc<UserBudget>,
+    pub write_limiter: Arc<UserBudget>,
+    pub auth_failures: Arc<AuthFailures>,
     pub metrics: Option<PrometheusHandle>,
     pub gateway: Arc<Gateway>,
 }
@@ -32,7 +34,9 @@ impl AppState {
     ) -> AppState {
         AppState {
             keys: Arc::new(JwtKeys::new(&config.jwt_secret)),
-            send_limiter: Arc::new(SendLimiter::new(config.send_rate_limit)),
+            send_limiter: Arc::new(UserBudget::per_user(config.send_rate_limit)),
+            write_limiter: Arc::new(UserBudget::per_user(config.write_rate_limit)),
+            auth_failures: Arc::new(AuthFailures::new(config.auth_failure_limit)),
             config: Arc::new(config),
             log,
             views,

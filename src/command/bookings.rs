@@ -77,6 +77,7 @@ pub async fn register<E: From<CommandError>>(
         )
         .into());
     }
+    super::take_write(app, caller)?;
     let input = body()?;
     let existing = app.views.views().booking(booking_id);
     if let Some(b) = &existing {

@@ -32,12 +32,7 @@ pub async fn broadcast<E: From<CommandError>>(
     if caller.role != Role::Admin {
         return Err(CommandError::Forbidden("only admins may broadcast".into()).into());
     }
-    app.send_limiter
-        .check(&caller.user_id)
-        .map_err(|retry_after| CommandError::RateLimited {
-            retry_after,
-            limit: app.config.send_rate_limit,
-        })?;
+    super::take_send(app, caller)?;
     let body = body()?;
     let obj = body
         .as_object()

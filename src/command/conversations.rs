@@ -186,6 +186,7 @@ pub async fn set_status<E: From<CommandError>>(
         )
         .into());
     }
+    super::take_write(app, caller)?;
     let body = body()?;
     let to = body
         .as_object()

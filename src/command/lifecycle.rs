@@ -2,7 +2,7 @@
 //! that is already in place answers 200 and writes nothing; a deleted message takes no further change.
 
 use super::messages::check_content;
-use super::{access, envelope, write, CommandError, Result};
+use super::{access, envelope, take_write, write, CommandError, Result};
 use crate::auth::Caller;
 use crate::state::AppState;
 use concierge_events::{
@@ -103,6 +103,7 @@ pub async fn edit<E: From<CommandError>>(
     if message.sender != caller.user_id {
         return Err(CommandError::Forbidden("only the sender may edit a message".into()).into());
     }
+    take_write(app, caller)?;
     let body = body()?;
     let obj = body
         .as_object()
@@ -150,6 +151,7 @@ pub async fn delete(
     if message.is_deleted {
         return Ok(message);
     }
+    take_write(app, caller)?;
     let (deleted, _) = change(
         app,
         caller,
@@ -177,6 +179,7 @@ pub async fn react<E: From<CommandError>>(
     body: impl FnOnce() -> std::result::Result<Value, E>,
 ) -> std::result::Result<MessageView, E> {
     let (conv, message) = load(app, caller, conversation_id, message_id)?;
+    take_write(app, caller)?;
     let body = body()?;
     let obj = body
         .as_object()
@@ -223,6 +226,7 @@ pub async fn unreact(
     check_ids(conversation_id, message_id)?;
     check_emoji(emoji)?;
     let (conv, message) = load(app, caller, conversation_id, message_id)?;
+    take_write(app, caller)?;
     conflicts(&conv, &message)?;
     if !has_reaction(&message, &caller.user_id, emoji) {
         return Ok(message);

@@ -217,12 +217,7 @@ pub async fn send<E: From<CommandError>>(
     if let Some(original) = key_hint.and_then(|k| original(app, &conv, caller, k)) {
         return Ok((original, false));
     }
-    app.send_limiter
-        .check(&caller.user_id)
-        .map_err(|retry_after| CommandError::RateLimited {
-            retry_after,
-            limit: app.config.send_rate_limit,
-        })?;
+    super::take_send(app, caller)?;
     let input = body()?;
     if input.message_type == MessageType::System && caller.role != Role::Admin {
         return Err(CommandError::Forbidden("only admins may send system messages".into()).into());

@@ -42,9 +42,13 @@ pub enum CommandError {
     /// 409 `conflict`: the action contradicts the current state.
     #[error("{0}")]
     Conflict(String),
-    /// 429 `rate_limited`, with the wait until the next send is allowed.
-    #[error("too many messages: at most {limit} per 10 seconds")]
-    RateLimited { retry_after: Duration, limit: u32 },
+    /// 429 `rate_limited`, with the wait until the next one is allowed; `what` names the budget.
+    #[error("too many {what}: at most {limit} per 10 seconds")]
+    RateLimited {
+        retry_after: Duration,
+        limit: u32,
+        what: &'static str,
+    },
     /// 503 `unavailable`: the log did not take the event; nothing was written. Retry later.
     #[error("the event store cannot take the write right now; nothing was written")]
     Unavailable(#[source] LogError),
@@ -54,6 +58,39 @@ pub enum CommandError {
 }
 
 pub type Result<T> = std::result::Result<T, CommandError>;
+
+/// Takes one message send from the caller's budget (`SEND_RATE_LIMIT`, shared by HTTP and
+/// WebSocket).
+///
+/// # Errors
+/// 429 when the budget is spent.
+pub fn take_send(app: &AppState, caller: &Caller) -> Result<()> {
+    app.send_limiter
+        .check(&caller.user_id)
+        .map_err(|retry_after| CommandError::RateLimited {
+            retry_after,
+            limit: app.config.send_rate_limit,
+            what: "messages",
+        })
+}
+
+/// Takes one other write (edit, delete, reaction, status, typing) from the caller's budget
+/// (`WRITE_RATE_LIMIT`). Service tokens, the booking platform's back end, have no such budget.
+///
+/// # Errors
+/// 429 when the budget is spent.
+pub fn take_write(app: &AppState, caller: &Caller) -> Result<()> {
+    if caller.role == concierge_events::Role::Service {
+        return Ok(());
+    }
+    app.write_limiter
+        .check(&caller.user_id)
+        .map_err(|retry_after| CommandError::RateLimited {
+            retry_after,
+            limit: app.config.write_rate_limit,
+            what: "writes",
+        })
+}
 
 /// A new event by `caller` about `conversation_id`, stamped now.
 pub fn envelope(caller: &Caller, conversation_id: Option<&str>, event: Event) -> Envelope {

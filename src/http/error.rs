@@ -28,6 +28,10 @@ pub enum ApiError {
     /// 400 `validation_failed` found by the HTTP layer (query, path, JSON syntax).
     #[error("{0}")]
     Invalid(String),
+    /// 429 `rate_limited`: this client address failed to authenticate too often; the wait until
+    /// it may try again.
+    #[error("too many failed authentications from this address: try again later")]
+    TooManyAuthFailures { retry_after: std::time::Duration },
     /// Whatever a command refused; see [`CommandError`] for the statuses.
     #[error(transparent)]
     Command(#[from] CommandError),
@@ -44,6 +48,7 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ApiError::TooManyAuthFailures { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::Command(c) => match c {
                 CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
                 CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
@@ -62,7 +67,12 @@ impl IntoResponse for ApiError {
         let (status, code) = self.status_and_code();
         let body = Json(json!({ "success": false, "message": self.to_string(), "error": code }));
         let mut response = (status, body).into_response();
-        if let ApiError::Command(CommandError::RateLimited { retry_after, .. }) = &self {
+        let retry_after = match &self {
+            ApiError::Command(CommandError::RateLimited { retry_after, .. })
+            | ApiError::TooManyAuthFailures { retry_after } => Some(*retry_after),
+            _ => None,
+        };
+        if let Some(retry_after) = retry_after {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             response
                 .headers_mut()

@@ -17,15 +17,16 @@ use crate::auth::{bearer, AuthError, Caller, LEEWAY_SECS};
 use crate::command::{access, messages, CommandError};
 use crate::state::AppState;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::extract::{RawQuery, State};
+use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use concierge_events::{subject, Empty, Event, Role};
 use frame::ClientEvent;
 use futures::{SinkExt, StreamExt};
 use presence::Presence;
 use registry::{Registry, Socket};
 use serde_json::{json, Value};
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,10 +54,14 @@ pub struct Gateway {
 /// `GET /ws`: upgrades, then authenticates by header, `?token=` or a first `authenticate` frame.
 pub async fn upgrade(
     State(app): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if let Some(retry_after) = app.auth_failures.blocked(peer.ip()) {
+        return crate::http::ApiError::TooManyAuthFailures { retry_after }.into_response();
+    }
     let from_query = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned());
@@ -70,7 +75,7 @@ pub async fn upgrade(
         // Small initial buffers keep an idle socket cheap; they grow for large frames.
         .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| connection(socket, app, presented))
+        .on_upgrade(move |socket| connection(socket, app, presented, peer.ip()))
 }
 
 fn close(code: u16, reason: &str) -> Message {
@@ -84,6 +89,7 @@ async fn connection(
     socket: WebSocket,
     app: AppState,
     presented: Option<Result<String, AuthError>>,
+    peer: IpAddr,
 ) {
     let (mut sink, mut stream) = socket.split();
     let verified = match presented {
@@ -93,6 +99,9 @@ async fn connection(
     let caller = match verified {
         Ok(c) => c,
         Err(e) => {
+            if e.counts_as_failure() {
+                app.auth_failures.failed(peer);
+            }
             let _ = sink.send(close(4401, &short(&e.to_string()))).await;
             return;
         }
@@ -371,6 +380,7 @@ impl Session<'_> {
 
     async fn typing(&self, conversation_id: &str, started: bool) -> Result<(), CommandError> {
         let conv = access::conversation(self.app, self.caller, conversation_id)?;
+        crate::command::take_write(self.app, self.caller)?;
         let event = if started {
             Event::TypingStarted(Empty {})
         } else {
