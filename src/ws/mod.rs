@@ -159,6 +159,11 @@ async fn authenticate_by_frame(
         let next = tokio::time::timeout_at(deadline, stream.next()).await;
         let text = match next {
             Err(_) => return Err(AuthError::BadClaim("no authenticate frame within 10 s")),
+            Ok(Some(Err(e))) if too_big(&e) => {
+                // Closed here with 1009, as after authenticating; no token was read.
+                let _ = sink.send(close(1009, "frame over 64 KiB")).await;
+                return Err(AuthError::Missing);
+            }
             Ok(None) | Ok(Some(Err(_))) => return Err(AuthError::Missing),
             Ok(Some(Ok(Message::Text(t)))) => t,
             Ok(Some(Ok(Message::Close(_)))) => return Err(AuthError::Missing),
@@ -190,6 +195,12 @@ async fn authenticate_by_frame(
             }
         }
     }
+}
+
+/// Whether a read failed because the message was over [`MAX_FRAME_BYTES`].
+fn too_big(e: &axum::Error) -> bool {
+    let text = e.to_string().to_lowercase();
+    text.contains("too long") || text.contains("size")
 }
 
 /// Subscribes to a core NATS subject, retrying each second until it works or shutdown (`None`).
@@ -263,9 +274,7 @@ impl Session<'_> {
                         }
                         Some(Ok(_)) => continue,
                         Some(Err(e)) => {
-                            let too_big = e.to_string().to_lowercase().contains("too long")
-                                || e.to_string().to_lowercase().contains("size");
-                            if too_big {
+                            if too_big(&e) {
                                 let _ = sink.send(close(1009, "frame over 64 KiB")).await;
                             }
                             return;

@@ -1,0 +1,194 @@
+//! Hostile tokens, one table for both transports: each is 401 `unauthorized` over HTTP and closes
+//! a socket with 4401 however it is presented, and none ever authenticates anyone.
+
+mod common;
+
+use common::ws::{open, Auth};
+use common::*;
+use serde_json::{json, Value};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn b64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// A token with this header and payload, signed HS256 with the server's secret whatever the
+/// header claims (the signature itself is right; only what it vouches for is wrong).
+fn forged(header: &Value, claims: &Value) -> String {
+    let signing = format!(
+        "{}.{}",
+        b64url(header.to_string().as_bytes()),
+        b64url(claims.to_string().as_bytes())
+    );
+    let key = jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes());
+    let signature =
+        jsonwebtoken::crypto::sign(signing.as_bytes(), &key, jsonwebtoken::Algorithm::HS256)
+            .unwrap();
+    format!("{signing}.{signature}")
+}
+
+fn claims() -> Value {
+    json!({ "sub": "cus_ann", "role": "customer", "exp": now() + 600 })
+}
+
+/// Every kind of bad token of the hardening issue, labelled.
+fn hostile() -> Vec<(&'static str, String)> {
+    let good = sign(&claims());
+    let mut parts: Vec<&str> = good.split('.').collect();
+    let admin_payload = b64url(
+        json!({ "sub": "cus_ann", "role": "admin", "exp": now() + 600 })
+            .to_string()
+            .as_bytes(),
+    );
+    parts[1] = &admin_payload;
+    let tampered = parts.join(".");
+    let with = |extra: Value| {
+        let mut c = claims();
+        c.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        c
+    };
+    let without = |key: &str| {
+        let mut c = claims();
+        c.as_object_mut().unwrap().remove(key);
+        c
+    };
+    vec![
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64url(br#"{"alg":"none","typ":"JWT"}"#),
+                b64url(claims().to_string().as_bytes())
+            ),
+        ),
+        (
+            "HS256 with another secret",
+            jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &claims(),
+                &jsonwebtoken::EncodingKey::from_secret(b"another secret"),
+            )
+            .unwrap(),
+        ),
+        (
+            "an RS256 header",
+            forged(&json!({ "alg": "RS256", "typ": "JWT" }), &claims()),
+        ),
+        ("expired", sign(&with(json!({ "exp": now() - 120 })))),
+        ("not yet valid", sign(&with(json!({ "nbf": now() + 600 })))),
+        ("missing sub", sign(&without("sub"))),
+        ("missing role", sign(&without("role"))),
+        ("unknown role", sign(&with(json!({ "role": "superuser" })))),
+        ("tampered payload", tampered),
+        (
+            "100 KB",
+            sign(&with(json!({ "name": "x".repeat(100 * 1024) }))),
+        ),
+    ]
+}
+
+#[test]
+fn the_forged_rs256_token_is_signed_right_so_only_its_header_is_wrong() {
+    let t = forged(&json!({ "alg": "HS256", "typ": "JWT" }), &claims());
+    let key = jsonwebtoken::DecodingKey::from_secret(JWT_SECRET.as_bytes());
+    let ok = jsonwebtoken::decode::<Value>(
+        &t,
+        &key,
+        &jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256),
+    );
+    assert!(ok.is_ok(), "{ok:?}");
+}
+
+#[tokio::test]
+async fn every_hostile_token_is_401_over_http() {
+    let env = TestEnv::start().await;
+    let url = env.url("/messaging/conversations");
+    data(get(&url, &sign(&claims())).await, 200);
+    for (what, token) in hostile() {
+        let r = get(&url, &token).await;
+        let message = error(r, 401, "unauthorized");
+        assert!(
+            message.starts_with("invalid token") || message.contains("too long"),
+            "{what}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_hostile_token_closes_a_socket_with_4401_however_presented() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    for (what, token) in hostile() {
+        let ways: &[&str] = if what == "100 KB" {
+            // Over the URL and frame limits: see the test below.
+            &["header"]
+        } else {
+            &["header", "query", "frame"]
+        };
+        for how in ways {
+            let mut c = match *how {
+                "header" => open(&app.base(), &Auth::Header(&token)).await,
+                "query" => open(&app.base(), &Auth::Query(&token)).await,
+                _ => {
+                    let mut c = open(&app.base(), &Auth::None).await;
+                    c.send(json!({ "event": "authenticate", "data": { "token": token } }))
+                        .await;
+                    c
+                }
+            };
+            assert_eq!(c.close_code().await, Some(4401), "{what} by {how}");
+            assert!(
+                !c.seen.iter().any(|f| f["event"] == "authenticated"),
+                "{what} by {how}: {:?}",
+                c.seen
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_100_kb_token_in_the_url_or_a_frame_meets_those_limits_first() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let huge = hostile().pop().unwrap().1;
+    // The URL: refused before any upgrade by the HTTP layer's URI limit (64 KiB).
+    let url = format!("{}?token={huge}", common::ws::ws_url(&app.base()));
+    match tokio_tungstenite::connect_async(url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 414)
+        }
+        other => panic!("want 414, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    // The frame: over 64 KiB, so the socket closes with 1009 before the token is read.
+    let mut c = open(&app.base(), &Auth::None).await;
+    c.send(json!({ "event": "authenticate", "data": { "token": huge } }))
+        .await;
+    assert_eq!(c.close_code().await, Some(1009));
+    // The node is fine.
+    data(
+        get(&app.url("/messaging/conversations"), &sign(&claims())).await,
+        200,
+    );
+}
