@@ -159,12 +159,14 @@ async fn authenticate_by_frame(
         let next = tokio::time::timeout_at(deadline, stream.next()).await;
         let text = match next {
             Err(_) => return Err(AuthError::BadClaim("no authenticate frame within 10 s")),
-            Ok(Some(Err(e))) if too_big(&e) => {
-                // Closed here with 1009, as after authenticating; no token was read.
-                let _ = sink.send(close(1009, "frame over 64 KiB")).await;
+            Ok(Some(Err(e))) => {
+                // Closed as after authenticating (1009, 1007); no token was read.
+                if let Some((code, reason)) = read_failure(&e) {
+                    let _ = sink.send(close(code, reason)).await;
+                }
                 return Err(AuthError::Missing);
             }
-            Ok(None) | Ok(Some(Err(_))) => return Err(AuthError::Missing),
+            Ok(None) => return Err(AuthError::Missing),
             Ok(Some(Ok(Message::Text(t)))) => t,
             Ok(Some(Ok(Message::Close(_)))) => return Err(AuthError::Missing),
             Ok(Some(Ok(_))) => continue,
@@ -197,10 +199,17 @@ async fn authenticate_by_frame(
     }
 }
 
-/// Whether a read failed because the message was over [`MAX_FRAME_BYTES`].
-fn too_big(e: &axum::Error) -> bool {
+/// The close a failed read calls for: 1009 for a message over [`MAX_FRAME_BYTES`], 1007 for a
+/// text frame that is not UTF-8; `None` when the connection itself broke.
+fn read_failure(e: &axum::Error) -> Option<(u16, &'static str)> {
     let text = e.to_string().to_lowercase();
-    text.contains("too long") || text.contains("size")
+    if text.contains("too long") || text.contains("size") {
+        Some((1009, "frame over 64 KiB"))
+    } else if text.contains("utf-8") || text.contains("utf8") {
+        Some((1007, "text frame is not UTF-8"))
+    } else {
+        None
+    }
 }
 
 /// Subscribes to a core NATS subject, retrying each second until it works or shutdown (`None`).
@@ -274,8 +283,8 @@ impl Session<'_> {
                         }
                         Some(Ok(_)) => continue,
                         Some(Err(e)) => {
-                            if too_big(&e) {
-                                let _ = sink.send(close(1009, "frame over 64 KiB")).await;
+                            if let Some((code, reason)) = read_failure(&e) {
+                                let _ = sink.send(close(code, reason)).await;
                             }
                             return;
                         }
