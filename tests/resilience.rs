@@ -4,6 +4,8 @@
 
 mod common;
 
+use concierge_projections::ViewStore;
+
 use common::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -248,6 +250,25 @@ async fn every_acknowledged_send_survives_a_sigkill_exactly_once() {
     }
     // The restarted node takes writes again.
     send(&env.app, &ann, &conv, "after the crash").await;
+
+    // The views the crashed-and-resumed node folded equal a fresh rebuild from the log.
+    assert!(env.app.terminate().success());
+    let views = env.app.data_dir().join("views");
+    let resumed = ViewStore::open(&views).unwrap().dump();
+    let rebuild = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .arg("rebuild")
+        .env("DATA_DIR", env.app.data_dir())
+        .env("NATS_URL", env.app.nats_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(rebuild.status.success(), "{rebuild:?}");
+    let rebuilt = ViewStore::open(&views).unwrap().dump();
+    assert_eq!(rebuilt.len(), resumed.len());
+    assert!(
+        rebuilt == resumed,
+        "the views after the crash differ from a fresh rebuild"
+    );
 }
 
 #[tokio::test]
