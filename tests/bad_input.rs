@@ -207,7 +207,13 @@ async fn ids_and_query_parameters_are_checked_before_anything_is_looked_up() {
         let r = get(&app.url(&format!("/messaging/conversations/{bad}")), &admin).await;
         invalid(r, "conversationId");
     }
-    for bad in ["..%2F..%2Fetc", "bk%00", "bk%20one", "bk%2Fone", long.as_str()] {
+    for bad in [
+        "..%2F..%2Fetc",
+        "bk%00",
+        "bk%20one",
+        "bk%2Fone",
+        long.as_str(),
+    ] {
         let url = app.url(&format!("/messaging/conversations/booking/{bad}"));
         invalid(get(&url, &admin).await, "bookingId");
     }
