@@ -4,8 +4,6 @@
 
 mod common;
 
-use concierge_projections::ViewStore;
-
 use common::*;
 use futures::future::join_all;
 use reqwest::StatusCode;
@@ -252,23 +250,7 @@ async fn every_acknowledged_send_survives_a_sigkill_exactly_once() {
     send(&env.app, &ann, &conv, "after the crash").await;
 
     // The views the crashed-and-resumed node folded equal a fresh rebuild from the log.
-    assert!(env.app.terminate().success());
-    let views = env.app.data_dir().join("views");
-    let resumed = ViewStore::open(&views).unwrap().dump();
-    let rebuild = std::process::Command::new(env!("CARGO_BIN_EXE_concierge"))
-        .arg("rebuild")
-        .env("DATA_DIR", env.app.data_dir())
-        .env("NATS_URL", env.app.nats_url())
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(rebuild.status.success(), "{rebuild:?}");
-    let rebuilt = ViewStore::open(&views).unwrap().dump();
-    assert_eq!(rebuilt.len(), resumed.len());
-    assert!(
-        rebuilt == resumed,
-        "the views after the crash differ from a fresh rebuild"
-    );
+    assert_views_equal_a_rebuild(&mut env.app);
 }
 
 #[tokio::test]
@@ -307,4 +289,98 @@ async fn concurrent_retries_of_one_send_create_exactly_one_message() {
     assert_eq!(ids(&d["messages"]), vec![id_of(first)]);
     let c = conversation(app, &ann, &conv).await;
     assert_eq!(c["lastMessage"]["id"], first["id"]);
+}
+
+#[tokio::test]
+async fn sends_racing_a_nats_outage_are_refused_or_land_exactly_once() {
+    let mut env = TestEnv::start().await;
+    data(
+        register_booking(&env.app, "bk_1", "cus_ann", None).await,
+        201,
+    );
+    let ann = customer("cus_ann", &[]);
+    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+    let url = messages_url(&env.app, &conv);
+    let senders = [ann.clone(), admin("adm_1"), admin("adm_2")];
+    let answered = Arc::new(AtomicUsize::new(0));
+    let refused = Arc::new(AtomicUsize::new(0));
+    // Each client sends 40 messages with client keys; a 503 is retried with the same key until it
+    // is taken (200 or 201), so each message must end up in the log exactly once.
+    let clients: Vec<_> = senders
+        .iter()
+        .enumerate()
+        .map(|(client, token)| {
+            let (url, token) = (url.clone(), token.clone());
+            let (answered, refused) = (answered.clone(), refused.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(15))
+                    .build()
+                    .unwrap();
+                let deadline = Instant::now() + Duration::from_secs(60);
+                for n in 0..40 {
+                    let body = json!({ "content": format!("c{client}-{n}"), "clientMessageId": format!("k{client}-{n}") });
+                    loop {
+                        assert!(Instant::now() < deadline, "client {client} stuck at {n}");
+                        let Ok(r) = http.post(&url).bearer_auth(&token).json(&body).send().await
+                        else {
+                            continue;
+                        };
+                        match r.status().as_u16() {
+                            200 | 201 => break,
+                            503 => {
+                                refused.fetch_add(1, Ordering::SeqCst);
+                                tokio::time::sleep(Duration::from_millis(50)).await;
+                            }
+                            other => panic!("client {client} send {n}: {other} {}", r.text().await.unwrap_or_default()),
+                        }
+                    }
+                    answered.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+
+    let wait_for = |n: usize| {
+        let answered = answered.clone();
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while answered.load(Ordering::SeqCst) < n {
+                assert!(Instant::now() < deadline, "sends stalled");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    wait_for(20).await;
+    env.nats.stop();
+    // Keep NATS down long enough that the clients see it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while refused.load(Ordering::SeqCst) < 3 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused.load(Ordering::SeqCst) >= 3,
+        "no send was refused while NATS was down"
+    );
+    env.nats.start_again();
+    for c in join_all(clients).await {
+        c.expect("a client failed");
+    }
+    assert_eq!(answered.load(Ordering::SeqCst), 120);
+    env.app.wait_ready().await;
+
+    let all = all_messages(&env.app, &admin("adm_audit"), &conv).await;
+    let mut got: Vec<String> = all
+        .iter()
+        .map(|m| m["content"].as_str().unwrap().to_string())
+        .collect();
+    got.sort();
+    let mut want: Vec<String> = (0..3)
+        .flat_map(|c| (0..40).map(move |n| format!("c{c}-{n}")))
+        .collect();
+    want.sort();
+    assert_eq!(got, want, "every send exactly once, nothing else");
+
+    // No partial state: the views equal a fresh rebuild from the log.
+    assert_views_equal_a_rebuild(&mut env.app);
 }

@@ -740,3 +740,26 @@ pub fn millis(v: &Value) -> i64 {
     let days = era * 146097 + doe - 719468;
     ((days * 24 + n(11, 13)) * 60 + n(14, 16)) * 60 * 1000 + n(17, 19) * 1000 + n(20, 23)
 }
+
+/// Stops the app (SIGTERM), runs `concierge rebuild` on its `DATA_DIR`, and asserts the rebuilt
+/// views equal, key for key, the ones the app had folded live.
+pub fn assert_views_equal_a_rebuild(app: &mut App) {
+    use concierge_projections::ViewStore;
+    assert!(app.terminate().success(), "the app did not stop cleanly");
+    let views = app.data_dir().join("views");
+    let live = ViewStore::open(&views).expect("open the views").dump();
+    let rebuild = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .arg("rebuild")
+        .env("DATA_DIR", app.data_dir())
+        .env("NATS_URL", app.nats_url())
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run concierge rebuild");
+    assert!(rebuild.status.success(), "{rebuild:?}");
+    let rebuilt = ViewStore::open(&views).expect("open the views").dump();
+    assert_eq!(rebuilt.len(), live.len(), "key counts differ");
+    assert!(
+        rebuilt == live,
+        "the views folded live differ from a fresh rebuild"
+    );
+}
