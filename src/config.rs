@@ -94,9 +94,9 @@ pub struct ServeArgs {
     #[arg(long, env = "SEND_RATE_LIMIT", default_value_t = 20)]
     pub send_rate_limit: u32,
     /// Other writes (edits, deletes, reactions, status changes, typing) per user per 10 s on this
-    /// node; 0 turns the limit off.
-    #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 60)]
-    pub write_rate_limit: u32,
+    /// node; 0 turns the limit off. Default: three times SEND_RATE_LIMIT (60; off when sends are).
+    #[arg(long, env = "WRITE_RATE_LIMIT")]
+    pub write_rate_limit: Option<u32>,
     /// Failed authentications per client address per minute before it is refused for a while
     /// (429); 0 turns the limit off.
     #[arg(long, env = "AUTH_FAILURE_LIMIT", default_value_t = 10)]
@@ -206,7 +206,9 @@ impl ServeArgs {
             jwt_secret_generated: generated,
             client_url: self.client_url,
             send_rate_limit: self.send_rate_limit,
-            write_rate_limit: self.write_rate_limit,
+            write_rate_limit: self
+                .write_rate_limit
+                .unwrap_or(self.send_rate_limit.saturating_mul(3)),
             auth_failure_limit: self.auth_failure_limit,
             stream_name: self.stream_name,
             typing_stream_name: self.typing_stream_name,

@@ -73,6 +73,9 @@ impl AuthFailures {
 
     /// How long `ip` is still refused, if it is.
     pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        if exempt(ip) {
+            return None;
+        }
         let until = *self.blocked_until.get(&ip)?;
         let left = until.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -86,6 +89,9 @@ impl AuthFailures {
 
     /// Counts a failed authentication from `ip`; over the budget, refuses it for a while.
     pub fn failed(&self, ip: IpAddr) {
+        if exempt(ip) {
+            return;
+        }
         if let Err(wait) = self.budget.check(&ip) {
             self.blocked_until.insert(ip, Instant::now() + wait);
         }
@@ -96,6 +102,13 @@ impl AuthFailures {
         let now = Instant::now();
         self.blocked_until.retain(|_, until| *until > now);
     }
+}
+
+/// 127.0.0.1 and ::1 are this host itself: a reverse proxy on the same machine (whose clients must
+/// be limited at the proxy), or tests and tools run beside the node. Other addresses count.
+fn exempt(ip: IpAddr) -> bool {
+    ip == IpAddr::from(std::net::Ipv4Addr::LOCALHOST)
+        || ip == IpAddr::from(std::net::Ipv6Addr::LOCALHOST)
 }
 
 #[cfg(test)]
@@ -144,5 +157,16 @@ mod tests {
             "{left:?}"
         );
         assert_eq!(a.blocked(other), None);
+    }
+
+    #[test]
+    fn this_host_itself_is_never_refused() {
+        let a = AuthFailures::new(1);
+        for ip in [IpAddr::from([127, 0, 0, 1]), "::1".parse().unwrap()] {
+            for _ in 0..100 {
+                a.failed(ip);
+            }
+            assert_eq!(a.blocked(ip), None);
+        }
     }
 }

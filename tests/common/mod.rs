@@ -232,9 +232,6 @@ impl App {
                 self.opts.send_rate_limit.unwrap_or(0).to_string(),
             )
             .env("CLIENT_URL", CLIENT_URL)
-            // Off unless a test turns them on: most tests write faster than a person would.
-            .env("WRITE_RATE_LIMIT", "0")
-            .env("AUTH_FAILURE_LIMIT", "0")
             .env("RUST_LOG", "warn");
         for (k, v) in &self.opts.extra_env {
             cmd.env(k, v);
