@@ -32,7 +32,9 @@ impl Log {
             (None, Some(local)) => local.url(),
             (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
         };
-        let log = EventLog::connect(&url, &args.stream_name, "CONCIERGE_TYPING").await?;
+        let log = EventLog::connect(&url, &args.stream_name, "CONCIERGE_TYPING")
+            .await?
+            .with_replicas(args.stream_replicas);
         let connected = async {
             while !log.is_connected() {
                 tokio::time::sleep(Duration::from_millis(50)).await;

@@ -40,6 +40,12 @@ pub struct LogArgs {
     /// Name of the event log stream.
     #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
     pub stream_name: String,
+    /// Replicas of each stream Concierge creates (1 to 5): 1 for a single nats-server, 3 on a
+    /// 3-node cluster so that losing one node loses no acknowledged write. Every node and operator
+    /// command on one log must use the same value: creating the streams also updates them to it.
+    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub stream_replicas: u8,
     /// nats.conf for the local nats-server (default: the repo's, built in).
     #[arg(long, env = "NATS_CONF")]
     pub nats_conf: Option<PathBuf>,
@@ -107,6 +113,12 @@ pub struct ServeArgs {
     /// Name of the typing stream.
     #[arg(long, env = "TYPING_STREAM_NAME", default_value = "CONCIERGE_TYPING")]
     pub typing_stream_name: String,
+    /// Replicas of each stream Concierge creates (1 to 5): 1 for a single nats-server, 3 on a
+    /// 3-node cluster so that losing one node loses no acknowledged write. Every node and operator
+    /// command on one log must use the same value: creating the streams also updates them to it.
+    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1,
+          value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub stream_replicas: u8,
     /// nats.conf for the local nats-server (default: the repo's, built in).
     #[arg(long, env = "NATS_CONF")]
     pub nats_conf: Option<PathBuf>,
@@ -165,6 +177,8 @@ pub struct Config {
     pub auth_failure_limit: u32,
     pub stream_name: String,
     pub typing_stream_name: String,
+    /// Replicas of the streams (1..=5, checked by the flag's parser).
+    pub stream_replicas: u8,
     pub nats_conf: Option<PathBuf>,
     pub dev: bool,
 }
@@ -212,6 +226,7 @@ impl ServeArgs {
             auth_failure_limit: self.auth_failure_limit,
             stream_name: self.stream_name,
             typing_stream_name: self.typing_stream_name,
+            stream_replicas: self.stream_replicas,
             nats_conf: self.nats_conf,
             dev: self.dev,
         })

@@ -124,7 +124,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
     };
     let log = store::EventLog::connect(&nats_url, &config.stream_name, &config.typing_stream_name)
-        .await?;
+        .await?
+        .with_replicas(config.stream_replicas);
 
     let progress = projection::Progress::new(views.checkpoint());
     let (stop, stopped) = watch::channel(false);

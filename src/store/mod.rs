@@ -44,6 +44,8 @@ pub struct EventLog {
     js: jetstream::Context,
     stream: String,
     typing_stream: String,
+    /// Replicas of every stream `ensure_streams` and `last_seen_bucket` create (1 on one server).
+    replicas: usize,
     /// Counts connections made; a consumer opened before the latest one may be stale.
     connections: tokio::sync::watch::Receiver<u64>,
 }
@@ -51,6 +53,8 @@ pub struct EventLog {
 impl EventLog {
     /// Connects in the background: a NATS that is down at start is retried forever, and the handle
     /// is usable at once (writes answer [`LogError::Disconnected`] until the connection is up).
+    /// `url` may list several servers of one cluster separated by commas; the client connects to
+    /// one of them and moves to another when it is lost.
     ///
     /// # Errors
     /// When the URL cannot be parsed.
@@ -59,6 +63,11 @@ impl EventLog {
         stream: &str,
         typing_stream: &str,
     ) -> Result<EventLog, LogError> {
+        let servers: Vec<&str> = url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
         let (connected, connections) = tokio::sync::watch::channel(0u64);
         let client = async_nats::ConnectOptions::new()
             .event_callback(move |event| {
@@ -73,7 +82,7 @@ impl EventLog {
             .reconnect_delay_callback(|attempt| {
                 Duration::from_millis((100 * attempt as u64).clamp(100, 1000))
             })
-            .connect(url)
+            .connect(servers)
             .await
             .map_err(|e| LogError::Request(e.to_string()))?;
         let mut js = jetstream::new(client.clone());
@@ -83,8 +92,17 @@ impl EventLog {
             js,
             stream: stream.to_string(),
             typing_stream: typing_stream.to_string(),
+            replicas: 1,
             connections,
         })
+    }
+
+    /// The same log with its streams created at `replicas` replicas (`STREAM_REPLICAS`). With 3 on
+    /// a 3-node cluster JetStream acknowledges an event only once a majority of the nodes stored it,
+    /// so losing one node loses no acknowledged event.
+    pub fn with_replicas(mut self, replicas: u8) -> EventLog {
+        self.replicas = usize::from(replicas.max(1));
+        self
     }
 
     /// Changes each time the client (re)connects: a server that restarted has lost its ephemeral
@@ -111,6 +129,7 @@ impl EventLog {
             storage: stream::StorageType::File,
             retention: stream::RetentionPolicy::Limits,
             duplicate_window: Duration::from_secs(120),
+            num_replicas: self.replicas,
             ..Default::default()
         };
         let typing = stream::Config {
@@ -123,6 +142,7 @@ impl EventLog {
             retention: stream::RetentionPolicy::Limits,
             max_age: Duration::from_secs(30),
             duplicate_window: Duration::from_secs(30),
+            num_replicas: self.replicas,
             ..Default::default()
         };
         for config in [log, typing] {
@@ -192,6 +212,7 @@ impl EventLog {
             allow_rollup: true,
             deny_delete: true,
             allow_direct: true,
+            num_replicas: self.replicas,
             ..Default::default()
         };
         self.js
