@@ -220,4 +220,33 @@ mod tests {
         let e = parse(r#"{"event":"join_conversation","data":{}}"#).unwrap_err();
         assert!(e.message.contains("conversationId"));
     }
+
+    /// Found by the `ws_frame` fuzz target: serde_json's default reading of floats is not
+    /// correctly rounded, so a number `ref` came back as another number than the client's
+    /// (`184444760737095116160` as `1.844447607370951e20`). The workspace enables serde_json's
+    /// `float_roundtrip`.
+    #[test]
+    fn a_number_ref_comes_back_as_the_number_sent() {
+        // As a browser reads the client's `ref` (Rust's own parser is correctly rounded).
+        let sent: f64 = "184444760737095116160".parse().unwrap();
+        let echoed = format!(r#""ref":{}"#, serde_json::to_string(&sent).unwrap());
+        for frame in [
+            "{\"event\":{\"c3c\u{fffd}cc\":\"0AB\"},\"ref\":184444760737095116160}",
+            r#"{"event":"ping","ref":184444760737095116160}"#,
+        ] {
+            let reference = match parse(frame) {
+                Ok((_, r)) => r,
+                Err(e) => e.reference,
+            }
+            .unwrap();
+            assert_eq!(reference.as_f64(), Some(sent), "{frame}");
+            let replies = [
+                ack(&reference, json!({})),
+                error(Some(&reference), "validation_failed", "x"),
+            ];
+            for reply in replies {
+                assert!(reply.contains(&echoed), "{reply} for {frame}");
+            }
+        }
+    }
 }
