@@ -30,13 +30,25 @@ const NATS_DEADLINE: Duration = Duration::from_secs(10);
 const READY_DEADLINE: Duration = Duration::from_secs(20);
 const POLL: Duration = Duration::from_millis(20);
 
-/// A port that was free a moment ago (bound to 127.0.0.1:0 and released).
+/// A port that was free a moment ago, below Linux's ephemeral range (32768–60999): a port from
+/// that range, released by a server a test restarts, can meanwhile become the local port of one
+/// of the many client connections the tests make, and the restart then cannot bind it.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind 127.0.0.1:0")
-        .local_addr()
-        .expect("local addr")
-        .port()
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static CALLS: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos() as u64);
+    let mut pick =
+        nanos ^ (u64::from(std::process::id()) << 20) ^ CALLS.fetch_add(1, Ordering::Relaxed);
+    loop {
+        // 10000..32000: a step of 7919 (prime) walks the whole range.
+        let port = 10_000 + (pick % 22_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+        pick = pick.wrapping_add(7919);
+    }
 }
 
 fn log_file(path: &Path) -> File {
