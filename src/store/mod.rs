@@ -6,7 +6,11 @@
 
 pub mod local_nats;
 
-use async_nats::jetstream::{self, context::Publish, stream};
+use async_nats::jetstream::{
+    self,
+    context::{Publish, PublishErrorKind},
+    stream,
+};
 use concierge_events::{subject, Envelope};
 use std::time::{Duration, Instant};
 
@@ -15,6 +19,10 @@ pub const LAST_SEEN_BUCKET: &str = "CONCIERGE_LAST_SEEN";
 
 /// How long a publish may wait for JetStream's ack before the write is reported as not taken.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The pause before a publish that no server took (no responders) is made again, within
+/// [`ACK_TIMEOUT`].
+const NO_RESPONDERS_PAUSE: Duration = Duration::from_millis(50);
 
 /// How long one attempt to create a consumer may take before it is abandoned and made again, and how
 /// many attempts a read makes. On a 3-node nats-server 2.9.10 cluster that lost a node to SIGKILL,
@@ -163,7 +171,9 @@ impl EventLog {
     }
 
     /// Publishes one event and waits for JetStream's ack. Refuses at once while disconnected, so that
-    /// a refused write is never buffered by the client and delivered later.
+    /// a refused write is never buffered by the client and delivered later. A publish that no server
+    /// took (no responders: nothing was stored) is made again for up to [`ACK_TIMEOUT`]; a cluster
+    /// answers so while it elects a stream leader, and for a moment after it created a stream.
     ///
     /// # Errors
     /// A [`LogError`]; the event was not stored (a timed-out ack is the one case where it may have
@@ -181,13 +191,25 @@ impl EventLog {
         let publish = Publish::build()
             .payload(event.encode().into())
             .message_id(msg_id);
-        let ack = self
-            .js
-            .send_publish(subject, publish)
-            .await
-            .map_err(LogError::Publish)?
-            .await
-            .map_err(LogError::Publish)?;
+        let ack = loop {
+            let attempt = async {
+                self.js
+                    .send_publish(subject.clone(), publish.clone())
+                    .await?
+                    .await
+            };
+            match attempt.await {
+                Ok(ack) => break ack,
+                Err(e)
+                    if e.kind() == PublishErrorKind::StreamNotFound
+                        && started.elapsed() + NO_RESPONDERS_PAUSE < ACK_TIMEOUT
+                        && self.is_connected() =>
+                {
+                    tokio::time::sleep(NO_RESPONDERS_PAUSE).await;
+                }
+                Err(e) => return Err(LogError::Publish(e)),
+            }
+        };
         metrics::histogram!("concierge_publish_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         Ok(Ack {
