@@ -3,9 +3,16 @@
 # server(s) on free loopback ports in a temporary folder, runs every scenario (3 runs each, or 1
 # with --quick), prints one markdown table and writes it to bench/results/latest.md.
 #
-#   bench/run.sh [--quick] [--only 1,2,...] [--no-build]   scenarios: 1 2 3 4 5 7 8 (5 includes 6)
+#   bench/run.sh [--quick] [--only 1,2,...] [--no-build] [--runs N]
+#                [--nats-conf FILE | --cluster] [--results NAME]
+#                scenarios: 1 2 3 4 5 7 8 (5 includes 6)
 #
 # --no-build uses the binaries already in target/release (for iterating on the suite itself).
+# --runs N overrides the number of runs of each scenario.
+# --nats-conf starts each nats-server with FILE instead of the repo's nats.conf; --cluster starts a
+# 3-node cluster from nats/cluster/node.conf instead, with the streams at 3 replicas
+# (docs/durability.md). NATS_SERVER=path picks another nats-server binary. --results NAME writes
+# bench/results/NAME.md and NAME.jsonl instead of latest.*.
 #
 # Not run by CI or tests. Method and latest results: docs/performance.md.
 set -euo pipefail
@@ -14,21 +21,33 @@ cd "$(dirname "$0")/.."
 QUICK=0
 BUILD=1
 ONLY="1 2 3 4 5 7 8"
+NATS_CONF=nats.conf
+CLUSTER=0
+RESULTS=latest
+RUNS_WANTED=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --no-build) BUILD=0 ;;
     --only) ONLY="${2//,/ }"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...] [--no-build]" >&2; exit 2 ;;
+    --nats-conf) NATS_CONF="$2"; shift ;;
+    --cluster) CLUSTER=1 ;;
+    --results) RESULTS="$2"; shift ;;
+    --runs) RUNS_WANTED="$2"; shift ;;
+    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...] [--no-build] [--runs N] [--nats-conf FILE | --cluster] [--results NAME]" >&2; exit 2 ;;
   esac
   shift
 done
+# Replicas of every stream: the node's STREAM_REPLICAS and the stream loadgen creates.
+REPLICAS=1
+if [[ $CLUSTER == 1 ]]; then REPLICAS=3; fi
 
 if [[ $QUICK == 1 ]]; then
   RUNS=1 DUR=2 RATES=2000,5000,10000,20000 SEED_MSGS=98 CONNS=${CONNS:-2000} FANOUT=${FANOUT:-2000}
 else
   RUNS=3 DUR=5 RATES=2000,5000,7500,10000,15000,20000,25000,30000 SEED_MSGS=998 CONNS=19500 FANOUT=10000
 fi
+RUNS=${RUNS_WANTED:-$RUNS}
 SEED_CONVS=1000
 SEED_EVENTS=$((SEED_CONVS * (SEED_MSGS + 2)))
 
@@ -47,7 +66,7 @@ LG=("$LOADGEN" --workers 2)
 WORK="$(mktemp -d -t concierge-bench.XXXXXX)"
 ROWS="$WORK/rows.jsonl"
 : >"$ROWS"
-NATS_PID="" SERVER_PID="" NATS_URL="" ADDR="" DATA_DIR=""
+NATS_PIDS=() SERVER_PID="" NATS_URL="" ADDR="" DATA_DIR=""
 
 stop_server() {
   if [[ -n "$SERVER_PID" ]]; then
@@ -59,12 +78,13 @@ stop_server() {
 
 stop_all() {
   stop_server
-  if [[ -n "$NATS_PID" ]]; then
-    kill -TERM "$NATS_PID" 2>/dev/null || true
-    wait "$NATS_PID" 2>/dev/null || true
-    NATS_PID=""
-  fi
-  rm -rf "$WORK/nats" "$WORK/data"
+  local pid
+  for pid in "${NATS_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  NATS_PIDS=()
+  rm -rf "$WORK"/nats* "$WORK/data"
 }
 
 cleanup() {
@@ -85,13 +105,43 @@ wait_port() {
 
 start_nats() {
   stop_all
+  if [[ $CLUSTER == 1 ]]; then
+    start_cluster
+    return
+  fi
   local port
   port=$("$LOADGEN" free-port)
   mkdir -p "$WORK/nats"
-  "$NATS_SERVER" -c nats.conf -a 127.0.0.1 -p "$port" -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
-  NATS_PID=$!
+  "$NATS_SERVER" -c "$NATS_CONF" -a 127.0.0.1 -p "$port" -sd "$WORK/nats" >"$WORK/nats.log" 2>&1 &
+  NATS_PIDS=($!)
   NATS_URL="nats://127.0.0.1:$port"
   wait_port "$port"
+}
+
+# Three clustered nats-servers from nats/cluster/node.conf, each with its own ports and store;
+# returns once they have elected a JetStream meta leader.
+start_cluster() {
+  local i ports=() routes=() urls=()
+  for i in 1 2 3; do
+    ports+=("$("$LOADGEN" free-port)")
+    routes+=("nats-route://127.0.0.1:$("$LOADGEN" free-port)")
+  done
+  for i in 0 1 2; do
+    mkdir -p "$WORK/nats$i"
+    NATS_NAME="n$((i + 1))" NATS_PORT="${ports[$i]}" NATS_CLUSTER_PORT="${routes[$i]##*:}" \
+      NATS_ROUTE_1="${routes[0]}" NATS_ROUTE_2="${routes[1]}" NATS_ROUTE_3="${routes[2]}" \
+      NATS_STORE="$WORK/nats$i" "$NATS_SERVER" -c nats/cluster/node.conf >"$WORK/nats$i.log" 2>&1 &
+    NATS_PIDS+=($!)
+    urls+=("nats://127.0.0.1:${ports[$i]}")
+  done
+  NATS_URL="$(IFS=,; echo "${urls[*]}")"
+  for i in 0 1 2; do wait_port "${ports[$i]}"; done
+  for i in $(seq 1 400); do
+    if grep -q "metadata leader" "$WORK"/nats?.log; then return 0; fi
+    sleep 0.05
+  done
+  echo "the nats cluster elected no JetStream meta leader" >&2
+  return 1
 }
 
 # Starts a node on $DATA_DIR (kept if it exists); sets STARTED_NS just before the exec.
@@ -101,8 +151,8 @@ launch_server() {
   ADDR="127.0.0.1:$port"
   mkdir -p "$DATA_DIR"
   STARTED_NS=$(date +%s%N)
-  NATS_URL="$NATS_URL" PORT="$port" HOST=127.0.0.1 DATA_DIR="$DATA_DIR" SEND_RATE_LIMIT=0 \
-    RUST_LOG=warn "$SERVER" serve >>"$WORK/server.log" 2>&1 &
+  NATS_URL="$NATS_URL" STREAM_REPLICAS="$REPLICAS" PORT="$port" HOST=127.0.0.1 DATA_DIR="$DATA_DIR" \
+    SEND_RATE_LIMIT=0 RUST_LOG=warn "$SERVER" serve >>"$WORK/server.log" 2>&1 &
   SERVER_PID=$!
 }
 
@@ -127,7 +177,9 @@ try() {
 save_metrics() {
   if [[ $run == 1 ]]; then
     mkdir -p bench/results
-    curl -sf "http://$ADDR/metrics" >"bench/results/metrics-$1.txt" || true
+    local name="metrics-$1.txt"
+    [[ $RESULTS == latest ]] || name="metrics-$RESULTS-$1.txt"
+    curl -sf "http://$ADDR/metrics" >"bench/results/$name" || true
   fi
 }
 
@@ -162,7 +214,7 @@ for run in $(seq 1 "$RUNS"); do
   if has 5; then
     start_nats
     try "${LG[@]}" seed --nats "$NATS_URL" --conversations "$SEED_CONVS" --messages "$SEED_MSGS" \
-      --scenario "5 rebuild" --out "$ROWS"
+      --replicas "$REPLICAS" --scenario "5 rebuild" --out "$ROWS"
     DATA_DIR="$WORK/data"
     rm -rf "$DATA_DIR"
     launch_server
@@ -181,7 +233,7 @@ for run in $(seq 1 "$RUNS"); do
   fi
   if has 7; then
     start_nats
-    try "${LG[@]}" seed --nats "$NATS_URL" --conversations 1000 --messages 50
+    try "${LG[@]}" seed --nats "$NATS_URL" --conversations 1000 --messages 50 --replicas "$REPLICAS"
     DATA_DIR="$WORK/data"
     launch_server
     "${LG[@]}" wait-ready --addr "$ADDR" --started-ns "$STARTED_NS" --scenario startup \
@@ -190,12 +242,12 @@ for run in $(seq 1 "$RUNS"); do
   fi
   if has 8; then
     start_nats
-    try "${LG[@]}" ceiling --nats "$NATS_URL" --duration "$DUR" --out "$ROWS"
+    try "${LG[@]}" ceiling --nats "$NATS_URL" --duration "$DUR" --replicas "$REPLICAS" --out "$ROWS"
   fi
   stop_all
 done
 
 mkdir -p bench/results
 echo >&2
-"$LOADGEN" report --input "$ROWS" --output bench/results/latest.md
-cp "$ROWS" bench/results/latest.jsonl
+"$LOADGEN" report --input "$ROWS" --output "bench/results/$RESULTS.md"
+cp "$ROWS" "bench/results/$RESULTS.jsonl"

@@ -33,6 +33,9 @@ pub struct SeedArgs {
     /// When set, a row with the publish rate is written under this scenario.
     #[arg(long)]
     pub scenario: Option<String>,
+    /// Replicas of the stream when this command creates it (the server's STREAM_REPLICAS).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -48,18 +51,26 @@ pub struct CeilingArgs {
     pub concurrency: Vec<usize>,
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
+    /// Replicas of the ceiling's stream (3 on a 3-node cluster, as the log there).
+    #[arg(long, default_value_t = 1)]
+    pub replicas: usize,
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
 
-/// Connects to NATS and makes sure the log stream exists with the server's configuration.
+/// Connects to NATS (`url` may list a cluster's servers, comma separated) and makes sure the log
+/// stream exists with the server's configuration at `replicas` replicas.
 async fn connect(
     url: &str,
     stream_name: &str,
     subjects: Vec<String>,
+    replicas: usize,
 ) -> Result<jetstream::Context> {
-    common::check_nats_url(url)?;
-    let client = async_nats::connect(url)
+    let servers: Vec<&str> = url.split(',').map(str::trim).collect();
+    for server in &servers {
+        common::check_nats_url(server)?;
+    }
+    let client = async_nats::connect(servers)
         .await
         .with_context(|| format!("connect {url}"))?;
     let js = jetstream::new(client);
@@ -69,6 +80,7 @@ async fn connect(
         storage: stream::StorageType::File,
         retention: stream::RetentionPolicy::Limits,
         duplicate_window: Duration::from_secs(120),
+        num_replicas: replicas,
         ..Default::default()
     })
     .await
@@ -147,7 +159,7 @@ async fn publish_all(
 /// # Errors
 /// When NATS refuses a publish.
 pub async fn seed(a: SeedArgs) -> Result<()> {
-    let js = connect(&a.nats, &a.stream, log_subjects()).await?;
+    let js = connect(&a.nats, &a.stream, log_subjects(), a.replicas).await?;
     let started = Instant::now();
     let platform = Actor {
         id: "platform".into(),
@@ -221,7 +233,7 @@ pub async fn seed(a: SeedArgs) -> Result<()> {
 /// # Errors
 /// When NATS refuses the publish.
 pub async fn broadcast(nats: &str, content: &str) -> Result<()> {
-    let js = connect(nats, "CONCIERGE", log_subjects()).await?;
+    let js = connect(nats, "CONCIERGE", log_subjects(), 1).await?;
     let env = envelope(
         &Actor {
             id: "adm0".into(),
@@ -248,7 +260,13 @@ pub async fn broadcast(nats: &str, content: &str) -> Result<()> {
 /// # Errors
 /// When NATS refuses a publish or results cannot be written.
 pub async fn ceiling(a: CeilingArgs) -> Result<()> {
-    let js = connect(&a.nats, "BENCH_CEILING", vec!["bench.conv.*".into()]).await?;
+    let js = connect(
+        &a.nats,
+        "BENCH_CEILING",
+        vec!["bench.conv.*".into()],
+        a.replicas,
+    )
+    .await?;
     let rows = Rows::new(a.out.clone(), &a.scenario);
     for &c in &a.concurrency {
         for (secs, record) in [(1.0, false), (a.duration, true)] {
