@@ -564,22 +564,6 @@ async fn a_zero_rate_limit_turns_the_limit_off() {
 // Tokens (API.md, Identity)
 // ---------------------------------------------------------------------------------------------
 
-/// Unpadded base64url, for hand-made tokens.
-fn b64url(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ABC[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
 fn signed_with(claims: &Value, alg: jsonwebtoken::Algorithm, secret: &str) -> String {
     jsonwebtoken::encode(
         &jsonwebtoken::Header::new(alg),
