@@ -245,7 +245,7 @@ pub async fn send<E: From<CommandError>>(
         }),
     );
     let msg_id = match &input.client_message_id {
-        Some(key) => format!("message_sent:{}:{}:{}", conv.id, caller.user_id, key),
+        Some(key) => client_msg_id(&conv.id, &caller.user_id, key),
         None => event.id.clone(),
     };
     let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
@@ -267,6 +267,15 @@ pub async fn send<E: From<CommandError>>(
             _ => Err(CommandError::NotFolded { seq: ack.seq }.into()),
         },
     }
+}
+
+/// The `Nats-Msg-Id` of a send with a client key. User ids may contain `:`, so the sender's id is
+/// preceded by its length: `a` with key `b:c` and `a:b` with key `c` must not collide.
+pub fn client_msg_id(conversation_id: &str, sender: &str, key: &str) -> String {
+    format!(
+        "message_sent:{conversation_id}:{}:{sender}:{key}",
+        sender.len()
+    )
 }
 
 fn original(
@@ -350,4 +359,22 @@ pub async fn mark_loaded_read(
         read_at: event.at,
         marked,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_msg_id;
+
+    #[test]
+    fn client_message_ids_of_different_senders_never_collide() {
+        let conv = "01JDQ7X0S9G1W7V8M2K3Z4Y5AB";
+        assert_ne!(
+            client_msg_id(conv, "a", "b:c"),
+            client_msg_id(conv, "a:b", "c")
+        );
+        assert_eq!(
+            client_msg_id(conv, "cus:7", "k1"),
+            "message_sent:01JDQ7X0S9G1W7V8M2K3Z4Y5AB:5:cus:7:k1"
+        );
+    }
 }
