@@ -4,7 +4,7 @@
 use crate::config::{LogArgs, ReplayArgs, TailArgs};
 use crate::history::{self, Moment};
 use crate::projection::{self, Progress};
-use crate::store::{self, local_nats::LocalNats, EventLog};
+use crate::log::{self, local_nats::LocalNats, EventLog};
 use anyhow::{bail, Context};
 use concierge_events::MessageType;
 use concierge_projections::views::{ConversationView, MessageView};
@@ -261,7 +261,7 @@ pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
                 continue;
             }
         }
-        if let Some(line) = store::with_seq(seq, &msg.payload) {
+        if let Some(line) = log::with_seq(seq, &msg.payload) {
             writeln!(out, "{}", line.get())?;
             out.flush()?;
         }

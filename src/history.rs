@@ -2,7 +2,7 @@
 //! folded by the same pure folds as the live views, into a scratch store in memory. Route 15 and
 //! `concierge replay` answer from it.
 
-use crate::store::{EventLog, LogError};
+use crate::log::{EventLog, LogError};
 use concierge_events::{subject, Envelope, Event, Timestamp};
 use concierge_projections::views::{ConversationView, MessageView};
 use concierge_projections::{apply, MemKv, Views};

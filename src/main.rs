@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use concierge::{auth, cli, config, http, projection, state, store, ws};
+use concierge::{auth, cli, config, http, log, projection, realtime, state};
 use concierge_projections::ViewStore;
 use config::{Cli, Command, Config, TokenArgs};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -114,7 +114,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let local_nats = match &config.nats_url {
         Some(_) => None,
         None => Some(
-            store::local_nats::LocalNats::start(&config.data_dir, config.nats_conf.as_deref())
+            log::local_nats::LocalNats::start(&config.data_dir, config.nats_conf.as_deref())
                 .await?,
         ),
     };
@@ -123,7 +123,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         (None, Some(local)) => local.url(),
         (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
     };
-    let log = store::EventLog::connect(&nats_url, &config.stream_name, &config.typing_stream_name)
+    let log = log::EventLog::connect(&nats_url, &config.stream_name, &config.typing_stream_name)
         .await?
         .with_replicas(config.stream_replicas);
 
@@ -150,9 +150,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stopped.clone(),
     ));
     let monitor = tokio::spawn(projection::monitor(log, progress, stopped.clone()));
-    let fanout = tokio::spawn(ws::fanout::run(state.clone(), folded_rx));
-    let presence = tokio::spawn(ws::presence::run(state.clone(), stopped.clone()));
-    let typing = tokio::spawn(ws::typing::run(state.clone(), stopped.clone()));
+    let fanout = tokio::spawn(realtime::plan::run(state.clone(), folded_rx));
+    let presence = tokio::spawn(realtime::presence::run(state.clone(), stopped.clone()));
+    let typing = tokio::spawn(realtime::typing::run(state.clone(), stopped.clone()));
     let pruner = {
         let state = state.clone();
         let mut stopped = stopped.clone();

@@ -1,7 +1,7 @@
 //! The projection worker: folds the log into this node's views, in order, from the checkpoint on,
 //! and tells waiting writers how far it has folded (read-your-writes).
 
-use crate::store::EventLog;
+use crate::log::EventLog;
 use concierge_events::Envelope;
 use concierge_projections::{LogEntry, Outcome, ViewStore};
 use futures::StreamExt;

@@ -19,7 +19,7 @@ pub mod messages;
 
 use crate::auth::Caller;
 use crate::state::AppState;
-use crate::store::{Ack, LogError};
+use crate::log::{Ack, LogError};
 use concierge_events::{Envelope, Event, Timestamp};
 use std::time::Duration;
 

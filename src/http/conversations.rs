@@ -6,7 +6,7 @@ use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
 use crate::command::{access, conversations};
-use crate::present;
+use crate::render;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::rejection::PathRejection;
@@ -63,7 +63,7 @@ pub async fn list(
         .iter()
         .skip(skip)
         .take(limit as usize)
-        .map(|c| present::conversation(c, &caller.user_id, &app.gateway.presence))
+        .map(|c| render::conversation(c, &caller.user_id, &app.gateway.presence))
         .collect();
     Ok(ok(
         StatusCode::OK,
@@ -83,7 +83,7 @@ pub async fn list(
 
 #[derive(Serialize)]
 struct ConversationPage {
-    conversations: Vec<present::ConversationOut>,
+    conversations: Vec<render::ConversationOut>,
     pagination: Pagination,
 }
 
@@ -103,7 +103,7 @@ pub async fn by_booking(
     Ok(ok(
         status,
         message,
-        present::conversation(&conv, &caller.user_id, &app.gateway.presence),
+        render::conversation(&conv, &caller.user_id, &app.gateway.presence),
     ))
 }
 
@@ -118,7 +118,7 @@ pub async fn one(
     Ok(ok(
         StatusCode::OK,
         "Conversation retrieved",
-        present::conversation(&conv, &caller.user_id, &app.gateway.presence),
+        render::conversation(&conv, &caller.user_id, &app.gateway.presence),
     ))
 }
 
@@ -136,6 +136,6 @@ pub async fn set_status(
     Ok(ok(
         StatusCode::OK,
         "Conversation status updated",
-        present::conversation(&conv, &caller.user_id, &app.gateway.presence),
+        render::conversation(&conv, &caller.user_id, &app.gateway.presence),
     ))
 }

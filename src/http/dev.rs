@@ -63,7 +63,7 @@ async fn test_messaging(State(app): State<AppState>) -> Result<Response, ApiErro
                 "customerId": booking.customer_id,
                 "title": booking.display_title(),
             },
-            "conversation": crate::present::conversation(&conv, &customer.user_id, &app.gateway.presence),
+            "conversation": crate::render::conversation(&conv, &customer.user_id, &app.gateway.presence),
             "message": message,
         }),
     ))

@@ -3,7 +3,7 @@
 use super::ok;
 use crate::command::CommandError;
 use crate::state::AppState;
-use crate::store::LogError;
+use crate::log::LogError;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -6,9 +6,9 @@ use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
 use crate::command::{access, CommandError};
 use crate::history::{self, Moment};
-use crate::present;
+use crate::render;
 use crate::state::AppState;
-use crate::store;
+use crate::log;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -45,7 +45,7 @@ pub async fn events(
     let next_after = stored.last().map(|(seq, _)| *seq);
     let events = stored
         .iter()
-        .filter_map(|(seq, payload)| store::with_seq(*seq, payload))
+        .filter_map(|(seq, payload)| log::with_seq(*seq, payload))
         .collect();
     Ok(ok(
         StatusCode::OK,
@@ -91,7 +91,7 @@ pub async fn history(
         StatusCode::OK,
         "Conversation history retrieved",
         HistoryOut {
-            conversation: present::conversation_then(&then.conversation, &caller.user_id),
+            conversation: render::conversation_then(&then.conversation, &caller.user_id),
             messages: then.messages,
             as_of_seq: then.as_of_seq,
         },
@@ -101,7 +101,7 @@ pub async fn history(
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct HistoryOut {
-    conversation: present::ConversationOut,
+    conversation: render::ConversationOut,
     messages: Vec<MessageView>,
     as_of_seq: u64,
 }

@@ -7,11 +7,7 @@
 //! - [`fanout`]: which sockets each folded event reaches, shared by live delivery and `resume`.
 //! - [`presence`]: who is online across nodes; [`typing`]: typing indicators via the typing stream.
 
-pub mod fanout;
 pub mod frame;
-pub mod presence;
-pub mod registry;
-pub mod typing;
 
 use crate::auth::{bearer, AuthError, Caller, LEEWAY_SECS};
 use crate::command::{access, messages, CommandError};
@@ -23,8 +19,9 @@ use axum::response::{IntoResponse, Response};
 use concierge_events::{subject, Empty, Event, Role};
 use frame::ClientEvent;
 use futures::{SinkExt, StreamExt};
-use presence::Presence;
-use registry::{Registry, Socket};
+use crate::realtime::plan as fanout;
+use crate::realtime::registry::Socket;
+pub use crate::realtime::Gateway;
 use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -44,12 +41,6 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// A `resume` replays at most this many events; further behind, the client refetches over HTTP.
 const MAX_REPLAY: u64 = 100_000;
 
-/// The gateway's shared parts.
-#[derive(Default)]
-pub struct Gateway {
-    pub registry: Registry,
-    pub presence: Presence,
-}
 
 /// `GET /ws`: upgrades, then authenticates by header, `?token=` or a first `authenticate` frame.
 pub async fn upgrade(
@@ -213,7 +204,7 @@ fn read_failure(e: &axum::Error) -> Option<(u16, &'static str)> {
 }
 
 /// Subscribes to a core NATS subject, retrying each second until it works or shutdown (`None`).
-async fn subscribe(
+pub async fn subscribe(
     client: &async_nats::Client,
     subject: &'static str,
     shutdown: &mut tokio::sync::watch::Receiver<bool>,
@@ -359,7 +350,7 @@ impl Session<'_> {
                 ClientEvent::JoinConversation { conversation_id } => {
                     let conv = access::conversation(app, caller, &conversation_id)?;
                     app.gateway.registry.join(self.socket, &conv.id);
-                    Ok(json!({ "conversation": crate::present::conversation(&conv, &caller.user_id, &app.gateway.presence) }))
+                    Ok(json!({ "conversation": crate::render::conversation(&conv, &caller.user_id, &app.gateway.presence) }))
                 }
                 ClientEvent::LeaveConversation { conversation_id } => {
                     access::conversation_id(&conversation_id, "conversationId")?;

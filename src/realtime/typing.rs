@@ -3,7 +3,7 @@
 //! own sockets (the typist's excepted). An indicator not refreshed within [`EXPIRY`] ends with
 //! `isTyping: false`.
 
-use super::frame;
+use crate::ws::frame;
 use super::registry::Target;
 use crate::state::AppState;
 use concierge_events::{Envelope, Event};
@@ -30,7 +30,7 @@ fn tell(app: &AppState, conversation_id: &str, user_id: &str, is_typing: bool) {
 pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let client = app.log.client();
     let Some(mut subscription) =
-        super::subscribe(&client, "concierge.typing.*", &mut shutdown).await
+        crate::ws::subscribe(&client, "concierge.typing.*", &mut shutdown).await
     else {
         return;
     };

@@ -1,7 +1,7 @@
 //! How views are shown to one caller: the API's `Conversation` with the caller's own unread count.
 //! A conversation as it stood in the past (route 15) carries no presence.
 
-use crate::ws::presence::Presence;
+use crate::realtime::presence::Presence;
 use concierge_events::{MessageType, Role, Status, Timestamp};
 use concierge_projections::views::ConversationView;
 use serde::Serialize;

@@ -2,10 +2,10 @@
 //! serves live delivery (every node pushes to its own sockets) and `resume` (filtered to one socket),
 //! so a replay shows exactly what the live stream would have.
 
-use super::frame;
+use crate::ws::frame;
 use super::registry::{Outbound, Registry, Socket, Target};
-use crate::present;
-use crate::ws::presence::Presence;
+use crate::render;
+use crate::realtime::presence::Presence;
 use axum::extract::ws::Utf8Bytes;
 use concierge_events::{Envelope, Event};
 use concierge_projections::kv::KvRead;
@@ -28,7 +28,7 @@ struct MessagePayload<'a> {
 
 #[derive(Serialize)]
 struct ConversationPayload {
-    conversation: present::ConversationOut,
+    conversation: render::ConversationOut,
 }
 
 /// What a delivery carries.
@@ -211,7 +211,7 @@ pub fn conversation_updated(
         "conversation_updated",
         Some(seq),
         ConversationPayload {
-            conversation: present::conversation(conv, viewer, presence),
+            conversation: render::conversation(conv, viewer, presence),
         },
     )
 }

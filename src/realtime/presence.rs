@@ -3,7 +3,7 @@
 //! node silent for [`NODE_TIMEOUT`] is dead and its users go offline. Every node sees the same
 //! transitions and tells its own sockets.
 
-use super::frame;
+use crate::ws::frame;
 use super::registry::{Registry, Target};
 use crate::state::AppState;
 use concierge_events::{Role, Timestamp};
@@ -263,7 +263,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let client = app.log.client();
     let gateway = app.gateway.clone();
     let presence = &gateway.presence;
-    let Some(mut subscription) = super::subscribe(&client, SUBJECT, &mut shutdown).await else {
+    let Some(mut subscription) = crate::ws::subscribe(&client, SUBJECT, &mut shutdown).await else {
         return;
     };
     let publish = |users: Vec<(String, Role)>| {
