@@ -96,7 +96,8 @@ class Peer {
     socket.on("disconnect", (reason) => {
       this.disconnects += 1;
       // What a front end does: resume from the largest seq it has seen.
-      if (socket.auth) socket.auth.since = this.maxSeq;
+      this.since = this.maxSeq;
+      if (socket.auth) socket.auth.since = this.since;
       this.record("disconnect", reason);
     });
     socket.io.on("reconnect", () => {
@@ -307,7 +308,6 @@ async function main() {
 
   let missed = [];
   const restartFrom = new Map([customer, admin].map((p) => [p, p.events.length]));
-  const since = new Map([customer, admin].map((p) => [p, p.maxSeq]));
   if (!skipRestart) {
     const nextLine = stdinLines();
     log(`RESTART`);
@@ -317,11 +317,13 @@ async function main() {
     assert.ok(missed.length > 0, "the driver sent no messages while the server was down");
     for (const peer of [customer, admin]) {
       await peer.wait("disconnect", { from: restartFrom.get(peer) });
+      const since = peer.since;
+      assert.ok(since >= sent.seq, `${peer.name}: the largest seq seen, ${since}, is below ${sent.seq}`);
       const { index: end, data: done } = await peer.wait("resume_complete", { from: restartFrom.get(peer), ms: RESUME_MS });
       const after = peer.events.slice(restartFrom.get(peer), end + 1);
-      const what = `${peer.name} after the restart (since ${since.get(peer)})`;
+      const what = `${peer.name} after the restart (since ${since})`;
       assert.ok(peer.reconnects >= 1, `${what}: Socket.IO's reconnection did not run`);
-      assert.equal(peer.socket.auth.since, since.get(peer), `${what}: socket.auth.since`);
+      assert.equal(peer.socket.auth.since, since, `${what}: socket.auth.since`);
       // From the last reconnect on: authenticated first, then the replay, then resume_complete.
       const connected = after.map((e) => e.event).lastIndexOf("connect");
       assert.ok(connected >= 0, `${what}: no connect: ${peer.summary(restartFrom.get(peer))}`);
@@ -329,7 +331,7 @@ async function main() {
       assert.equal(replay[0]?.event, "authenticated", `${what}: the first event: ${peer.summary(restartFrom.get(peer))}`);
       for (const e of replay) {
         if (typeof e.data?.seq === "number") {
-          assert.ok(e.data.seq > since.get(peer), `${what}: ${e.event} with seq ${e.data.seq} repeated`);
+          assert.ok(e.data.seq > since, `${what}: ${e.event} with seq ${e.data.seq} repeated`);
         }
       }
       const expected = peer === admin ? "new_message" : "message_sent";
