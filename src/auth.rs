@@ -1,6 +1,5 @@
 //! Who is calling: HS256 JWTs verified with the secret from state, as an axum extractor.
 
-use crate::http::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -151,8 +150,19 @@ pub fn bearer(header: Option<&axum::http::HeaderValue>) -> Result<&str, AuthErro
     Ok(token)
 }
 
+/// Why the [`Caller`] extractor refused a request; the HTTP layer maps it to the envelope.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthRejection {
+    /// 401: no token, or a bad one.
+    #[error(transparent)]
+    Unauthorized(#[from] AuthError),
+    /// 429: this address failed to authenticate too often; the wait until it may try again.
+    #[error("too many failed authentications from this address: try again later")]
+    TooManyFailures { retry_after: std::time::Duration },
+}
+
 impl FromRequestParts<AppState> for Caller {
-    type Rejection = ApiError;
+    type Rejection = AuthRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
@@ -160,7 +170,7 @@ impl FromRequestParts<AppState> for Caller {
     ) -> Result<Self, Self::Rejection> {
         let ip = client_ip(parts);
         if let Some(retry_after) = ip.and_then(|ip| state.auth_failures.blocked(ip)) {
-            return Err(ApiError::TooManyAuthFailures { retry_after });
+            return Err(AuthRejection::TooManyFailures { retry_after });
         }
         let verified = bearer(parts.headers.get(axum::http::header::AUTHORIZATION))
             .and_then(|token| state.keys.verify(token));

@@ -5,13 +5,16 @@
 //! # Layout
 //! - [`config`]: flags and environment, checked once.
 //! - [`auth`]: JWT verification (the `Caller` extractor) and minting (`concierge token`).
-//! - [`store`]: the JetStream event log, and the supervised local nats-server.
+//! - [`log`]: the JetStream event log, and the supervised local nats-server.
 //! - [`projection`]: the worker that folds the log into this node's sled views.
 //! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
 //!   every transport.
-//! - [`http`]: the REST API, one file per resource; [`present`]: views as a caller sees them.
+//! - [`http`]: the REST API, one file per resource; [`render`]: views as a caller sees them.
 //! - [`history`]: a conversation as it stood at a moment, folded from the log.
-//! - [`ws`]: the WebSocket gateway: sockets and rooms, fan-out from the log, presence, typing.
+//! - [`realtime`]: the real-time core, no wire format: sockets and rooms, delivery plans, presence,
+//!   typing, resume, per-socket queues.
+//! - [`ws`]: the `/ws` codec (WEBSOCKET.md) and [`socketio`]: the Socket.IO codec (SOCKETIO.md),
+//!   both thin, over the core.
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
 //! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.
 
@@ -26,5 +29,11 @@ pub mod projection;
 pub mod ratelimit;
 pub mod realtime;
 pub mod render;
+pub mod socketio;
 pub mod state;
 pub mod ws;
+
+/// Everything a node serves over HTTP: the REST API, `/ws` and Socket.IO, side by side.
+pub fn app(state: state::AppState) -> axum::Router {
+    http::app(state, ws::routes().merge(socketio::routes()))
+}

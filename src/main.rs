@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use clap::Parser;
-use concierge::{auth, cli, config, http, log, projection, realtime, state};
+use concierge::{auth, cli, config, log, projection, realtime, state};
 use concierge_projections::ViewStore;
 use config::{Cli, Command, Config, TokenArgs};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -189,7 +189,7 @@ async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = http::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let app = concierge::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

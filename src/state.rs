@@ -2,10 +2,10 @@
 
 use crate::auth::JwtKeys;
 use crate::config::Config;
+use crate::log::EventLog;
 use crate::projection::Progress;
 use crate::ratelimit::{AuthFailures, UserBudget};
-use crate::log::EventLog;
-use crate::realtime::Gateway;
+use crate::realtime::Realtime;
 use concierge_projections::ViewStore;
 use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
@@ -21,7 +21,9 @@ pub struct AppState {
     pub write_limiter: Arc<UserBudget>,
     pub auth_failures: Arc<AuthFailures>,
     pub metrics: Option<PrometheusHandle>,
-    pub gateway: Arc<Gateway>,
+    pub realtime: Arc<Realtime>,
+    /// The Socket.IO codec's long-polling sessions.
+    pub engine_io: Arc<crate::socketio::engine::Sessions>,
 }
 
 impl AppState {
@@ -42,7 +44,8 @@ impl AppState {
             views,
             progress,
             metrics,
-            gateway: Arc::new(Gateway::default()),
+            realtime: Arc::new(Realtime::default()),
+            engine_io: Arc::default(),
         }
     }
 }

@@ -16,7 +16,8 @@
 #![no_main]
 
 use concierge::command::messages;
-use concierge::ws::frame::{self, ClientEvent};
+use concierge::realtime::client::ClientEvent;
+use concierge::ws::frame;
 use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};

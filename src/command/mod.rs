@@ -1,5 +1,5 @@
 //! Commands: check a request against the views, publish its event, wait until this node has folded
-//! it, answer from the views. HTTP handlers and WebSocket frames both call these, so the rules live
+//! it, answer from the views. HTTP handlers and both real-time codecs call these, so the rules live
 //! in one place.
 //!
 //! # Layout
@@ -9,6 +9,7 @@
 //! - [`lifecycle`]: a message after it was sent: edits, soft deletes, reactions.
 //! - [`bookings`]: registering a booking for a customer.
 //! - [`broadcast`]: admin broadcasts.
+//! - [`typing`]: typing indicators, on the typing stream.
 
 pub mod access;
 pub mod bookings;
@@ -16,10 +17,11 @@ pub mod broadcast;
 pub mod conversations;
 pub mod lifecycle;
 pub mod messages;
+pub mod typing;
 
 use crate::auth::Caller;
-use crate::state::AppState;
 use crate::log::{Ack, LogError};
+use crate::state::AppState;
 use concierge_events::{Envelope, Event, Timestamp};
 use std::time::Duration;
 
@@ -55,6 +57,21 @@ pub enum CommandError {
     /// 500 `internal`: the event is in the log (seq) but this node has not folded it in time.
     #[error("internal error")]
     NotFolded { seq: u64 },
+}
+
+impl CommandError {
+    /// The `error` code of API.md's table.
+    pub fn code(&self) -> &'static str {
+        match self {
+            CommandError::Invalid(_) => "validation_failed",
+            CommandError::Forbidden(_) => "forbidden",
+            CommandError::NotFound(_) => "not_found",
+            CommandError::Conflict(_) => "conflict",
+            CommandError::RateLimited { .. } => "rate_limited",
+            CommandError::Unavailable(_) => "unavailable",
+            CommandError::NotFolded { .. } => "internal",
+        }
+    }
 }
 
 pub type Result<T> = std::result::Result<T, CommandError>;

@@ -63,7 +63,7 @@ pub async fn list(
         .iter()
         .skip(skip)
         .take(limit as usize)
-        .map(|c| render::conversation(c, &caller.user_id, &app.gateway.presence))
+        .map(|c| render::conversation(c, &caller.user_id, &app.realtime.presence))
         .collect();
     Ok(ok(
         StatusCode::OK,
@@ -103,7 +103,7 @@ pub async fn by_booking(
     Ok(ok(
         status,
         message,
-        render::conversation(&conv, &caller.user_id, &app.gateway.presence),
+        render::conversation(&conv, &caller.user_id, &app.realtime.presence),
     ))
 }
 
@@ -118,7 +118,7 @@ pub async fn one(
     Ok(ok(
         StatusCode::OK,
         "Conversation retrieved",
-        render::conversation(&conv, &caller.user_id, &app.gateway.presence),
+        render::conversation(&conv, &caller.user_id, &app.realtime.presence),
     ))
 }
 
@@ -136,6 +136,6 @@ pub async fn set_status(
     Ok(ok(
         StatusCode::OK,
         "Conversation status updated",
-        render::conversation(&conv, &caller.user_id, &app.gateway.presence),
+        render::conversation(&conv, &caller.user_id, &app.realtime.presence),
     ))
 }

@@ -63,7 +63,7 @@ async fn test_messaging(State(app): State<AppState>) -> Result<Response, ApiErro
                 "customerId": booking.customer_id,
                 "title": booking.display_title(),
             },
-            "conversation": crate::render::conversation(&conv, &customer.user_id, &app.gateway.presence),
+            "conversation": crate::render::conversation(&conv, &customer.user_id, &app.realtime.presence),
             "message": message,
         }),
     ))
@@ -71,14 +71,14 @@ async fn test_messaging(State(app): State<AppState>) -> Result<Response, ApiErro
 
 /// This node's socket count and the users online cluster-wide.
 async fn socket_status(State(app): State<AppState>) -> Response {
-    let mut online: Vec<String> = app.gateway.presence.online().into_keys().collect();
+    let mut online: Vec<String> = app.realtime.presence.online().into_keys().collect();
     online.sort();
     ok(
         StatusCode::OK,
         "Socket status",
         json!({
             "initialized": true,
-            "connections": app.gateway.registry.connections(),
+            "connections": app.realtime.registry.connections(),
             "onlineUsers": online,
         }),
     )

@@ -1,6 +1,6 @@
 //! The HTTP layer's one error type and its one mapping to the envelope.
 
-use crate::auth::AuthError;
+use crate::auth::{AuthError, AuthRejection};
 use crate::command::CommandError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -59,6 +59,24 @@ impl ApiError {
                 CommandError::NotFolded { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
+    }
+}
+
+impl From<AuthRejection> for ApiError {
+    fn from(r: AuthRejection) -> ApiError {
+        match r {
+            AuthRejection::Unauthorized(e) => ApiError::Unauthorized(e),
+            AuthRejection::TooManyFailures { retry_after } => {
+                ApiError::TooManyAuthFailures { retry_after }
+            }
+        }
+    }
+}
+
+/// The extractor's refusals, and the WebSocket and Socket.IO upgrades' 429, in the envelope.
+impl IntoResponse for AuthRejection {
+    fn into_response(self) -> Response {
+        ApiError::from(self).into_response()
     }
 }
 

@@ -31,8 +31,9 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 use tower_http::cors::CorsLayer;
 
-/// The whole HTTP surface of a node.
-pub fn app(state: AppState) -> Router {
+/// The whole HTTP surface of a node: the REST API with the real-time transports' routes merged in,
+/// behind one fallback, CORS and request metrics.
+pub fn app(state: AppState, transports: Router<AppState>) -> Router {
     let mut router = Router::new()
         .route("/messaging/conversations", get(conversations::list))
         .route(
@@ -72,13 +73,13 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/messaging/stats", get(stats::stats))
         .route("/messaging/bookings/{booking_id}", put(bookings::register))
-        .route("/ws", get(crate::ws::upgrade))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics));
     if state.config.dev {
         router = router.merge(dev::routes());
     }
+    router = router.merge(transports);
     let cors = cors(&state.config.client_url);
     router
         .fallback(|| async { ApiError::RouteNotFound })

@@ -1,45 +1,29 @@
-//! Fan-out from the log: which sockets each folded event goes to, and as what frame. The same plan
+//! Delivery plans: which sockets each folded event goes to, and as what typed event. The same plan
 //! serves live delivery (every node pushes to its own sockets) and `resume` (filtered to one socket),
 //! so a replay shows exactly what the live stream would have.
 
-use crate::ws::frame;
-use super::registry::{Outbound, Registry, Socket, Target};
+use super::event::{
+    BroadcastData, ConversationData, Data, MessageData, ReactionData, ReadData, ServerEvent,
+};
+use super::presence::Presence;
+use super::registry::{Registry, Socket, Target};
 use crate::render;
-use crate::realtime::presence::Presence;
-use axum::extract::ws::Utf8Bytes;
-use concierge_events::{Envelope, Event};
+use concierge_events::{Audience, Envelope, Event};
 use concierge_projections::kv::KvRead;
 use concierge_projections::views::{ConversationView, MessageView};
 use concierge_projections::Views;
-use serde::Serialize;
-use serde_json::json;
 use std::collections::HashMap;
-
-/// `{conversationId, message, clientMessageId?}` of the message events.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct MessagePayload<'a> {
-    conversation_id: &'a str,
-    message: &'a MessageView,
-    /// Only `message_sent` carries it (`null` when the sender gave none).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    client_message_id: Option<&'a Option<String>>,
-}
-
-#[derive(Serialize)]
-struct ConversationPayload {
-    conversation: render::ConversationOut,
-}
+use std::sync::Arc;
 
 /// What a delivery carries.
 pub enum Payload {
-    /// One frame, the same bytes for every socket.
-    Frame(Utf8Bytes),
-    /// `conversation_updated`, written per receiving user (their own `unreadCount`).
-    ConversationUpdated(Box<ConversationView>),
+    /// One event, the same for every socket.
+    Shared(Arc<ServerEvent>),
+    /// `conversation_updated`, which each receiving user sees with their own `unreadCount`.
+    PerViewer(Box<ConversationView>),
 }
 
-/// One frame for every socket that `targets` reach, except those of `except`.
+/// One event for every socket that `targets` reach, except those of `except`.
 pub struct Delivery {
     pub targets: Vec<Target>,
     pub except: Option<String>,
@@ -52,56 +36,69 @@ fn participants(conv: &ConversationView) -> impl Iterator<Item = Target> + '_ {
         .map(|p| Target::User(p.user_id.clone()))
 }
 
+fn shared(name: &'static str, seq: u64, data: Data) -> Payload {
+    Payload::Shared(Arc::new(ServerEvent::new(name, Some(seq), data)))
+}
+
+fn message(name: &'static str, seq: u64, conv: &ConversationView, m: MessageView) -> Payload {
+    shared(
+        name,
+        seq,
+        Data::Message(MessageData {
+            conversation_id: conv.id.clone(),
+            message: m,
+            client_message_id: None,
+        }),
+    )
+}
+
+fn updated(conv: &ConversationView) -> Delivery {
+    Delivery {
+        targets: participants(conv).chain([Target::Admins]).collect(),
+        except: None,
+        payload: Payload::PerViewer(Box::new(conv.clone())),
+    }
+}
+
+fn room_and_users(conv: &ConversationView, admins: bool) -> Vec<Target> {
+    let mut t: Vec<Target> = vec![Target::Conversation(conv.id.clone())];
+    t.extend(participants(conv));
+    if admins {
+        t.push(Target::Admins);
+    }
+    t
+}
+
 /// The deliveries of one folded event, from the views as they are now.
 pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delivery> {
     let conv = env
         .conversation_id
         .as_deref()
         .and_then(|id| views.conversation(id));
-    let updated = |conv: &ConversationView| Delivery {
-        targets: participants(conv).chain([Target::Admins]).collect(),
-        except: None,
-        payload: Payload::ConversationUpdated(Box::new(conv.clone())),
-    };
-    let room_and_users = |conv: &ConversationView, admins: bool| -> Vec<Target> {
-        let mut t: Vec<Target> = vec![Target::Conversation(conv.id.clone())];
-        t.extend(participants(conv));
-        if admins {
-            t.push(Target::Admins);
-        }
-        t
-    };
     match (&env.event, conv) {
         (Event::MessageSent(m), Some(conv)) => {
-            let Some(message) = views.message_in(&conv, seq) else {
+            let Some(sent) = views.message_in(&conv, seq) else {
                 return Vec::new();
             };
+            let own = shared(
+                "message_sent",
+                seq,
+                Data::Message(MessageData {
+                    conversation_id: conv.id.clone(),
+                    message: sent.clone(),
+                    client_message_id: Some(m.client_message_id.clone()),
+                }),
+            );
             vec![
                 Delivery {
                     targets: vec![Target::User(env.actor.id.clone())],
                     except: None,
-                    payload: Payload::Frame(frame::event(
-                        "message_sent",
-                        Some(seq),
-                        MessagePayload {
-                            conversation_id: &conv.id,
-                            message: &message,
-                            client_message_id: Some(&m.client_message_id),
-                        },
-                    )),
+                    payload: own,
                 },
                 Delivery {
                     targets: room_and_users(&conv, true),
                     except: Some(env.actor.id.clone()),
-                    payload: Payload::Frame(frame::event(
-                        "new_message",
-                        Some(seq),
-                        MessagePayload {
-                            conversation_id: &conv.id,
-                            message: &message,
-                            client_message_id: None,
-                        },
-                    )),
+                    payload: message("new_message", seq, &conv, sent),
                 },
                 updated(&conv),
             ]
@@ -115,11 +112,16 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
         (Event::ReactionAdded(r) | Event::ReactionRemoved(r), Some(conv)) => vec![Delivery {
             targets: vec![Target::Conversation(conv.id.clone())],
             except: None,
-            payload: Payload::Frame(frame::event(
+            payload: shared(
                 env.event.event_type(),
-                Some(seq),
-                json!({ "conversationId": conv.id, "messageId": r.message_id, "user": env.actor.id, "emoji": r.emoji }),
-            )),
+                seq,
+                Data::Reaction(ReactionData {
+                    conversation_id: conv.id.clone(),
+                    message_id: r.message_id.clone(),
+                    user: env.actor.id.clone(),
+                    emoji: r.emoji.clone(),
+                }),
+            ),
         }],
         (Event::MessagesRead(r), Some(conv)) => {
             let read_at = conv.read_points.get(&env.actor.id).map_or(env.at, |p| p.at);
@@ -127,11 +129,16 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
                 Delivery {
                     targets: room_and_users(&conv, false),
                     except: None,
-                    payload: Payload::Frame(frame::event(
+                    payload: shared(
                         "messages_read",
-                        Some(seq),
-                        json!({ "conversationId": conv.id, "userId": env.actor.id, "readAt": read_at, "upToSeq": r.up_to_seq }),
-                    )),
+                        seq,
+                        Data::Read(ReadData {
+                            conversation_id: conv.id.clone(),
+                            user_id: env.actor.id.clone(),
+                            read_at,
+                            up_to_seq: r.up_to_seq,
+                        }),
+                    ),
                 },
                 updated(&conv),
             ]
@@ -144,18 +151,24 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
         ) => vec![updated(&conv)],
         (Event::AdminBroadcast(b), _) => {
             let targets = match b.audience {
-                concierge_events::Audience::All => vec![Target::Everyone],
-                concierge_events::Audience::Customers => vec![Target::Customers],
-                concierge_events::Audience::Admins => vec![Target::Admins],
+                Audience::All => vec![Target::Everyone],
+                Audience::Customers => vec![Target::Customers],
+                Audience::Admins => vec![Target::Admins],
             };
             vec![Delivery {
                 targets,
                 except: None,
-                payload: Payload::Frame(frame::event(
+                payload: shared(
                     "admin_broadcast",
-                    Some(seq),
-                    json!({ "id": env.id, "content": b.content, "from": env.actor.id, "audience": b.audience, "at": env.at }),
-                )),
+                    seq,
+                    Data::Broadcast(BroadcastData {
+                        id: env.id.clone(),
+                        content: b.content.clone(),
+                        from: env.actor.id.clone(),
+                        audience: b.audience,
+                        at: env.at,
+                    }),
+                ),
             }]
         }
         _ => Vec::new(),
@@ -163,13 +176,13 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
 }
 
 fn message_changed<K: KvRead>(
-    name: &str,
+    name: &'static str,
     seq: u64,
     message_id: &str,
     conv: ConversationView,
     views: &Views<K>,
 ) -> Vec<Delivery> {
-    let Some(message) = views
+    let Some(changed) = views
         .locate(message_id)
         .filter(|(c, _)| *c == conv.id)
         .and_then(|(_, seq)| views.message_in(&conv, seq))
@@ -182,21 +195,9 @@ fn message_changed<K: KvRead>(
         Delivery {
             targets,
             except: None,
-            payload: Payload::Frame(frame::event(
-                name,
-                Some(seq),
-                MessagePayload {
-                    conversation_id: &conv.id,
-                    message: &message,
-                    client_message_id: None,
-                },
-            )),
+            payload: message(name, seq, &conv, changed),
         },
-        Delivery {
-            targets: participants(&conv).chain([Target::Admins]).collect(),
-            except: None,
-            payload: Payload::ConversationUpdated(Box::new(conv)),
-        },
+        updated(&conv),
     ]
 }
 
@@ -206,14 +207,14 @@ pub fn conversation_updated(
     conv: &ConversationView,
     viewer: &str,
     presence: &Presence,
-) -> Utf8Bytes {
-    frame::event(
+) -> Arc<ServerEvent> {
+    Arc::new(ServerEvent::new(
         "conversation_updated",
         Some(seq),
-        ConversationPayload {
+        Data::Conversation(ConversationData {
             conversation: render::conversation(conv, viewer, presence),
-        },
-    )
+        }),
+    ))
 }
 
 /// Whether a delivery reaches this socket (for `resume`).
@@ -226,24 +227,16 @@ pub fn reaches(d: &Delivery, socket: &Socket) -> bool {
 pub fn deliver(registry: &Registry, presence: &Presence, seq: u64, deliveries: Vec<Delivery>) {
     for d in deliveries {
         match d.payload {
-            Payload::Frame(text) => {
-                registry.send_to(&d.targets, d.except.as_deref(), Some(seq), &text)
-            }
-            Payload::ConversationUpdated(conv) => {
+            Payload::Shared(event) => registry.send_to(&d.targets, d.except.as_deref(), &event),
+            Payload::PerViewer(conv) => {
                 let sockets = registry.resolve(&d.targets, d.except.as_deref());
-                let mut per_user: HashMap<String, Utf8Bytes> = HashMap::new();
+                let mut per_user: HashMap<String, Arc<ServerEvent>> = HashMap::new();
                 for s in sockets {
-                    let text = per_user
+                    let event = per_user
                         .entry(s.user_id.clone())
                         .or_insert_with(|| conversation_updated(seq, &conv, &s.user_id, presence))
                         .clone();
-                    registry.push(
-                        &s,
-                        Outbound {
-                            seq: Some(seq),
-                            text,
-                        },
-                    );
+                    registry.push(&s, event);
                 }
             }
         }
@@ -258,15 +251,15 @@ pub async fn run(
     while let Some(batch) = folded.recv().await {
         // Nobody to reach on this node (a node catching up before any socket, a node without
         // sockets): planning would read a message view per event for nothing.
-        if app.gateway.registry.connections() == 0 {
+        if app.realtime.registry.connections() == 0 {
             continue;
         }
         let views = app.views.views();
         for (seq, env) in batch {
             let deliveries = plan(seq, &env, &views);
             deliver(
-                &app.gateway.registry,
-                &app.gateway.presence,
+                &app.realtime.registry,
+                &app.realtime.presence,
                 seq,
                 deliveries,
             );

@@ -3,7 +3,7 @@
 //! node silent for [`NODE_TIMEOUT`] is dead and its users go offline. Every node sees the same
 //! transitions and tells its own sockets.
 
-use crate::ws::frame;
+use super::event::{Data, PresenceData, ServerEvent};
 use super::registry::{Registry, Target};
 use crate::state::AppState;
 use concierge_events::{Role, Timestamp};
@@ -193,12 +193,16 @@ fn announce(app: &AppState, registry: &Registry, transitions: Vec<Transition>) {
         } else {
             "user_offline"
         };
-        let text = frame::event(
+        let event = ServerEvent::new(
             name,
             None,
-            serde_json::json!({ "userId": t.user_id, "role": t.role, "at": t.at }),
+            Data::Presence(PresenceData {
+                user_id: t.user_id.clone(),
+                role: t.role,
+                at: t.at,
+            }),
         );
-        registry.send_to(&targets, Some(&t.user_id), None, &text);
+        registry.send_to(&targets, Some(&t.user_id), &std::sync::Arc::new(event));
     }
 }
 
@@ -261,9 +265,9 @@ async fn keep_last_seen(
 /// Runs presence for this node until shutdown; says goodbye (an empty announcement) at the end.
 pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let client = app.log.client();
-    let gateway = app.gateway.clone();
-    let presence = &gateway.presence;
-    let Some(mut subscription) = crate::ws::subscribe(&client, SUBJECT, &mut shutdown).await else {
+    let core = app.realtime.clone();
+    let presence = &core.presence;
+    let Some(mut subscription) = super::subscribe(&client, SUBJECT, &mut shutdown).await else {
         return;
     };
     let publish = |users: Vec<(String, Role)>| {
@@ -292,22 +296,22 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
                 }
                 let t = presence.update(&a.node, Some(a.users.into_iter().collect()), Instant::now());
                 keep_last_seen(bucket.as_ref(), &t).await;
-                announce(&app, &gateway.registry, t);
+                announce(&app, &core.registry, t);
             }
             _ = presence.local_changed.notified() => {
-                let users = gateway.registry.local_users();
+                let users = core.registry.local_users();
                 let t = presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
                 keep_last_seen(bucket.as_ref(), &t).await;
-                announce(&app, &gateway.registry, t);
+                announce(&app, &core.registry, t);
                 publish(users).await;
             }
             _ = tick.tick() => {
-                let users = gateway.registry.local_users();
+                let users = core.registry.local_users();
                 presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
                 publish(users).await;
                 let t = presence.sweep(Instant::now());
                 keep_last_seen(bucket.as_ref(), &t).await;
-                announce(&app, &gateway.registry, t);
+                announce(&app, &core.registry, t);
             }
             _ = shutdown.changed() => break,
         }

@@ -1,7 +1,8 @@
-//! The sockets of this node and their rooms. Cheap per socket: an id, the user, a bounded queue and
-//! the rooms it joined; rooms index socket ids. No guard is held across an `.await`.
+//! The sockets of this node, whatever their transport, and their rooms. Cheap per socket: an id, the
+//! user, a bounded queue and the rooms it joined; rooms index socket ids. No guard is held across an
+//! `.await`.
 
-use axum::extract::ws::Utf8Bytes;
+use super::event::ServerEvent;
 use concierge_events::Role;
 use dashmap::{DashMap, DashSet};
 use std::collections::HashSet;
@@ -10,32 +11,25 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
-/// How many frames may wait for one socket before it counts as too slow and is dropped (1008).
-pub const QUEUE_FRAMES: usize = 1024;
-
-/// A frame on its way to a socket: `seq` when it comes from the log, so a resume can skip it.
-#[derive(Clone, Debug)]
-pub struct Outbound {
-    pub seq: Option<u64>,
-    pub text: Utf8Bytes,
-}
+/// How many events may wait for one socket before it counts as too slow and is dropped.
+pub const QUEUE_EVENTS: usize = 1024;
 
 /// One connected, authenticated socket.
 pub struct Socket {
     pub id: u64,
     pub user_id: String,
     pub role: Role,
-    /// Frames waiting to be written; empty (and unallocated) while the socket keeps up.
-    queue: Mutex<VecDeque<Outbound>>,
+    /// Events waiting to be written; empty (and unallocated) while the socket keeps up.
+    queue: Mutex<VecDeque<Arc<ServerEvent>>>,
     queued: Notify,
-    /// Raised when the socket fell too far behind; its task closes it with 1008.
+    /// Raised when the socket fell too far behind; its task closes it.
     pub kicked: Notify,
     rooms: Mutex<HashSet<String>>,
 }
 
 impl Socket {
-    /// The next queued frame, waiting for one.
-    pub async fn next_frame(&self) -> Outbound {
+    /// The next queued event, waiting for one.
+    pub async fn next_event(&self) -> Arc<ServerEvent> {
         loop {
             if let Some(frame) = self.queue.lock().ok().and_then(|mut q| q.pop_front()) {
                 return frame;
@@ -44,15 +38,15 @@ impl Socket {
         }
     }
 
-    /// Queues a frame; `false` when the queue is full.
-    fn offer(&self, frame: Outbound) -> bool {
+    /// Queues an event; `false` when the queue is full.
+    fn offer(&self, event: Arc<ServerEvent>) -> bool {
         let Ok(mut queue) = self.queue.lock() else {
             return false;
         };
-        if queue.len() >= QUEUE_FRAMES {
+        if queue.len() >= QUEUE_EVENTS {
             return false;
         }
-        queue.push_back(frame);
+        queue.push_back(event);
         drop(queue);
         self.queued.notify_one();
         true
@@ -66,7 +60,7 @@ impl Socket {
     }
 }
 
-/// Where a frame goes; a socket in several matching rooms still gets it once.
+/// Where an event goes; a socket in several matching rooms still gets it once.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
     /// Sockets that joined the conversation's room.
@@ -216,28 +210,16 @@ impl Registry {
             .collect()
     }
 
-    /// Queues the same frame for every socket `targets` reach, except those of `except`.
-    pub fn send_to(
-        &self,
-        targets: &[Target],
-        except: Option<&str>,
-        seq: Option<u64>,
-        text: &Utf8Bytes,
-    ) {
+    /// Queues the same event for every socket `targets` reach, except those of `except`.
+    pub fn send_to(&self, targets: &[Target], except: Option<&str>, event: &Arc<ServerEvent>) {
         for s in self.resolve(targets, except) {
-            self.push(
-                &s,
-                Outbound {
-                    seq,
-                    text: text.clone(),
-                },
-            );
+            self.push(&s, event.clone());
         }
     }
 
-    /// Queues a frame for a socket; a full queue means the client is too slow: it is kicked.
-    pub fn push(&self, socket: &Socket, frame: Outbound) {
-        if !socket.offer(frame) {
+    /// Queues an event for a socket; a full queue means the client is too slow: it is kicked.
+    pub fn push(&self, socket: &Socket, event: Arc<ServerEvent>) {
+        if !socket.offer(event) {
             metrics::counter!("concierge_ws_slow_consumers_total").increment(1);
             socket.kicked.notify_one();
         }

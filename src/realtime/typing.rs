@@ -3,7 +3,7 @@
 //! own sockets (the typist's excepted). An indicator not refreshed within [`EXPIRY`] ends with
 //! `isTyping: false`.
 
-use crate::ws::frame;
+use super::event::{Data, ServerEvent, TypingData};
 use super::registry::Target;
 use crate::state::AppState;
 use concierge_events::{Envelope, Event};
@@ -16,21 +16,26 @@ use tokio::time::Instant;
 pub const EXPIRY: Duration = Duration::from_secs(5);
 
 fn tell(app: &AppState, conversation_id: &str, user_id: &str, is_typing: bool) {
-    let registry = &app.gateway.registry;
-    let text = frame::event(
+    let event = ServerEvent::new(
         "user_typing",
         None,
-        serde_json::json!({ "conversationId": conversation_id, "userId": user_id, "isTyping": is_typing }),
+        Data::Typing(TypingData {
+            conversation_id: conversation_id.to_string(),
+            user_id: user_id.to_string(),
+            is_typing,
+        }),
     );
     let room = [Target::Conversation(conversation_id.to_string())];
-    registry.send_to(&room, Some(user_id), None, &text);
+    app.realtime
+        .registry
+        .send_to(&room, Some(user_id), &std::sync::Arc::new(event));
 }
 
 /// Relays typing events to this node's sockets until shutdown.
 pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let client = app.log.client();
     let Some(mut subscription) =
-        crate::ws::subscribe(&client, "concierge.typing.*", &mut shutdown).await
+        super::subscribe(&client, "concierge.typing.*", &mut shutdown).await
     else {
         return;
     };

@@ -1,41 +1,10 @@
-//! The frames of WEBSOCKET.md: what a client may send (one variant per event) and how server frames
-//! are written.
+//! The frames of WEBSOCKET.md: reading a client frame (`{event, data, ref}`) and writing server
+//! frames, acks and errors.
 
-use crate::command::CommandError;
-use axum::extract::ws::Utf8Bytes;
+use crate::realtime::client::ClientEvent;
+use crate::realtime::event::{ServerEvent, Text, Wire};
 use serde::Serialize;
 use serde_json::{json, Value};
-
-/// A client frame, parsed. `ref` is kept apart so every reply can carry it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClientEvent {
-    Authenticate {
-        token: String,
-    },
-    JoinConversation {
-        conversation_id: String,
-    },
-    LeaveConversation {
-        conversation_id: String,
-    },
-    SendMessage {
-        conversation_id: String,
-        data: Value,
-    },
-    MarkRead {
-        conversation_id: String,
-    },
-    TypingStart {
-        conversation_id: String,
-    },
-    TypingStop {
-        conversation_id: String,
-    },
-    Resume {
-        since: u64,
-    },
-    Ping,
-}
 
 /// A frame that could not be read; answered with an `error` (carrying `ref` when there was one).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,56 +39,7 @@ pub fn parse(text: &str) -> Result<(ClientEvent, Option<Value>), FrameError> {
         .get("event")
         .and_then(Value::as_str)
         .ok_or_else(|| fail("event is required".into()))?;
-    let empty = Value::Object(Default::default());
-    let data = obj.get("data").unwrap_or(&empty);
-    if !data.is_object() {
-        return Err(fail("data must be an object".into()));
-    }
-    let conversation_id = || {
-        data.get("conversationId")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .ok_or_else(|| fail("data.conversationId is required".into()))
-    };
-    let parsed = match event {
-        "authenticate" => ClientEvent::Authenticate {
-            token: data
-                .get("token")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| fail("data.token is required".into()))?,
-        },
-        "join_conversation" => ClientEvent::JoinConversation {
-            conversation_id: conversation_id()?,
-        },
-        "leave_conversation" => ClientEvent::LeaveConversation {
-            conversation_id: conversation_id()?,
-        },
-        "send_message" => ClientEvent::SendMessage {
-            conversation_id: conversation_id()?,
-            data: data.clone(),
-        },
-        "mark_read" => ClientEvent::MarkRead {
-            conversation_id: conversation_id()?,
-        },
-        "typing_start" => ClientEvent::TypingStart {
-            conversation_id: conversation_id()?,
-        },
-        "typing_stop" => ClientEvent::TypingStop {
-            conversation_id: conversation_id()?,
-        },
-        "resume" => ClientEvent::Resume {
-            since: data
-                .get("since")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| fail("data.since must be a non-negative integer".into()))?,
-        },
-        "ping" => ClientEvent::Ping,
-        other => {
-            let shown: String = other.chars().take(64).collect();
-            return Err(fail(format!("unknown event: {shown}")));
-        }
-    };
+    let parsed = ClientEvent::decode(event, obj.get("data")).map_err(fail)?;
     Ok((parsed, reference))
 }
 
@@ -142,22 +62,25 @@ struct Frame<'a, T> {
 }
 
 /// Writes a frame straight from typed data (no intermediate `Value` tree: this is the hot path).
-fn write<T: Serialize>(frame: &Frame<'_, T>) -> Utf8Bytes {
-    Utf8Bytes::from(serde_json::to_string(frame).expect("frames always serialize"))
+fn write<T: Serialize>(frame: &Frame<'_, T>) -> Text {
+    Text::from(serde_json::to_string(frame).expect("frames always serialize"))
 }
 
-/// A server event frame: `{"event", "seq"?, "data"}`.
-pub fn event(name: &str, seq: Option<u64>, data: impl Serialize) -> Utf8Bytes {
-    write(&Frame {
-        event: name,
-        seq,
-        reference: None,
-        data,
+/// A server event as a frame, `{"event", "seq"?, "data"}`: written once per event, shared by every
+/// `/ws` socket it goes to.
+pub fn event(event: &ServerEvent) -> Text {
+    event.encoded(Wire::WebSocket, |e| {
+        write(&Frame {
+            event: e.name,
+            seq: e.seq,
+            reference: None,
+            data: &e.data,
+        })
     })
 }
 
 /// The reply to a frame that carried `ref`.
-pub fn ack(reference: &Value, data: impl Serialize) -> Utf8Bytes {
+pub fn ack(reference: &Value, data: impl Serialize) -> Text {
     write(&Frame {
         event: "ack",
         seq: None,
@@ -167,25 +90,12 @@ pub fn ack(reference: &Value, data: impl Serialize) -> Utf8Bytes {
 }
 
 /// An `error` frame, with the contract's error code.
-pub fn error(reference: Option<&Value>, code: &str, message: &str) -> Utf8Bytes {
+pub fn error(reference: Option<&Value>, code: &str, message: &str) -> Text {
     let mut frame = json!({ "event": "error", "error": { "code": code, "message": message } });
     if let Some(r) = reference {
         frame["ref"] = r.clone();
     }
-    Utf8Bytes::from(frame.to_string())
-}
-
-/// The `error` code of a refused command (API.md's table).
-pub fn code(e: &CommandError) -> &'static str {
-    match e {
-        CommandError::Invalid(_) => "validation_failed",
-        CommandError::Forbidden(_) => "forbidden",
-        CommandError::NotFound(_) => "not_found",
-        CommandError::Conflict(_) => "conflict",
-        CommandError::RateLimited { .. } => "rate_limited",
-        CommandError::Unavailable(_) => "unavailable",
-        CommandError::NotFolded { .. } => "internal",
-    }
+    Text::from(frame.to_string())
 }
 
 #[cfg(test)]

@@ -1,0 +1,383 @@
+//! Engine.IO v4 connections: one [`Engine`] per Socket.IO socket, over a WebSocket or over HTTP
+//! long-polling (which a client may upgrade to a WebSocket midway). The engine hides the transport:
+//! it yields Socket.IO packets and writes packets, keeps the heartbeat, and on an upgrade carries
+//! the packets not yet polled over to the WebSocket, in order.
+
+use super::packet::{self, Engine as EnginePacket, SocketIo};
+use crate::realtime::event::Text;
+use crate::realtime::session::Gone;
+use axum::extract::ws::{Message, WebSocket};
+use dashmap::DashMap;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::{mpsc, Notify};
+
+/// Packets written while the client does not poll, before a write waits for it.
+const OUTBOX_PACKETS: usize = 1024;
+/// Engine.IO packets a POST may queue ahead of the connection's task.
+const INBOUND_PACKETS: usize = 16;
+/// How long a closing long-polling session waits for the client to fetch its last packets.
+const LAST_POLL: Duration = Duration::from_secs(5);
+
+/// The long-polling sessions of this node, by Engine.IO session id.
+#[derive(Default)]
+pub struct Sessions {
+    map: DashMap<String, Arc<Polling>>,
+}
+
+impl Sessions {
+    pub fn get(&self, sid: &str) -> Option<Arc<Polling>> {
+        self.map.get(sid).map(|p| p.value().clone())
+    }
+
+    /// Opens a long-polling session; the returned engine belongs to the connection's task.
+    pub fn open(self: &Arc<Self>, sid: String) -> Engine {
+        let (tx, rx) = mpsc::channel(INBOUND_PACKETS);
+        let polling = Arc::new(Polling {
+            inbound: tx,
+            outbox: Mutex::new(Outbox::default()),
+            changed: Notify::new(),
+            drained: Notify::new(),
+            upgrade: Mutex::new(None),
+            upgraded: Notify::new(),
+        });
+        self.map.insert(sid.clone(), polling.clone());
+        Engine {
+            mode: Mode::Polling {
+                polling,
+                inbound: rx,
+                sessions: self.clone(),
+                sid,
+            },
+            pending: VecDeque::new(),
+            pong_due: false,
+        }
+    }
+
+    pub fn polling_sessions(&self) -> usize {
+        self.map.len()
+    }
+}
+
+/// What the HTTP requests of one long-polling session share with its connection's task.
+pub struct Polling {
+    inbound: mpsc::Sender<Inbound>,
+    outbox: Mutex<Outbox>,
+    /// The outbox or its flags changed (a waiting GET looks again).
+    changed: Notify,
+    /// A GET took packets (a write waiting for room looks again).
+    drained: Notify,
+    /// The WebSocket the client upgraded to, once it confirmed the upgrade.
+    upgrade: Mutex<Option<WebSocket>>,
+    upgraded: Notify,
+}
+
+#[derive(Default)]
+struct Outbox {
+    packets: VecDeque<Text>,
+    /// The next GET answers a noop, so that a client about to upgrade stops polling.
+    noop: bool,
+    /// No more packets will come; the next GET that finds none answers a close.
+    closed: bool,
+    /// A GET is waiting (Engine.IO allows one at a time).
+    polling: bool,
+    /// The client confirmed the upgrade: writes wait for the connection to move to the WebSocket.
+    upgrading: bool,
+}
+
+/// What a POST hands to the connection's task.
+pub enum Inbound {
+    Packet(String),
+}
+
+/// Why a GET or POST of a long-polling session was refused (Engine.IO's own error codes).
+#[derive(Debug, PartialEq, Eq)]
+pub enum PollError {
+    /// The session is closed or was upgraded.
+    Closed,
+    /// A second GET while one is waiting: the session is closed, as Engine.IO does.
+    Overlapping,
+}
+
+impl Polling {
+    fn outbox(&self) -> MutexGuard<'_, Outbox> {
+        self.outbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A GET: every packet written so far, joined by the record separator, waiting for one.
+    ///
+    /// # Errors
+    /// [`PollError`] when the session is closed or another GET is waiting.
+    pub async fn poll(&self) -> Result<String, PollError> {
+        {
+            let mut outbox = self.outbox();
+            if outbox.polling {
+                outbox.closed = true;
+                drop(outbox);
+                self.changed.notify_one();
+                return Err(PollError::Overlapping);
+            }
+            if outbox.closed && outbox.packets.is_empty() {
+                return Err(PollError::Closed);
+            }
+            outbox.polling = true;
+        }
+        let _waiting = Waiting(self);
+        loop {
+            {
+                let mut outbox = self.outbox();
+                if !outbox.packets.is_empty() {
+                    let packets: Vec<Text> = outbox.packets.drain(..).collect();
+                    drop(outbox);
+                    self.drained.notify_one();
+                    let mut body = String::new();
+                    for (i, p) in packets.iter().enumerate() {
+                        if i > 0 {
+                            body.push(packet::SEPARATOR);
+                        }
+                        body.push_str(p.as_str());
+                    }
+                    return Ok(body);
+                }
+                if outbox.noop {
+                    outbox.noop = false;
+                    return Ok("6".into());
+                }
+                if outbox.closed {
+                    return Ok("1".into());
+                }
+            }
+            self.changed.notified().await;
+        }
+    }
+
+    /// A POST: its packets, in order, for the connection's task.
+    ///
+    /// # Errors
+    /// [`PollError::Closed`] when the connection is gone.
+    pub async fn post(&self, body: &str) -> Result<(), PollError> {
+        for p in body.split(packet::SEPARATOR) {
+            self.inbound
+                .send(Inbound::Packet(p.to_string()))
+                .await
+                .map_err(|_| PollError::Closed)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the session from the HTTP side (a payload over the limit).
+    pub fn close(&self) {
+        self.outbox().closed = true;
+        self.changed.notify_one();
+    }
+
+    /// The client probed a WebSocket: pending and future GETs answer a noop until it upgrades.
+    pub fn pause(&self) {
+        self.outbox().noop = true;
+        self.changed.notify_one();
+    }
+
+    /// The client confirmed the upgrade: what it had not fetched goes over `socket` first, then the
+    /// connection's task moves to `socket`.
+    pub async fn upgrade(&self, mut socket: WebSocket) {
+        let unfetched: Vec<Text> = {
+            let mut outbox = self.outbox();
+            outbox.upgrading = true;
+            outbox.packets.drain(..).collect()
+        };
+        for p in unfetched {
+            if socket.send(Message::Text(p)).await.is_err() {
+                break;
+            }
+        }
+        *self.upgrade.lock().unwrap_or_else(|e| e.into_inner()) = Some(socket);
+        self.upgraded.notify_one();
+    }
+}
+
+/// Clears the one-GET-at-a-time flag however the GET ends (the client may drop it).
+struct Waiting<'a>(&'a Polling);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.outbox().polling = false;
+    }
+}
+
+enum Mode {
+    WebSocket(WebSocket),
+    Polling {
+        polling: Arc<Polling>,
+        inbound: mpsc::Receiver<Inbound>,
+        sessions: Arc<Sessions>,
+        sid: String,
+    },
+}
+
+/// One Engine.IO connection, as its task sees it.
+pub struct Engine {
+    mode: Mode,
+    /// Packets that reached the outbox after the upgrade handed over the unfetched ones.
+    pending: VecDeque<Text>,
+    /// A ping was sent and its pong has not come back.
+    pong_due: bool,
+}
+
+impl Engine {
+    /// An engine over a WebSocket opened directly (`transport=websocket` without a session id).
+    pub fn websocket(socket: WebSocket) -> Engine {
+        Engine {
+            mode: Mode::WebSocket(socket),
+            pending: VecDeque::new(),
+            pong_due: false,
+        }
+    }
+
+    /// Moves to the WebSocket the client upgraded to, if it has.
+    fn take_upgrade(&mut self) {
+        let Mode::Polling {
+            polling,
+            sessions,
+            sid,
+            ..
+        } = &self.mode
+        else {
+            return;
+        };
+        let Some(socket) = polling
+            .upgrade
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        else {
+            return;
+        };
+        {
+            let mut outbox = polling.outbox();
+            self.pending.extend(outbox.packets.drain(..));
+            outbox.closed = true;
+        }
+        polling.changed.notify_one();
+        sessions.map.remove(sid);
+        self.mode = Mode::WebSocket(socket);
+    }
+
+    /// The next Socket.IO packet; `None` when the connection ended. Cancel safe.
+    ///
+    /// `Some(Err)` is a packet that could not be read; the connection goes on.
+    pub async fn next(&mut self) -> Option<Result<SocketIo, String>> {
+        loop {
+            let text = match &mut self.mode {
+                Mode::WebSocket(socket) => match socket.recv().await {
+                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Binary(_))) => {
+                        return Some(Err("binary payloads are not supported".into()))
+                    }
+                    Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+                    Some(Ok(_)) => continue,
+                },
+                Mode::Polling {
+                    polling, inbound, ..
+                } => {
+                    let upgraded = polling.clone();
+                    tokio::select! {
+                        got = inbound.recv() => match got {
+                            Some(Inbound::Packet(p)) => p,
+                            None => return None,
+                        },
+                        _ = upgraded.upgraded.notified() => {
+                            self.take_upgrade();
+                            continue;
+                        }
+                    }
+                }
+            };
+            match packet::engine(&text) {
+                Ok(EnginePacket::Message(m)) => return Some(packet::socketio(m)),
+                Ok(EnginePacket::Pong) => self.pong_due = false,
+                Ok(EnginePacket::Close) => return None,
+                Ok(EnginePacket::Ping(_) | EnginePacket::Upgrade | EnginePacket::Noop) => {}
+                Err(e) => return Some(Err(e)),
+            }
+        }
+    }
+
+    /// Writes one Engine.IO packet.
+    ///
+    /// # Errors
+    /// [`Gone`] when the connection is closed.
+    pub async fn write(&mut self, text: Text) -> Result<(), Gone> {
+        loop {
+            match &mut self.mode {
+                Mode::WebSocket(socket) => {
+                    while let Some(p) = self.pending.pop_front() {
+                        socket.send(Message::Text(p)).await.map_err(|_| Gone)?;
+                    }
+                    return socket.send(Message::Text(text)).await.map_err(|_| Gone);
+                }
+                Mode::Polling { polling, .. } => {
+                    let polling = polling.clone();
+                    {
+                        let mut outbox = polling.outbox();
+                        if outbox.closed {
+                            return Err(Gone);
+                        }
+                        if !outbox.upgrading && outbox.packets.len() < OUTBOX_PACKETS {
+                            outbox.packets.push_back(text);
+                            drop(outbox);
+                            polling.changed.notify_one();
+                            return Ok(());
+                        }
+                    }
+                    tokio::select! {
+                        _ = polling.drained.notified() => {}
+                        _ = polling.upgraded.notified() => self.take_upgrade(),
+                    }
+                }
+            }
+        }
+    }
+
+    /// A heartbeat: a ping, unless the previous one is still unanswered.
+    ///
+    /// # Errors
+    /// [`Gone`] when the client missed the previous ping or the connection is closed.
+    pub async fn ping(&mut self) -> Result<(), Gone> {
+        if self.pong_due {
+            return Err(Gone);
+        }
+        self.pong_due = true;
+        self.write(Text::from_static(packet::PING)).await
+    }
+
+    /// Ends the connection: a WebSocket is closed; a long-polling session lets the client fetch
+    /// what is left for a moment, then goes.
+    pub async fn finish(self) {
+        match self.mode {
+            Mode::WebSocket(mut socket) => {
+                let close = socket.send(Message::Close(None));
+                let _ = tokio::time::timeout(LAST_POLL, close).await;
+            }
+            Mode::Polling {
+                polling,
+                sessions,
+                sid,
+                ..
+            } => {
+                polling.close();
+                let fetched = async {
+                    loop {
+                        let notified = polling.drained.notified();
+                        if polling.outbox().packets.is_empty() {
+                            return;
+                        }
+                        notified.await;
+                    }
+                };
+                let _ = tokio::time::timeout(LAST_POLL, fetched).await;
+                sessions.map.remove(&sid);
+            }
+        }
+    }
+}
