@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod log;
+pub mod sio;
 pub mod ws;
 
 use std::fs::{File, OpenOptions};
