@@ -231,3 +231,193 @@ impl Client {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Either codec: one adapter so that a table of client events runs against `/ws` and Socket.IO.
+// ---------------------------------------------------------------------------------------------
+
+/// The two wire formats of the real-time core.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Codec {
+    /// `/ws`, WEBSOCKET.md.
+    Ws,
+    /// `/socket.io/` over the WebSocket transport, SOCKETIO.md.
+    SocketIo,
+}
+
+/// The answer to a client event sent with a reply id (a `/ws` `ref`, a Socket.IO ack id), in one
+/// shape: the `/ws` ack's `data`, or the error's code and message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Answer {
+    Ack(Value),
+    Error { code: String, message: String },
+}
+
+impl Answer {
+    /// `"ack"` or the error code, as the tables name outcomes.
+    pub fn outcome(&self) -> &str {
+        match self {
+            Answer::Ack(_) => "ack",
+            Answer::Error { code, .. } => code,
+        }
+    }
+}
+
+/// A client of either codec.
+pub enum Side {
+    Ws(super::ws::Client),
+    Sio(Client),
+}
+
+/// A socket of either codec, with the reply ids it has used.
+pub struct Socket {
+    pub side: Side,
+    next_ref: u64,
+}
+
+impl Socket {
+    fn of(side: Side) -> Socket {
+        Socket { side, next_ref: 1 }
+    }
+
+    pub fn codec(&self) -> Codec {
+        match self.side {
+            Side::Ws(_) => Codec::Ws,
+            Side::Sio(_) => Codec::SocketIo,
+        }
+    }
+
+    /// Connects with `token` (the `Authorization` header on `/ws`, `auth.token` on Socket.IO) and
+    /// waits for `authenticated`.
+    pub async fn connect(codec: Codec, base: &str, token: &str) -> Socket {
+        Socket::of(match codec {
+            Codec::Ws => Side::Ws(super::ws::connect(base, super::ws::Auth::Header(token)).await),
+            Codec::SocketIo => Side::Sio(connect(base, Auth::Token(token)).await),
+        })
+    }
+
+    /// Opens a socket without a token, which must then send `authenticate` (Socket.IO: the
+    /// `CONNECT` is accepted first).
+    pub async fn anonymous(codec: Codec, base: &str) -> Socket {
+        Socket::of(match codec {
+            Codec::Ws => Side::Ws(super::ws::open(base, &super::ws::Auth::None).await),
+            Codec::SocketIo => {
+                let mut c = open(base, &Auth::None, None).await;
+                match c.connect_answer().await {
+                    Connect::Connected(_) => {}
+                    Connect::Refused(e) => panic!("CONNECT without a token refused: {e}"),
+                }
+                Side::Sio(c)
+            }
+        })
+    }
+
+    /// How the server refuses a socket for `token` at connect, as an API.md code: `/ws` closes
+    /// with 4401 (`unauthorized`) or 4403 (`forbidden`), Socket.IO answers `connect_error` with
+    /// `err.data.code`. Panics when the socket is accepted.
+    pub async fn refusal(codec: Codec, base: &str, token: &str) -> String {
+        match codec {
+            Codec::Ws => {
+                let mut c = super::ws::open(base, &super::ws::Auth::Header(token)).await;
+                match c.close_code().await {
+                    Some(4401) => "unauthorized".into(),
+                    Some(4403) => "forbidden".into(),
+                    other => panic!("a refusal close expected, got {other:?}: {:?}", c.seen),
+                }
+            }
+            Codec::SocketIo => {
+                let mut c = open(base, &Auth::Token(token), None).await;
+                match c.connect_answer().await {
+                    Connect::Refused(e) => {
+                        assert_eq!(e["message"], e["data"]["code"], "{e}");
+                        e["data"]["code"].as_str().expect("a code").to_string()
+                    }
+                    Connect::Connected(c) => panic!("a refusal expected, got CONNECT {c}"),
+                }
+            }
+        }
+    }
+
+    /// Sends `event` with `data` and a reply id; returns the answer. On Socket.IO the ack must
+    /// have the HTTP envelope's shape (SOCKETIO.md, Client events).
+    pub async fn request(&mut self, event: &str, data: Value) -> Answer {
+        let n = self.next_ref;
+        self.next_ref += 1;
+        match &mut self.side {
+            Side::Ws(c) => {
+                let reply = c.request(event, data, &format!("q{n}")).await;
+                match reply["event"].as_str() {
+                    Some("ack") => Answer::Ack(reply["data"].clone()),
+                    Some("error") => Answer::Error {
+                        code: reply["error"]["code"].as_str().expect("code").into(),
+                        message: reply["error"]["message"].as_str().expect("message").into(),
+                    },
+                    _ => panic!("ack or error expected, got {reply}"),
+                }
+            }
+            Side::Sio(c) => {
+                let ack = c.request(event, data).await;
+                let message = ack["message"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("ack without message: {ack}"))
+                    .to_string();
+                match ack["success"].as_bool() {
+                    Some(true) => Answer::Ack(ack["data"].clone()),
+                    Some(false) => Answer::Error {
+                        code: ack["error"]
+                            .as_str()
+                            .unwrap_or_else(|| panic!("ack without error code: {ack}"))
+                            .into(),
+                        message,
+                    },
+                    None => panic!("ack is not an envelope: {ack}"),
+                }
+            }
+        }
+    }
+
+    /// Everything received so far (`/ws` frames; Socket.IO events and acks).
+    pub fn seen(&self) -> &[Value] {
+        match &self.side {
+            Side::Ws(c) => &c.seen,
+            Side::Sio(c) => &c.seen,
+        }
+    }
+
+    /// The next event or frame within `timeout`, or `None`.
+    pub async fn next_within(&mut self, timeout: Duration) -> Option<Value> {
+        match &mut self.side {
+            Side::Ws(c) => c.next_within(timeout).await,
+            Side::Sio(c) => c.next_within(timeout).await,
+        }
+    }
+
+    /// The next `event` within 10 s (panics otherwise).
+    pub async fn next_event(&mut self, event: &str) -> Value {
+        match &mut self.side {
+            Side::Ws(c) => c.next_event(event).await,
+            Side::Sio(c) => c.next_event(event).await,
+        }
+    }
+
+    /// The `/ws` client; panics on Socket.IO.
+    pub fn ws(&mut self) -> &mut super::ws::Client {
+        match &mut self.side {
+            Side::Ws(c) => c,
+            Side::Sio(_) => panic!("not a /ws socket"),
+        }
+    }
+
+    /// The Socket.IO client; panics on `/ws`.
+    pub fn sio(&mut self) -> &mut Client {
+        match &mut self.side {
+            Side::Sio(c) => c,
+            Side::Ws(_) => panic!("not a Socket.IO socket"),
+        }
+    }
+}
+
+/// The log `seq` of a received event: the frame's `seq` on `/ws`, `data.seq` on Socket.IO.
+pub fn seq_of(v: &Value) -> Option<u64> {
+    v["seq"].as_u64().or_else(|| v["data"]["seq"].as_u64())
+}
