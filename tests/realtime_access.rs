@@ -1,11 +1,13 @@
 //! The access matrix of WEBSOCKET.md: every client event × {owning customer, other customer,
-//! admin, service, no token}, generated from one table so that no event can be left out. Service
-//! tokens cannot open a socket (4403); a socket without a token gets `unauthorized` for every
-//! frame; the others get the `ack` or `error` the table says, on a socket that stays open.
+//! admin, service, no token}, generated from one table so that no event can be left out, and run
+//! against both codecs (`/ws` and Socket.IO, SOCKETIO.md: "the same events with the same rules").
+//! Service tokens cannot open a socket (`/ws` closes with 4403, Socket.IO answers `connect_error`
+//! `forbidden`); a socket without a token gets `unauthorized` for every event but `authenticate`;
+//! the others get the ack or error the table says, on a socket that stays open.
 
 mod common;
 
-use common::ws::{connect, open, Auth, Client};
+use common::sio::{Codec, Socket};
 use common::*;
 use serde_json::{json, Value};
 
@@ -18,8 +20,12 @@ const CALLERS: [&str; 5] = [
     "no token",
 ];
 
-/// What a caller gets for a frame with a `ref`: `"ack"`, an error code, or (service) a close code.
+/// What a caller gets for an event with a reply id: `"ack"`, an error code, or (service)
+/// [`NO_SOCKET`].
 type Want = &'static str;
+
+/// The socket itself is refused with `forbidden`.
+const NO_SOCKET: Want = "no socket: forbidden";
 
 struct Row {
     event: &'static str,
@@ -37,47 +43,47 @@ fn rows() -> Vec<Row> {
         row(
             "authenticate",
             json!({ "token": "{token}" }),
-            ["ack", "ack", "ack", "4403", "ack"],
+            ["ack", "ack", "ack", NO_SOCKET, "ack"],
         ),
         row(
             "join_conversation",
             json!({ "conversationId": conv }),
-            ["ack", "forbidden", "ack", "4403", "unauthorized"],
+            ["ack", "forbidden", "ack", NO_SOCKET, "unauthorized"],
         ),
         row(
             "leave_conversation",
             json!({ "conversationId": conv }),
-            ["ack", "ack", "ack", "4403", "unauthorized"],
+            ["ack", "ack", "ack", NO_SOCKET, "unauthorized"],
         ),
         row(
             "send_message",
             json!({ "conversationId": conv, "content": "hello" }),
-            ["ack", "forbidden", "ack", "4403", "unauthorized"],
+            ["ack", "forbidden", "ack", NO_SOCKET, "unauthorized"],
         ),
         row(
             "mark_read",
             json!({ "conversationId": conv }),
-            ["ack", "forbidden", "ack", "4403", "unauthorized"],
+            ["ack", "forbidden", "ack", NO_SOCKET, "unauthorized"],
         ),
         row(
             "typing_start",
             json!({ "conversationId": conv }),
-            ["ack", "forbidden", "ack", "4403", "unauthorized"],
+            ["ack", "forbidden", "ack", NO_SOCKET, "unauthorized"],
         ),
         row(
             "typing_stop",
             json!({ "conversationId": conv }),
-            ["ack", "forbidden", "ack", "4403", "unauthorized"],
+            ["ack", "forbidden", "ack", NO_SOCKET, "unauthorized"],
         ),
         row(
             "resume",
             json!({ "since": 0 }),
-            ["ack", "ack", "ack", "4403", "unauthorized"],
+            ["ack", "ack", "ack", NO_SOCKET, "unauthorized"],
         ),
         row(
             "ping",
             json!({}),
-            ["ack", "ack", "ack", "4403", "unauthorized"],
+            ["ack", "ack", "ack", NO_SOCKET, "unauthorized"],
         ),
     ]
 }
@@ -101,7 +107,7 @@ fn the_table_covers_every_client_event_of_the_contract() {
     assert_eq!(table, SPEC_EVENTS.to_vec());
     for r in rows() {
         assert_eq!(
-            r.want[3], "4403",
+            r.want[3], NO_SOCKET,
             "{}: service tokens never get a socket",
             r.event
         );
@@ -117,23 +123,13 @@ fn fill(data: &Value, conv: &str, token: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-/// The reply to `frame` as the table names it: `"ack"` or the error code.
-async fn outcome(c: &mut Client, event: &str, data: Value, reference: &str) -> String {
-    let reply = c.request(event, data, reference).await;
-    match reply["event"].as_str() {
-        Some("ack") => "ack".into(),
-        Some("error") => reply["error"]["code"].as_str().unwrap_or("?").to_string(),
-        _ => format!("unexpected {reply}"),
-    }
-}
-
-#[tokio::test]
-async fn every_client_event_answers_every_caller_as_the_contract_says() {
+/// Runs the whole matrix over `codec`; returns what differs from the table.
+async fn matrix(codec: Codec) -> Vec<String> {
     let env = TestEnv::start().await;
     let app = &env.app;
     data(register_booking(app, "bk_own", "cus_own", None).await, 201);
     let owner = customer("cus_own", &[]);
-    let conv = id_of(&created(open_conv(app, &owner).await));
+    let conv = id_of(&created(open(app, &owner, "bk_own").await));
     let tokens = [
         Some(owner.clone()),
         Some(customer("cus_other", &[])),
@@ -144,53 +140,74 @@ async fn every_client_event_answers_every_caller_as_the_contract_says() {
 
     let mut failures = Vec::new();
     for (i, token) in tokens.iter().enumerate() {
-        // One socket per caller for the whole table: every frame is answered and it stays open.
+        // One socket per caller for the whole table: every event is answered and it stays open.
         let mut socket = match (i, token) {
             (3, Some(t)) => {
-                let mut c = open(&app.base(), &Auth::Header(t)).await;
-                let code = c.close_code().await;
-                if code != Some(4403) {
-                    failures.push(format!("service: want close 4403, got {code:?}"));
+                let got = format!(
+                    "no socket: {}",
+                    Socket::refusal(codec, &app.base(), t).await
+                );
+                for r in rows() {
+                    if got != r.want[i] {
+                        failures.push(format!(
+                            "{codec:?} {} as {}: want {}, got {got}",
+                            r.event, CALLERS[i], r.want[i]
+                        ));
+                    }
                 }
                 continue;
             }
-            (_, Some(t)) => connect(&app.base(), Auth::Header(t)).await,
-            (_, None) => open(&app.base(), &Auth::None).await,
+            (_, Some(t)) => Socket::connect(codec, &app.base(), t).await,
+            (_, None) => Socket::anonymous(codec, &app.base()).await,
         };
-        for (n, r) in rows().iter().enumerate() {
-            let frame_token = token.clone().unwrap_or_else(|| "not-a-token".into());
+        for r in rows() {
             // Without a token, `authenticate` with a good one is what the socket is for.
-            let frame_token = if i == 4 { owner.clone() } else { frame_token };
-            let data = fill(&r.data, &conv, &frame_token);
-            let got = outcome(&mut socket, r.event, data, &format!("r{n}")).await;
+            let event_token = match (i, token) {
+                (4, _) => owner.clone(),
+                (_, Some(t)) => t.clone(),
+                (_, None) => unreachable!(),
+            };
+            let answer = socket
+                .request(r.event, fill(&r.data, &conv, &event_token))
+                .await;
+            let got = answer.outcome();
             if got != r.want[i] {
                 failures.push(format!(
-                    "{} as {}: want {}, got {got}",
+                    "{codec:?} {} as {}: want {}, got {answer:?}",
                     r.event, CALLERS[i], r.want[i]
                 ));
             }
             if i == 4 && r.event == "authenticate" {
+                socket.next_event("authenticated").await;
                 // Authenticated now: start over without a token for the rest of the rows.
-                socket = open(&app.base(), &Auth::None).await;
+                socket = Socket::anonymous(codec, &app.base()).await;
             }
         }
         // No answer to the other customer ever carries the owner's conversation.
         if i == 1 {
             let leaked: Vec<_> = socket
-                .seen
+                .seen()
                 .iter()
                 .filter(|f| f.to_string().contains(&conv))
                 .collect();
             if !leaked.is_empty() {
                 failures.push(format!(
-                    "the other customer saw the owner's conversation: {leaked:?}"
+                    "{codec:?}: the other customer saw the owner's conversation: {leaked:?}"
                 ));
             }
         }
     }
+    failures
+}
+
+#[tokio::test]
+async fn every_client_event_answers_every_caller_as_the_contract_says_over_ws() {
+    let failures = matrix(Codec::Ws).await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-async fn open_conv(app: &App, token: &str) -> (reqwest::StatusCode, Value) {
-    common::open(app, token, "bk_own").await
+#[tokio::test]
+async fn every_client_event_answers_every_caller_as_the_contract_says_over_socket_io() {
+    let failures = matrix(Codec::SocketIo).await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
