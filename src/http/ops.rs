@@ -2,8 +2,8 @@
 
 use super::ok;
 use crate::command::CommandError;
-use crate::state::AppState;
 use crate::log::LogError;
+use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +23,7 @@ pub async fn ready(State(app): State<AppState>) -> Response {
         )
     } else {
         let reason = if app.log.is_connected() {
-            LogError::Request("the views are still catching up with the log".into())
+            LogError::CatchingUp
         } else {
             LogError::Disconnected
         };

@@ -32,17 +32,40 @@ const NO_RESPONDERS_PAUSE: Duration = Duration::from_millis(50);
 const CONSUMER_ATTEMPT: Duration = Duration::from_secs(1);
 const CONSUMER_ATTEMPTS: usize = 8;
 
-/// Why the log did not take or give an event. Writes that fail with any variant have no effect
-/// the client can observe (see `publish`), so clients may retry them.
+/// Why the log did not take or give an event: one variant per kind, each keeping its source.
+/// Writes that fail with any variant have no effect the client can observe (see `publish`), so
+/// clients may retry them.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     /// Not connected to NATS right now; nothing was sent.
     #[error("not connected to NATS")]
     Disconnected,
+    /// JetStream did not take a published event.
     #[error("JetStream did not take the event: {0}")]
     Publish(#[source] async_nats::jetstream::context::PublishError),
-    #[error("JetStream request failed: {0}")]
-    Request(String),
+    /// A request to NATS or JetStream failed; `what` names the request.
+    #[error("{what} failed: {source}")]
+    Request {
+        what: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A request got no answer in time; `what` names it.
+    #[error("{what} timed out")]
+    TimedOut { what: &'static str },
+    /// This node's views have not folded everything in the log yet.
+    #[error("the views are still catching up with the log")]
+    CatchingUp,
+}
+
+/// Wraps a failed request's error as [`LogError::Request`] naming it.
+fn failed<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> LogError {
+    move |e| LogError::Request {
+        what,
+        source: Box::new(e),
+    }
 }
 
 /// The ack of a published event: its log sequence, and whether JetStream had it already (a retry
@@ -100,7 +123,7 @@ impl EventLog {
             })
             .connect(servers)
             .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
+            .map_err(failed("connecting to NATS"))?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(ACK_TIMEOUT);
         Ok(EventLog {
@@ -165,7 +188,7 @@ impl EventLog {
             self.js
                 .create_or_update_stream(config)
                 .await
-                .map_err(|e| LogError::Request(e.to_string()))?;
+                .map_err(failed("creating a stream"))?;
         }
         Ok(())
     }
@@ -248,11 +271,11 @@ impl EventLog {
         self.js
             .create_or_update_stream(config)
             .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
+            .map_err(failed("creating the lastSeen stream"))?;
         self.js
             .get_key_value(LAST_SEEN_BUCKET)
             .await
-            .map_err(|e| LogError::Request(e.to_string()))
+            .map_err(failed("opening the lastSeen bucket"))
     }
 
     pub fn client(&self) -> async_nats::Client {
@@ -271,7 +294,7 @@ impl EventLog {
         self.client
             .publish(subject, event.encode().into())
             .await
-            .map_err(|e| LogError::Request(e.to_string()))
+            .map_err(failed("publishing a typing event"))
     }
 
     /// The first and last sequence the log still holds.
@@ -283,11 +306,11 @@ impl EventLog {
             .js
             .get_stream(&self.stream)
             .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
+            .map_err(failed("looking up the log stream"))?;
         let info = stream
             .get_info()
             .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
+            .map_err(failed("reading the log's bounds"))?;
         Ok((info.state.first_sequence, info.state.last_sequence))
     }
 
@@ -350,11 +373,14 @@ impl EventLog {
         let mut messages = consumer
             .messages()
             .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
+            .map_err(failed("reading the log"))?;
         let read = async {
             while let Some(msg) = messages.next().await {
-                let msg = msg.map_err(|e| LogError::Request(e.to_string()))?;
-                let info = msg.info().map_err(|e| LogError::Request(e.to_string()))?;
+                let msg = msg.map_err(failed("reading the log"))?;
+                let info = msg.info().map_err(|e| LogError::Request {
+                    what: "reading a message's metadata",
+                    source: e,
+                })?;
                 let (seq, pending) = (info.stream_sequence, info.pending);
                 if seq > upto {
                     break;
@@ -368,7 +394,9 @@ impl EventLog {
         };
         tokio::time::timeout(Duration::from_secs(30), read)
             .await
-            .map_err(|_| LogError::Request("reading the log timed out".into()))??;
+            .map_err(|_| LogError::TimedOut {
+                what: "reading the log",
+            })??;
         Ok(out)
     }
 
@@ -391,7 +419,7 @@ impl EventLog {
         consumer
             .messages()
             .await
-            .map_err(|e| LogError::Request(e.to_string()))
+            .map_err(failed("consuming the log"))
     }
 
     /// Creates an ordered consumer on the log, making the request again when JetStream does not
@@ -408,16 +436,16 @@ impl EventLog {
             .js
             .get_stream(&self.stream)
             .await
-            .map_err(|e| LogError::Request(e.to_string()))?;
+            .map_err(failed("looking up the log stream"))?;
         for _ in 0..CONSUMER_ATTEMPTS {
             let attempt = stream.create_consumer(config.clone());
             if let Ok(created) = tokio::time::timeout(CONSUMER_ATTEMPT, attempt).await {
-                return created.map_err(|e| LogError::Request(e.to_string()));
+                return created.map_err(failed("creating a consumer"));
             }
         }
-        Err(LogError::Request(format!(
-            "JetStream answered none of {CONSUMER_ATTEMPTS} requests for a consumer"
-        )))
+        Err(LogError::TimedOut {
+            what: "every request for a consumer",
+        })
     }
 }
 

@@ -205,6 +205,9 @@ impl Drop for Waiting<'_> {
     }
 }
 
+/// The WebSocket variant is the common one and is kept inline: boxing it would only add an
+/// allocation per socket.
+#[allow(clippy::large_enum_variant)]
 enum Mode {
     WebSocket(WebSocket),
     Polling {
