@@ -1,10 +1,11 @@
-//! Bad input of every kind the hardening issue names, over HTTP and WebSocket: each gets the
-//! documented status (or `error` frame) and a message naming the problem; never a 500, never a
-//! dropped connection, and nothing is written.
+//! Bad input of every kind the hardening issue names, over HTTP and the real-time API: each gets
+//! the documented status (or error answer) and a message naming the problem; never a 500, never a
+//! dropped connection, and nothing is written. The table of bad client events runs against both
+//! codecs (`/ws` and Socket.IO); each codec then gets the malformed input of its own framing.
 
 mod common;
 
-use common::ws::{connect, Auth, Client};
+use common::sio::{Answer, Codec, Socket};
 use common::*;
 use futures::SinkExt;
 use reqwest::Method;
@@ -278,101 +279,124 @@ async fn ids_and_query_parameters_are_checked_before_anything_is_looked_up() {
     assert_eq!(far["messages"], json!([]));
 }
 
-/// Sends `text` and returns the `error` frame it gets; the socket must answer a ping after it.
-async fn refused(c: &mut Client, text: &str, n: usize) -> Value {
-    c.send_raw(text).await;
-    let reply = c.next_event("error").await;
-    let ping = c.request("ping", json!({}), &format!("alive-{n}")).await;
-    assert_eq!(
-        ping["event"],
-        json!("ack"),
-        "the socket died after {text:.60}"
-    );
-    reply
-}
+/// A refused client event, the table's row: (event, data, code, what the message names).
+type Bad = (&'static str, Value, &'static str, &'static str);
 
-#[tokio::test]
-async fn bad_frames_get_errors_naming_the_problem_and_the_socket_stays_open() {
-    let env = TestEnv::start().await;
-    let app = &env.app;
-    let conv = conversation_of_ann(app).await;
-    let mut c = connect(&app.base(), Auth::Header(&ann())).await;
-    let send_frame =
-        |data: Value| json!({ "event": "send_message", "ref": "s", "data": data }).to_string();
+/// Bad client events of every kind, the same for both codecs (SOCKETIO.md: "the same events with
+/// the same rules").
+fn bad_events(conv: &str) -> Vec<Bad> {
     let over = format!("{}x", "e\u{301}".repeat(1000));
-    let cases: Vec<(String, &str, &str)> = vec![
+    vec![
         (
-            send_frame(json!({ "conversationId": conv, "content": over })),
+            "send_message",
+            json!({ "conversationId": conv, "content": over }),
             "validation_failed",
             "2000",
         ),
         (
-            send_frame(json!({ "conversationId": conv, "content": "a\u{0}b" })),
+            "send_message",
+            json!({ "conversationId": conv, "content": "a\u{0}b" }),
             "validation_failed",
             "control",
         ),
         (
-            send_frame(json!({ "conversationId": conv, "content": "  " })),
+            "send_message",
+            json!({ "conversationId": conv, "content": "  " }),
             "validation_failed",
             "blank",
         ),
         (
-            send_frame(json!({ "conversationId": conv, "content": 5 })),
+            "send_message",
+            json!({ "conversationId": conv, "content": 5 }),
             "validation_failed",
             "content",
         ),
         (
-            send_frame(json!({ "conversationId": conv })),
+            "send_message",
+            json!({ "conversationId": conv }),
             "validation_failed",
             "content",
         ),
         (
-            send_frame(json!({ "conversationId": 5, "content": "hi" })),
+            "send_message",
+            json!({ "conversationId": 5, "content": "hi" }),
             "validation_failed",
             "conversationId",
         ),
         (
-            send_frame(json!({ "conversationId": "../../x", "content": "hi" })),
+            "send_message",
+            json!({ "conversationId": "../../x", "content": "hi" }),
             "validation_failed",
             "conversationId",
         ),
         (
-            send_frame(json!({ "conversationId": "A".repeat(10 * 1024), "content": "hi" })),
+            "send_message",
+            json!({ "conversationId": "A".repeat(10 * 1024), "content": "hi" }),
             "validation_failed",
             "conversationId",
         ),
         (
-            send_frame(json!({ "conversationId": "01JDQ80000000000000000000A", "content": "hi" })),
+            "send_message",
+            json!({ "conversationId": "01JDQ80000000000000000000A", "content": "hi" }),
             "not_found",
             "not found",
         ),
         (
-            json!({ "event": "resume", "ref": "r", "data": { "since": -1 } }).to_string(),
+            "resume",
+            json!({ "since": -1 }),
             "validation_failed",
             "since",
         ),
         (
-            json!({ "event": "resume", "ref": "r", "data": { "since": "0" } }).to_string(),
+            "resume",
+            json!({ "since": "0" }),
             "validation_failed",
             "since",
         ),
-        (
-            json!({ "event": "mark_read", "ref": "m", "data": [] }).to_string(),
-            "validation_failed",
-            "data",
-        ),
-    ];
-    for (n, (text, code, names)) in cases.iter().enumerate() {
-        let reply = refused(&mut c, text, n).await;
-        assert_eq!(reply["error"]["code"], json!(code), "{text:.80}: {reply}");
-        let message = reply["error"]["message"].as_str().unwrap().to_lowercase();
-        assert!(
-            message.contains(&names.to_lowercase()),
-            "{text:.80}: {message}"
-        );
+        ("mark_read", json!([]), "validation_failed", "data"),
+        ("fly", json!({}), "validation_failed", "unknown event"),
+    ]
+}
+
+/// Sends every bad event of the table over a socket of `codec` and checks each answer: the code,
+/// a message naming the problem, and a socket that still answers a ping; nothing is written.
+async fn bad_events_are_refused(codec: Codec) -> (TestEnv, Socket) {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = conversation_of_ann(app).await;
+    let mut c = Socket::connect(codec, &app.base(), &ann()).await;
+    for (event, data, code, names) in bad_events(&conv) {
+        let what = format!("{codec:?} {event} {:.80}", data.to_string());
+        match c.request(event, data).await {
+            Answer::Error { code: got, message } => {
+                assert_eq!(got, code, "{what}: {message}");
+                assert!(
+                    message.to_lowercase().contains(&names.to_lowercase()),
+                    "{what}: {message}"
+                );
+            }
+            other => panic!("{what}: an error expected, got {other:?}"),
+        }
+        let ping = c.request("ping", json!({})).await;
+        assert_eq!(ping.outcome(), "ack", "the socket died after {what}");
     }
     assert_eq!(total(app, &conv).await, 0);
+    (env, c)
+}
 
+#[tokio::test]
+async fn bad_frames_get_errors_naming_the_problem_and_the_socket_stays_open() {
+    let (_env, mut c) = bad_events_are_refused(Codec::Ws).await;
+    let c = c.ws();
+
+    // Not JSON: an `error` without `ref`.
+    c.send_raw(r#"{"event":"ping","ref":"x""#).await;
+    let reply = c.next_event("error").await;
+    assert_eq!(
+        reply["error"]["code"],
+        json!("validation_failed"),
+        "{reply}"
+    );
     // A binary frame is answered; a text frame that is not UTF-8 breaks the protocol: 1007.
     c.ws.send(Message::Binary(vec![0xff, 0xfe].into()))
         .await
@@ -389,4 +413,57 @@ async fn bad_frames_get_errors_naming_the_problem_and_the_socket_stays_open() {
     raw_frame.header_mut().is_final = true;
     c.ws.send(Message::Frame(raw_frame)).await.unwrap();
     assert_eq!(c.close_code().await, Some(1007));
+}
+
+#[tokio::test]
+async fn bad_socket_io_events_get_errors_naming_the_problem_and_the_socket_stays_open() {
+    let (_env, mut c) = bad_events_are_refused(Codec::SocketIo).await;
+    let c = c.sio();
+    let error_event = |v: &Value| v["event"] == "error";
+
+    // Without an ack id, a refusal is an `error` event naming the event.
+    c.emit("send_message", json!({ "content": "no conversation" }))
+        .await;
+    let e = c.next_matching("error", error_event).await;
+    assert_eq!(
+        (&e["data"]["event"], &e["data"]["code"]),
+        (&json!("send_message"), &json!("validation_failed")),
+        "{e}"
+    );
+    assert!(
+        e["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("conversationId"),
+        "{e}"
+    );
+    // A packet whose payload is not JSON, a binary packet, a binary WebSocket frame: each answered
+    // `validation_failed`, and the connection stays open.
+    c.send_raw(r#"42["send_message",{"#).await;
+    let e = c.next_matching("error", error_event).await;
+    assert_eq!(e["data"]["code"], json!("validation_failed"), "{e}");
+    assert!(
+        e["data"]["message"].as_str().unwrap().contains("JSON"),
+        "{e}"
+    );
+    c.send_raw(r#"451-18["send_message",{"_placeholder":true,"num":0}]"#)
+        .await;
+    let ack = c.next_matching("ack 18", |v| v["ack"] == 18).await;
+    assert_eq!(
+        (&ack["data"]["success"], &ack["data"]["error"]),
+        (&json!(false), &json!("validation_failed")),
+        "{ack}"
+    );
+    c.ws.send(Message::Binary(vec![0xff, 0xfe].into()))
+        .await
+        .unwrap();
+    let e = c.next_matching("error", error_event).await;
+    assert_eq!(e["data"]["code"], json!("validation_failed"), "{e}");
+    let pong = c.request("ping", json!({})).await;
+    assert_eq!(pong["success"], json!(true), "{pong}");
+
+    // A packet over 64 KiB (Engine.IO maxPayload) closes the connection.
+    let big = format!("42{}", json!(["ping", { "pad": "p".repeat(64 * 1024) }]));
+    c.send_raw(&big).await;
+    assert!(c.ended().await, "still open after a packet over 64 KiB");
 }
