@@ -3,69 +3,22 @@
 //! `validation_failed`, messages over 64 KiB closed with 1009 (WEBSOCKET.md "Connecting", "Frames").
 
 mod common;
+#[path = "common/tokens.rs"]
+mod tokens;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::ws::{connect, open, Auth, Client};
 use common::*;
 use futures::SinkExt;
 use serde_json::{json, Value};
+use tokens::{bad_tokens, token_exp};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
 const KIB_64: usize = 64 * 1024;
-
-fn now_secs() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
-/// A token for `sub`/`role` whose `exp` is `offset` seconds from now (negative: in the past).
-fn token_exp(sub: &str, role: &str, offset: i64) -> String {
-    sign(&json!({ "sub": sub, "role": role, "exp": now_secs() + offset }))
-}
-
-/// Tokens the server must refuse with 4401, each with a label for the failure message.
-fn bad_tokens() -> Vec<(&'static str, String)> {
-    let exp = now_secs() + 3600;
-    let wrong_secret = jsonwebtoken::encode(
-        &jsonwebtoken::Header::default(),
-        &json!({ "sub": "cus_ann", "role": "customer", "exp": exp }),
-        &jsonwebtoken::EncodingKey::from_secret(b"not-the-secret"),
-    )
-    .unwrap();
-    let alg_none = format!(
-        "{}.{}.",
-        b64url(br#"{"alg":"none","typ":"JWT"}"#),
-        b64url(
-            json!({ "sub": "cus_ann", "role": "customer", "exp": exp })
-                .to_string()
-                .as_bytes()
-        )
-    );
-    vec![
-        ("garbage", "not-a-jwt".to_string()),
-        ("wrong secret", wrong_secret),
-        ("alg none", alg_none),
-        (
-            "expired beyond the leeway",
-            token_exp("cus_ann", "customer", -120),
-        ),
-        (
-            "unknown role",
-            sign(&json!({ "sub": "cus_ann", "role": "superuser", "exp": exp })),
-        ),
-        (
-            "sub outside the id alphabet",
-            sign(&json!({ "sub": "ann smith", "role": "customer", "exp": exp })),
-        ),
-        ("no sub", sign(&json!({ "role": "customer", "exp": exp }))),
-    ]
-}
 
 /// Opens a socket presenting `token` the given way (`"header"`, `"query"`, `"frame"`) without
 /// waiting for `authenticated`.
