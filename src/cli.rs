@@ -3,8 +3,8 @@
 
 use crate::config::{LogArgs, ReplayArgs, TailArgs};
 use crate::history::{self, Moment};
-use crate::projection::{self, Progress};
 use crate::log::{self, local_nats::LocalNats, EventLog};
+use crate::projection::{self, Progress};
 use anyhow::{bail, Context};
 use concierge_events::MessageType;
 use concierge_projections::views::{ConversationView, MessageView};
