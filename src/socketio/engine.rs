@@ -273,7 +273,7 @@ impl Engine {
         loop {
             let text = match &mut self.mode {
                 Mode::WebSocket(socket) => match socket.recv().await {
-                    Some(Ok(Message::Text(t))) => t.to_string(),
+                    Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Binary(_))) => {
                         return Some(Err("binary payloads are not supported".into()))
                     }
@@ -286,7 +286,7 @@ impl Engine {
                     let upgraded = polling.clone();
                     tokio::select! {
                         got = inbound.recv() => match got {
-                            Some(Inbound::Packet(p)) => p,
+                            Some(Inbound::Packet(p)) => Text::from(p),
                             None => return None,
                         },
                         _ = upgraded.upgraded.notified() => {
@@ -296,7 +296,7 @@ impl Engine {
                     }
                 }
             };
-            match packet::engine(&text) {
+            match packet::engine(text.as_str()) {
                 Ok(EnginePacket::Message(m)) => return Some(packet::socketio(m)),
                 Ok(EnginePacket::Pong) => self.pong_due = false,
                 Ok(EnginePacket::Close) => return None,

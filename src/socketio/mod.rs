@@ -411,9 +411,12 @@ fn credentials(auth: Option<&Value>, presented: Option<Presented>) -> Result<Cre
         Some(Value::String(s)) => Some(s.parse::<u64>().map_err(|_| SINCE)?),
         Some(_) => return Err(SINCE.into()),
     };
+    // A `token` field that is there but empty is a missing token, refused at the handshake; no
+    // token field at all leaves the `authenticate` event.
     let token = match auth.and_then(|a| a.get("token")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(t)) => Some(Ok(t.clone())),
+        None => None,
+        Some(Value::String(t)) if !t.is_empty() => Some(Ok(t.clone())),
+        Some(Value::String(_) | Value::Null) => Some(Err(AuthError::Missing)),
         Some(_) => Some(Err(AuthError::BadClaim("auth.token must be a string"))),
     };
     let presented = presented.unwrap_or(Presented {
@@ -587,6 +590,8 @@ mod tests {
         assert_eq!(token(c.unwrap()), (Some("q".into()), Some(7)));
         let c = credentials(None, None);
         assert_eq!(token(c.unwrap()), (None, None));
+        let c = credentials(Some(&json!({"token": ""})), None);
+        assert_eq!(token(c.unwrap()), (Some("<bad>".into()), None));
         assert!(credentials(Some(&json!({"since": -1})), None).is_err());
         assert!(credentials(Some(&json!({"since": "x"})), None).is_err());
     }
