@@ -85,6 +85,7 @@ class Peer {
     this.name = name;
     this.socket = socket;
     this.events = [];
+    this.transportAt = [];
     this.waiters = [];
     this.maxSeq = 0;
     this.disconnects = 0;
@@ -109,6 +110,7 @@ class Peer {
     if (typeof data?.seq === "number" && data.seq > this.maxSeq) this.maxSeq = data.seq;
     const index = this.events.length;
     this.events.push({ event, data });
+    this.transportAt.push(this.socket.io.engine?.transport?.name);
     this.waiters = this.waiters.filter((w) => {
       if (index >= w.from && event === w.event && w.pred(data)) {
         w.resolve({ index, data });
@@ -320,6 +322,7 @@ async function main() {
       const since = peer.since;
       assert.ok(since >= sent.seq, `${peer.name}: the largest seq seen, ${since}, is below ${sent.seq}`);
       const { index: end, data: done } = await peer.wait("resume_complete", { from: restartFrom.get(peer), ms: RESUME_MS });
+      peer.replayedOver = peer.transportAt[end];
       const after = peer.events.slice(restartFrom.get(peer), end + 1);
       const what = `${peer.name} after the restart (since ${since})`;
       assert.ok(peer.reconnects >= 1, `${what}: Socket.IO's reconnection did not run`);
@@ -349,7 +352,10 @@ async function main() {
       assert.equal(typeof done.upTo, "number", `${what}: resume_complete.upTo ${JSON.stringify(done)}`);
       assert.ok(done.upTo >= missed.at(-1).seq, `${what}: resume_complete.upTo ${done.upTo} < ${missed.at(-1).seq}`);
     }
-    log(`ok after the restart both sockets reconnected and got the ${missed.length} missed messages, then resume_complete`);
+    log(
+      `ok after the restart both sockets reconnected and got the ${missed.length} missed messages, then ` +
+        `resume_complete (the customer over ${customer.replayedOver}, the admin over ${admin.replayedOver})`,
+    );
 
     // Live again: the customer rejoins, as a front end does on "connect", and sends.
     okAck("join_conversation after the restart", await customer.ack("join_conversation", { conversationId }));
