@@ -189,6 +189,96 @@ async fn the_same_text_again_writes_nothing_and_a_deleted_or_closed_message_is_a
 }
 
 // ---------------------------------------------------------------------------------------------
+// Routes 8–10: an unknown message (404) answers before permission (403)
+// ---------------------------------------------------------------------------------------------
+
+/// One request on a message route, by `who`, of message `msg` in `conv`.
+async fn on_message(
+    app: &App,
+    route: &str,
+    conv: &str,
+    msg: &str,
+    who: &str,
+) -> (reqwest::StatusCode, Value) {
+    let url = msg_url(app, conv, msg);
+    match route {
+        "8" => patch(&url, who, &json!({ "content": "x" })).await,
+        "9" => delete(&url, who).await,
+        "10" => {
+            post(
+                &reactions_url(app, conv, msg),
+                who,
+                &json!({ "emoji": "👍" }),
+            )
+            .await
+        }
+        "10+" => {
+            let url = format!("{}/%F0%9F%91%8D", reactions_url(app, conv, msg));
+            delete(&url, who).await
+        }
+        _ => unreachable!("route {route}"),
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_message_is_404_before_a_forbidden_callers_403() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let (conv, anns) = with_message(app, "hello").await;
+    let bos = id_of(&send(app, &bo(), &conv, "from bo").await);
+    let unknown = "01JDQ80000000000000000000A";
+    // A message of another conversation is unknown in this one.
+    let other = id_of(&created(
+        open(app, &customer("cus_cy", &["bk_2"]), "bk_2").await,
+    ));
+    let theirs = id_of(&send(app, &customer("cus_cy", &[]), &other, "mine").await);
+    let dan = customer("cus_dan", &[]);
+    let before = event_count(app, &conv).await;
+
+    // (route, caller, message, status): a caller who may not see the conversation (another
+    // customer, a service token) gets 404 for an unknown message and 403 for a known one; within
+    // the conversation, an admin may not edit Ann's message and Ann may not delete Bo's.
+    let outsiders = [("cus_dan", dan), ("service", service())];
+    let messages = [
+        ("unknown", unknown, 404),
+        ("another conversation's", theirs.as_str(), 404),
+        ("Ann's", anns.as_str(), 403),
+    ];
+    let mut rows: Vec<(&str, &str, &str, &str, &str, u16)> = Vec::new();
+    for route in ["8", "9", "10", "10+"] {
+        for (name, who) in &outsiders {
+            for (what, msg, want) in messages {
+                rows.push((route, name, who, what, msg, want));
+            }
+        }
+    }
+    let (bo, ann) = (bo(), ann());
+    rows.extend([
+        ("8", "adm_bo", bo.as_str(), "unknown", unknown, 404),
+        ("8", "adm_bo", bo.as_str(), "Ann's", anns.as_str(), 403),
+        ("9", "cus_ann", ann.as_str(), "unknown", unknown, 404),
+        ("9", "cus_ann", ann.as_str(), "Bo's", bos.as_str(), 403),
+    ]);
+    let mut failures = Vec::new();
+    for (route, name, who, what, msg, want) in rows {
+        let (status, body) = on_message(app, route, &conv, msg, who).await;
+        let code = if want == 404 {
+            "not_found"
+        } else {
+            "forbidden"
+        };
+        if status.as_u16() != want || body["error"] != json!(code) {
+            failures.push(format!(
+                "route {route} by {name}, {what} message: want {want}, got {status} {body}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // None of them wrote anything.
+    assert_eq!(event_count(app, &conv).await, before);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Route 9: delete
 // ---------------------------------------------------------------------------------------------
 

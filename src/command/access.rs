@@ -30,19 +30,37 @@ pub fn conversation_id(id: &str, field: &str) -> Result<()> {
 /// # Errors
 /// 400 for a malformed id, 404 for an unknown one, 403 when the caller may not see it.
 pub fn conversation(app: &AppState, caller: &Caller, id: &str) -> Result<ConversationView> {
+    let conv = known(app, id)?;
+    allowed(caller, &conv)?;
+    Ok(conv)
+}
+
+/// Loads a conversation whoever asks, for routes that must look up more before the permission
+/// check (a message of it: an unknown message is 404 before a forbidden caller's 403). Call
+/// [`allowed`] before using it.
+///
+/// # Errors
+/// 400 for a malformed id, 404 for an unknown one.
+pub fn known(app: &AppState, id: &str) -> Result<ConversationView> {
     conversation_id(id, "conversationId")?;
-    let conv = app
-        .views
+    app.views
         .views()
         .conversation(id)
-        .ok_or_else(|| CommandError::NotFound("conversation not found".into()))?;
-    if !may_see(caller, &conv) {
-        return Err(CommandError::Forbidden(match caller.role {
-            Role::Service => SERVICE_FORBIDDEN.into(),
-            _ => NOT_PARTICIPANT.into(),
-        }));
+        .ok_or_else(|| CommandError::NotFound("conversation not found".into()))
+}
+
+/// Checks that the caller may see the conversation.
+///
+/// # Errors
+/// 403 when they may not.
+pub fn allowed(caller: &Caller, conv: &ConversationView) -> Result<()> {
+    if may_see(caller, conv) {
+        return Ok(());
     }
-    Ok(conv)
+    Err(CommandError::Forbidden(match caller.role {
+        Role::Service => SERVICE_FORBIDDEN.into(),
+        _ => NOT_PARTICIPANT.into(),
+    }))
 }
 
 pub fn may_see(caller: &Caller, conv: &ConversationView) -> bool {

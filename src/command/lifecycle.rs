@@ -50,7 +50,9 @@ pub fn check_emoji(emoji: &str) -> Result<()> {
     Ok(())
 }
 
-/// The conversation the caller may see and one of its messages (400, 404, then 403).
+/// The conversation the caller may see and one of its messages: 400 for a malformed id, 404 for an
+/// unknown conversation or message (a message of another conversation included), then 403 when the
+/// caller may not see the conversation (API.md's check order: unknown resource before permission).
 fn load(
     app: &AppState,
     caller: &Caller,
@@ -58,13 +60,14 @@ fn load(
     message_id: &str,
 ) -> Result<(ConversationView, MessageView)> {
     check_ids(conversation_id, message_id)?;
-    let conv = access::conversation(app, caller, conversation_id)?;
+    let conv = access::known(app, conversation_id)?;
     let views = app.views.views();
     let message = match views.locate(message_id) {
         Some((c, seq)) if c == conv.id => views.message_in(&conv, seq),
         _ => None,
     }
     .ok_or_else(|| CommandError::NotFound("message not found".into()))?;
+    access::allowed(caller, &conv)?;
     Ok((conv, message))
 }
 
