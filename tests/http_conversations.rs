@@ -108,6 +108,24 @@ fn assert_conversation_shape(c: &Value) {
     assert_timestamp(&c["updatedAt"]);
 }
 
+/// The conversation's events in the log as (type, actor id), oldest first.
+async fn log_of(app: &App, conv: &str) -> Vec<(String, String)> {
+    common::log::events(app.nats_url(), conv)
+        .await
+        .iter()
+        .map(|e| {
+            let s = |v: &Value| v.as_str().unwrap().to_string();
+            (s(&e["type"]), s(&e["actor"]["id"]))
+        })
+        .collect()
+}
+
+fn entries(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(t, a)| (t.to_string(), a.to_string()))
+        .collect()
+}
+
 /// Route 11 is not served yet: the status change goes through the log as it would.
 async fn set_status(app: &App, conv: &str, status: &str) {
     common::log::change_status(app, conv, status).await;
@@ -500,6 +518,26 @@ async fn admins_who_open_join_once() {
     let c = data(open(app, &customer("cus_ann", &[]), "bk_3").await, 200);
     assert_eq!(participant_ids(&c), vec!["cus_ann", "adm_bo", "adm_cy"]);
     assert_eq!(c["unreadCount"], json!(0));
+
+    // In the log: the creator admin is in `conversation_created`; the other joins by its own event,
+    // once; opening again and the customer's open write nothing.
+    let id = id_of(&c);
+    data(open(app, &cy, "bk_3").await, 200);
+    assert_eq!(
+        log_of(app, &id).await,
+        entries(&[
+            ("conversation_created", "adm_bo"),
+            ("participant_joined", "adm_cy")
+        ])
+    );
+    let created = &common::log::events(app.nats_url(), &id).await[0];
+    assert_eq!(
+        created["data"]["participants"],
+        json!([
+            { "userId": "cus_ann", "role": "customer", "name": "cus_ann" },
+            { "userId": "adm_bo", "role": "admin", "name": "Bo" }
+        ])
+    );
 }
 
 #[tokio::test]
@@ -562,6 +600,22 @@ async fn fifty_concurrent_opens_by_customer_and_admin_make_one_conversation() {
     let c = &l["conversations"][0];
     assert_conversation_shape(c);
     assert_eq!(participant_ids(c), vec!["cus_ann", "adm_bo"]);
+
+    // Bo joined exactly once in the log: in `conversation_created` when an open of his created it,
+    // else by one `participant_joined`, however many of his opens raced.
+    let log = common::log::events(app.nats_url(), &id_of(c)).await;
+    let in_created = log[0]["data"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["userId"] == json!("adm_bo"))
+        .count();
+    let joins = log
+        .iter()
+        .filter(|e| e["type"] == json!("participant_joined"))
+        .count();
+    assert_eq!(in_created + joins, 1, "{log:#?}");
+    assert_eq!(log.len(), 1 + joins, "{log:#?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -588,6 +642,10 @@ async fn get_one_conversation() {
     assert_eq!(got["unreadCount"], json!(0));
     let got = conversation(app, &ann, &id).await;
     assert_eq!(participant_ids(&got), vec!["cus_ann"]);
+    assert_eq!(
+        log_of(app, &id).await,
+        entries(&[("conversation_created", "cus_ann")])
+    );
 
     error(
         get(&conv_url(app, &id), &customer("cus_ben", &[])).await,

@@ -1025,6 +1025,216 @@ async fn sending_clears_the_senders_unread_and_admins_who_send_join() {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Joining: every admin's join is a `participant_joined` in the log, before what relies on it
+// ---------------------------------------------------------------------------------------------
+
+/// The types of the conversation's events in the log, oldest first.
+async fn types(app: &App, conv: &str) -> Vec<String> {
+    events(app, conv)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The `participant_joined` events of the conversation.
+async fn joins(app: &App, conv: &str) -> Vec<Value> {
+    events(app, conv)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == json!("participant_joined"))
+        .collect()
+}
+
+#[tokio::test]
+async fn an_admin_who_replies_first_joins_by_an_event_before_the_send() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app, "bk_1").await;
+    let bo = token("adm_bo", "admin", Some("Bo"), &[]);
+    send(app, &ann(), &conv, "m1").await;
+
+    let a1 = send(app, &bo, &conv, "a1").await;
+    assert_eq!(
+        types(app, &conv).await,
+        [
+            "conversation_created",
+            "message_sent",
+            "participant_joined",
+            "message_sent"
+        ]
+    );
+    let log = events(app, &conv).await;
+    let joined = &log[2];
+    assert_eq!(
+        joined["data"],
+        json!({ "userId": "adm_bo", "role": "admin", "name": "Bo" })
+    );
+    assert_eq!(joined["actor"]["id"], json!("adm_bo"));
+    assert_eq!(joined["conversationId"], json!(conv));
+    assert_eq!(log[3]["data"]["messageId"], a1["id"]);
+    let c = conversation(app, &ann(), &conv).await;
+    let bo_in = &c["participants"][1];
+    assert_eq!(bo_in["userId"], json!("adm_bo"));
+    assert_eq!(bo_in["name"], json!("Bo"));
+    assert_eq!(bo_in["joinedAt"], joined["at"]);
+    assert_eq!(c["unreadCounts"], json!({ "cus_ann": 1, "adm_bo": 0 }));
+
+    // A participant's second send adds no second join, and neither do a read and a keyed retry.
+    send(app, &bo, &conv, "a2").await;
+    let keyed = json!({ "content": "a3", "clientMessageId": "k-1" });
+    data(send_body(app, &bo, &conv, &keyed).await, 201);
+    data(send_body(app, &bo, &conv, &keyed).await, 200);
+    data(put_empty(&read_url(app, &conv), &bo).await, 200);
+    list_messages(app, &bo, &conv, "").await;
+    assert_eq!(
+        types(app, &conv).await,
+        [
+            "conversation_created",
+            "message_sent",
+            "participant_joined",
+            "message_sent",
+            "message_sent",
+            "message_sent"
+        ]
+    );
+    // The customer, a participant from the creation, never joins by an event.
+    assert_eq!(joins(app, &conv).await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_admin_who_reads_first_joins_by_an_event_before_the_read() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app, "bk_1").await;
+    send(app, &ann(), &conv, "m1").await;
+    let m2 = send(app, &ann(), &conv, "m2").await;
+
+    // Route 3 with something unread: the join, then the read.
+    list_messages(app, &admin("adm_bo"), &conv, "").await;
+    // Route 5 with something unread, by another admin: the same.
+    let r = data(
+        put_empty(&read_url(app, &conv), &admin("adm_cy")).await,
+        200,
+    );
+    assert_eq!(r["marked"], json!(2));
+    let log = events(app, &conv).await;
+    let typed: Vec<(&Value, &Value)> = log
+        .iter()
+        .map(|e| (&e["type"], &e["actor"]["id"]))
+        .collect();
+    assert_eq!(
+        typed,
+        [
+            (&json!("conversation_created"), &json!("cus_ann")),
+            (&json!("message_sent"), &json!("cus_ann")),
+            (&json!("message_sent"), &json!("cus_ann")),
+            (&json!("participant_joined"), &json!("adm_bo")),
+            (&json!("messages_read"), &json!("adm_bo")),
+            (&json!("participant_joined"), &json!("adm_cy")),
+            (&json!("messages_read"), &json!("adm_cy")),
+        ]
+    );
+    for read in [&log[4], &log[6]] {
+        assert_eq!(read["data"], json!({ "upToSeq": m2["seq"] }));
+    }
+
+    // Reading again, by either route, writes nothing: they are participants with nothing unread.
+    list_messages(app, &admin("adm_bo"), &conv, "").await;
+    data(
+        put_empty(&read_url(app, &conv), &admin("adm_cy")).await,
+        200,
+    );
+    assert_eq!(events(app, &conv).await.len(), 7);
+}
+
+#[tokio::test]
+async fn an_admin_who_reads_with_nothing_unread_joins_by_the_event_alone() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app, "bk_1").await;
+    list_messages(app, &admin("adm_bo"), &conv, "").await;
+    let r = data(
+        put_empty(&read_url(app, &conv), &admin("adm_cy")).await,
+        200,
+    );
+    assert_eq!(r["marked"], json!(0));
+    assert_eq!(
+        types(app, &conv).await,
+        [
+            "conversation_created",
+            "participant_joined",
+            "participant_joined"
+        ]
+    );
+    let who: Vec<Value> = joins(app, &conv)
+        .await
+        .iter()
+        .map(|e| e["data"]["userId"].clone())
+        .collect();
+    assert_eq!(who, [json!("adm_bo"), json!("adm_cy")]);
+    assert_eq!(
+        conversation(app, &ann(), &conv).await["unreadCounts"],
+        json!({ "cus_ann": 0, "adm_bo": 0, "adm_cy": 0 })
+    );
+}
+
+#[tokio::test]
+async fn concurrent_first_sends_by_one_admin_write_one_join() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app, "bk_1").await;
+    let bo = admin("adm_bo");
+    let bodies: Vec<Value> = (0..5)
+        .map(|i| json!({ "content": format!("a{i}") }))
+        .collect();
+    let results =
+        futures::future::join_all(bodies.iter().map(|b| send_body(app, &bo, &conv, b))).await;
+    for r in results {
+        data(r, 201);
+    }
+    let mut t = types(app, &conv).await;
+    assert_eq!(t.remove(0), "conversation_created");
+    assert_eq!(t.remove(0), "participant_joined");
+    assert_eq!(t, vec!["message_sent"; 5]);
+}
+
+#[tokio::test]
+async fn a_refused_send_writes_no_join() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app, "bk_1").await;
+    let bo = admin("adm_bo");
+    // Refused before the join: a bad body, a bad replyTo, a closed conversation.
+    invalid(
+        send_body(app, &bo, &conv, &json!({ "content": " " })).await,
+        "content",
+    );
+    invalid(
+        send_body(
+            app,
+            &bo,
+            &conv,
+            &json!({ "content": "x", "replyTo": UNKNOWN_ULID }),
+        )
+        .await,
+        "replyTo",
+    );
+    common::log::change_status(app, &conv, "closed").await;
+    error(
+        send_body(app, &bo, &conv, &json!({ "content": "x" })).await,
+        409,
+        "conflict",
+    );
+    assert_eq!(
+        types(app, &conv).await,
+        ["conversation_created", "conversation_status_changed"]
+    );
+    let c = conversation(app, &ann(), &conv).await;
+    assert_eq!(c["participants"].as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn closed_conversations_refuse_sends_and_archived_ones_wake_up() {
     let env = TestEnv::start().await;

@@ -78,12 +78,13 @@ async fn events_come_as_stored_with_their_seq_paged_by_after() {
             "conversation_created",
             "message_sent",
             "message_sent",
+            "participant_joined",
             "message_sent"
         ]
     );
     let s = seqs(&all);
     assert!(s.windows(2).all(|w| w[0] < w[1]), "{s:?}");
-    assert_eq!(all["nextAfter"], json!(s[3]));
+    assert_eq!(all["nextAfter"], json!(s[4]));
     assert_eq!(all["events"][1]["seq"], first["seq"]);
     let sent = &all["events"][1];
     assert_eq!(sent["v"], json!(1));
@@ -95,15 +96,18 @@ async fn events_come_as_stored_with_their_seq_paged_by_after() {
     assert_eq!(sent["data"]["messageId"], first["id"]);
     assert_eq!(sent["data"]["content"], json!("one"));
 
-    // Pages of two: after the first page's nextAfter comes the rest, then an empty page.
+    // Pages of two: after each page's nextAfter comes the next, then an empty page.
     let page1 = events(app, &conv, "limit=2").await;
     assert_eq!(seqs(&page1), s[..2].to_vec());
     assert_eq!(page1["nextAfter"], json!(s[1]));
     let page2 = events(app, &conv, &format!("limit=2&after={}", s[1])).await;
-    assert_eq!(seqs(&page2), s[2..].to_vec());
+    assert_eq!(seqs(&page2), s[2..4].to_vec());
+    assert_eq!(page2["nextAfter"], json!(s[3]));
     let page3 = events(app, &conv, &format!("limit=2&after={}", s[3])).await;
-    assert_eq!(page3["events"], json!([]));
-    assert_eq!(page3["nextAfter"], Value::Null);
+    assert_eq!(seqs(&page3), s[4..].to_vec());
+    let page4 = events(app, &conv, &format!("limit=2&after={}", s[4])).await;
+    assert_eq!(page4["events"], json!([]));
+    assert_eq!(page4["nextAfter"], Value::Null);
 
     // A service token may replay too.
     let by_service = data(get(&events_url(app, &conv, ""), &service()).await, 200);

@@ -803,6 +803,83 @@ async fn mark_read_answers_like_put_read_and_tells_participants() {
     assert_eq!(d.seen.len(), 1, "{:#?}", d.seen);
 }
 
+/// The conversation's events in the log as (type, actor id), oldest first.
+async fn log_of(app: &App, conv: &str) -> Vec<(String, String)> {
+    common::log::events(app.nats_url(), conv)
+        .await
+        .iter()
+        .map(|e| {
+            let s = |v: &Value| v.as_str().unwrap().to_string();
+            (s(&e["type"]), s(&e["actor"]["id"]))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_who_send_or_read_over_the_socket_join_by_an_event_first() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app).await;
+    send(app, &ann(), &conv, "m1").await;
+    let mut a = socket(app, &ann()).await; // user room only
+    let mut b = socket(app, &bo()).await;
+    let mut c = socket(app, &cy()).await;
+
+    // Entering the room is not joining: it writes nothing.
+    join(&mut b, &conv).await;
+    join(&mut c, &conv).await;
+    // Bo replies first, twice: one join, before his first message only.
+    let a1 = ws_send(&mut b, &conv, "a1", "s-1").await;
+    ws_send(&mut b, &conv, "a2", "s-2").await;
+    // Cy marks read first (something unread): the join, then the read; again: nothing.
+    let r = ack(
+        &mut c,
+        "mark_read",
+        json!({ "conversationId": conv }),
+        "r-1",
+    )
+    .await;
+    assert_eq!(r["marked"], json!(3), "{r}");
+    let r = ack(
+        &mut c,
+        "mark_read",
+        json!({ "conversationId": conv }),
+        "r-2",
+    )
+    .await;
+    assert_eq!(r["marked"], json!(0), "{r}");
+    let want: Vec<(String, String)> = [
+        ("conversation_created", "cus_ann"),
+        ("message_sent", "cus_ann"),
+        ("participant_joined", "adm_bo"),
+        ("message_sent", "adm_bo"),
+        ("message_sent", "adm_bo"),
+        ("participant_joined", "adm_cy"),
+        ("messages_read", "adm_cy"),
+    ]
+    .iter()
+    .map(|(t, a)| (t.to_string(), a.to_string()))
+    .collect();
+    assert_eq!(log_of(app, &conv).await, want);
+
+    // The join is a change of the Conversation: Ann hears of Bo as a participant (the join's
+    // `conversation_updated`, with a seq before his message's) before his message arrives.
+    let frames = through(&mut a, 0, "new_message", &a1["id"]).await;
+    let first_with_bo = frames
+        .iter()
+        .position(|f| {
+            f["event"] == "conversation_updated"
+                && f["data"]["conversation"]["participants"][1]["userId"] == "adm_bo"
+        })
+        .unwrap_or_else(|| panic!("no update with Bo: {frames:#?}"));
+    assert!(seq(&frames[first_with_bo]) < seq(&a1), "{frames:#?}");
+    assert_eq!(
+        frames.last().unwrap()["data"]["message"]["id"],
+        a1["id"],
+        "{frames:#?}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // conversation_updated
 // ---------------------------------------------------------------------------------------------

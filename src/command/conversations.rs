@@ -142,7 +142,16 @@ async fn register_by_token(
         .ok_or(CommandError::NotFolded { seq: ack.seq })
 }
 
-/// An admin who opens a conversation joins it.
+/// An admin who opens (route 2), reads (routes 3, 5) or sends to a conversation joins it: a
+/// `participant_joined` in the log before the event that relies on it, so every join is in the
+/// stream. Returns the conversation as folded after the join (unchanged when there was none to do).
+///
+/// Joining is idempotent: concurrent joins by one admin share one `Nats-Msg-Id`, so JetStream keeps
+/// one of them, and the fold skips a join of a participant. A join that lands when the write it
+/// precedes then fails is harmless: the admin would have joined by retrying it.
+///
+/// # Errors
+/// 503 when the log cannot take the join (then nothing was written).
 pub(crate) async fn join_if_admin(
     app: &AppState,
     caller: &Caller,
@@ -160,11 +169,18 @@ pub(crate) async fn join_if_admin(
             name: caller.display_name(),
         }),
     );
-    let ack = write(app, subject::conversation(&conv.id), &event, &event.id).await?;
+    let msg_id = join_msg_id(&conv.id, &caller.user_id);
+    let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
     app.views
         .views()
         .conversation(&conv.id)
         .ok_or(CommandError::NotFolded { seq: ack.seq })
+}
+
+/// The `Nats-Msg-Id` of a user's join: one per user and conversation (the conversation id is a
+/// fixed-length ULID, so user ids with `:` cannot collide).
+pub fn join_msg_id(conversation_id: &str, user_id: &str) -> String {
+    format!("participant_joined:{conversation_id}:{user_id}")
 }
 
 /// Sets a conversation's status: admins only; any status may follow any other, and setting the

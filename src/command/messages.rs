@@ -202,6 +202,8 @@ fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
 /// Sends a message. `key_hint` is the client key as first seen (body or header), so that a retry
 /// is answered before anything else about it is checked; `body` validates the rest when needed.
 /// Returns the message and `true` when this call created it (`false`: an idempotent retry).
+/// An admin who is not a participant joins (`participant_joined`) after every check, just before
+/// the `message_sent`.
 ///
 /// # Errors
 /// 404/403 for the conversation, 429 over the rate, whatever `body` refuses, 403 `system` by a
@@ -231,6 +233,8 @@ pub async fn send<E: From<CommandError>>(
     if conv.status == Status::Closed {
         return Err(CommandError::Conflict("the conversation is closed".into()).into());
     }
+    // An admin who sends joins, by its own event before the send.
+    let conv = super::conversations::join_if_admin(app, caller, conv).await?;
     let message_id = ulid::Ulid::new().to_string();
     let event = envelope(
         caller,
@@ -300,9 +304,9 @@ pub struct ReadOutcome {
     pub marked: u64,
 }
 
-/// Marks everything in the conversation read for the caller. Writes one `messages_read` only when
-/// something was unread; an admin who has not joined and has nothing unread joins by
-/// `participant_joined` instead (reading joins).
+/// Marks everything in the conversation read for the caller. An admin who has not joined joins
+/// first (`participant_joined`); then one `messages_read` is written, only when something was
+/// unread.
 ///
 /// # Errors
 /// 404/403 for the conversation; 503 when the log cannot take the write.
@@ -324,10 +328,11 @@ pub async fn mark_loaded_read(
     caller: &Caller,
     conv: ConversationView,
 ) -> Result<ReadOutcome> {
+    // An admin who reads joins, by its own event before the read.
+    let conv = super::conversations::join_if_admin(app, caller, conv).await?;
     let marked = conv.unread_for(&caller.user_id);
     if marked == 0 {
-        // Nothing to mark, so no `messages_read`; an admin who reads still joins.
-        super::conversations::join_if_admin(app, caller, conv.clone()).await?;
+        // Nothing to mark, so no `messages_read`.
         let read_at = conv
             .read_points
             .get(&caller.user_id)
