@@ -34,6 +34,11 @@ pub struct History {
     pub messages: Vec<MessageView>,
     /// The `seq` of the last event of this conversation that was folded.
     pub as_of_seq: u64,
+    /// A time at which the answer held: `at` itself for a time; for a seq, the time of the last
+    /// event folded (the earliest the state held; it lasted until the next event), or the time of
+    /// reading when the seq was at or past the log's end. What was true of the users then (their
+    /// `lastSeen`) is checked against it.
+    pub held_at: Timestamp,
 }
 
 /// Folds the conversation's events (and its booking's, which set its title) up to `moment`.
@@ -49,6 +54,14 @@ pub async fn at(
     let upto = match moment {
         Moment::Seq(seq) => seq,
         Moment::Time(_) => u64::MAX,
+    };
+    // A seq at or past the log's end (read before the events) is the present: the state still holds.
+    let present = match moment {
+        Moment::Seq(seq) => {
+            let now = Timestamp::now();
+            (seq >= log.last_seq().await?).then_some(now)
+        }
+        Moment::Time(_) => None,
     };
     let own = log
         .read_events(&subject::conversation(conversation_id), 0, upto)
@@ -67,7 +80,11 @@ pub async fn at(
         .chain(booking.into_iter().map(|(seq, env)| (seq, false, env)))
         .collect();
     events.sort_by_key(|(seq, _, _)| *seq);
-    Ok(fold(conversation_id, events, moment))
+    let mut history = fold(conversation_id, events, moment);
+    if let (Some(h), Some(now)) = (history.as_mut(), present) {
+        h.held_at = h.held_at.max(now);
+    }
+    Ok(history)
 }
 
 /// The pure part of [`at`]: folds `events` (in log order; `true` marks the conversation's own)
@@ -79,6 +96,7 @@ pub fn fold(
 ) -> Option<History> {
     let mut views = Views::new(MemKv::default());
     let mut as_of_seq = 0;
+    let mut last_at = None;
     for (seq, own, env) in events {
         let past = match moment {
             Moment::Seq(upto) => seq > upto,
@@ -91,13 +109,19 @@ pub fn fold(
         if own {
             as_of_seq = seq;
         }
+        last_at = Some(env.at);
     }
     let conversation = views.conversation(conversation_id)?;
     let messages = views.messages(conversation_id, 0, u64::MAX, false, usize::MAX);
+    let held_at = match moment {
+        Moment::Time(t) => t,
+        Moment::Seq(_) => last_at.unwrap_or(conversation.created_at),
+    };
     Some(History {
         conversation,
         messages,
         as_of_seq,
+        held_at,
     })
 }
 

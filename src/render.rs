@@ -1,5 +1,6 @@
 //! How views are shown to one caller: the API's `Conversation` with the caller's own unread count.
-//! A conversation as it stood in the past (route 15) carries no presence.
+//! A conversation as it stood in the past (route 15) carries no `online`, and a participant's
+//! `lastSeen` only when it was already their `lastSeen` at that moment.
 
 use crate::realtime::presence::Presence;
 use concierge_events::{MessageType, Role, Status, Timestamp};
@@ -14,16 +15,11 @@ pub struct ParticipantOut {
     pub role: Role,
     pub name: String,
     pub joined_at: Timestamp,
-    /// Absent from history, which has no presence.
-    #[serde(flatten)]
-    pub presence: Option<PresenceOut>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PresenceOut {
+    /// When the user's last socket closed; `null` when never, or (in history) not known for then.
     pub last_seen: Option<Timestamp>,
-    pub online: bool,
+    /// Absent from history: whether someone was connected at a past moment is not kept.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub online: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -54,15 +50,34 @@ pub struct ConversationOut {
 
 /// The conversation as `viewer` sees it, with each participant's presence.
 pub fn conversation(conv: &ConversationView, viewer: &str, presence: &Presence) -> ConversationOut {
-    shown(conv, viewer, Some(presence))
+    shown(conv, viewer, |user| {
+        (presence.last_seen(user), Some(presence.is_online(user)))
+    })
 }
 
-/// The conversation as `viewer` sees it, without presence: for history.
-pub fn conversation_then(conv: &ConversationView, viewer: &str) -> ConversationOut {
-    shown(conv, viewer, None)
+/// The conversation as `viewer` sees it as it stood at `held_at` (history): no `online`, and a
+/// `lastSeen` only when the user's current one is at or before `held_at`. `lastSeen` is the latest
+/// time a user went offline, so one at or before the moment was already theirs then and still is
+/// (no later one exists); a later one replaced an earlier value that is not kept, so it is `null`,
+/// as is a user never seen.
+pub fn conversation_then(
+    conv: &ConversationView,
+    viewer: &str,
+    presence: &Presence,
+    held_at: Timestamp,
+) -> ConversationOut {
+    shown(conv, viewer, |user| {
+        let then = presence.last_seen(user).filter(|seen| *seen <= held_at);
+        (then, None)
+    })
 }
 
-fn shown(conv: &ConversationView, viewer: &str, presence: Option<&Presence>) -> ConversationOut {
+/// `presence_of(user)` gives a participant's `lastSeen` and `online`.
+fn shown(
+    conv: &ConversationView,
+    viewer: &str,
+    presence_of: impl Fn(&str) -> (Option<Timestamp>, Option<bool>),
+) -> ConversationOut {
     ConversationOut {
         id: conv.id.clone(),
         related_booking: conv.booking_id.clone(),
@@ -70,15 +85,16 @@ fn shown(conv: &ConversationView, viewer: &str, presence: Option<&Presence>) -> 
         participants: conv
             .participants
             .iter()
-            .map(|p| ParticipantOut {
-                user_id: p.user_id.clone(),
-                role: p.role,
-                name: p.name.clone(),
-                joined_at: p.joined_at,
-                presence: presence.map(|presence| PresenceOut {
-                    last_seen: presence.last_seen(&p.user_id),
-                    online: presence.is_online(&p.user_id),
-                }),
+            .map(|p| {
+                let (last_seen, online) = presence_of(&p.user_id);
+                ParticipantOut {
+                    user_id: p.user_id.clone(),
+                    role: p.role,
+                    name: p.name.clone(),
+                    joined_at: p.joined_at,
+                    last_seen,
+                    online,
+                }
             })
             .collect(),
         last_message: conv.last_message.as_ref().map(|m| LastMessageOut {

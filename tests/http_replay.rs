@@ -155,6 +155,21 @@ async fn event_paging_parameters_are_checked() {
 // Route 15
 // ---------------------------------------------------------------------------------------------
 
+/// A participant's keys in history: the live ones (route 7) but `online`.
+const HISTORY_PARTICIPANT_KEYS: [&str; 5] = ["joinedAt", "lastSeen", "name", "role", "userId"];
+
+/// An object's keys, sorted.
+fn keys(v: &Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .unwrap_or_else(|| panic!("not an object: {v}"))
+        .keys()
+        .cloned()
+        .collect();
+    k.sort();
+    k
+}
+
 /// One step of the scripted history: the seq of its last event and the time just after it.
 struct Point {
     seq: u64,
@@ -239,9 +254,9 @@ async fn history_shows_the_conversation_exactly_as_it_stood() {
             "an admin who has not joined has read nothing"
         );
         assert_eq!(c["lastMessage"]["content"], json!("can I check in early?"));
-        // History carries no presence.
-        assert_eq!(c["participants"][0].get("online"), None);
-        assert_eq!(c["participants"][0].get("lastSeen"), None);
+        // History carries `lastSeen` (null: Ann never connected) but no `online`.
+        assert_eq!(keys(&c["participants"][0]), HISTORY_PARTICIPANT_KEYS);
+        assert_eq!(c["participants"][0]["lastSeen"], Value::Null);
     }
 
     // At p2: the edit, the reaction, Bo's read receipts and reply; the greeting is still there.
@@ -316,4 +331,83 @@ async fn history_takes_a_time_or_a_seq_and_only_admins_read_it() {
             "forbidden",
         );
     }
+}
+
+/// Each participant's `lastSeen` in a history answer, by user id.
+fn last_seen_in(h: &Value) -> Vec<(String, Value)> {
+    h["conversation"]["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            assert_eq!(keys(p), HISTORY_PARTICIPANT_KEYS, "{p}");
+            (
+                p["userId"].as_str().unwrap().to_string(),
+                p["lastSeen"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn history_shows_a_last_seen_only_when_it_was_already_true_then() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = id_of(&created(open(app, &ann(), "bk_1").await));
+    send(app, &ann(), &conv, "hello").await;
+    send(app, &bo(), &conv, "hi, how can I help?").await;
+    let before = point(app, &conv).await;
+
+    // Ann connects and leaves: her lastSeen is the time of the close, after `before`.
+    let mut socket = common::ws::connect(&app.base(), common::ws::Auth::Header(&ann())).await;
+    socket.ws.close(None).await.expect("close the socket");
+    common::log::eventually("Ann's lastSeen", || async {
+        !conversation(app, &bo(), &conv).await["participants"][0]["lastSeen"].is_null()
+    })
+    .await;
+    let live = conversation(app, &bo(), &conv).await;
+    let seen = live["participants"][0]["lastSeen"].clone();
+    assert_eq!(
+        keys(&live["participants"][0]),
+        ["joinedAt", "lastSeen", "name", "online", "role", "userId"]
+    );
+    assert!(millis(&seen) > millis(&json!(before.after)), "{seen}");
+    tick().await;
+    let after_close = concierge_events::Timestamp::now().to_rfc3339();
+    tick().await;
+    send(app, &ann(), &conv, "one more thing").await;
+    let end = point(app, &conv).await;
+
+    let unknown = vec![
+        ("cus_ann".to_string(), Value::Null),
+        ("adm_bo".to_string(), Value::Null),
+    ];
+    let known = vec![
+        ("cus_ann".to_string(), seen.clone()),
+        ("adm_bo".to_string(), Value::Null),
+    ];
+    // (moment, want): before the close her lastSeen then is not known (an earlier one, if any, is
+    // not kept); from the close on it is the one she still has. Bo never connected: null throughout.
+    for (at, want) in [
+        (before.seq.to_string(), &unknown),
+        (before.after.clone(), &unknown),
+        (after_close.clone(), &known),
+        (end.seq.to_string(), &known),
+        (end.after.clone(), &known),
+        ("2999-01-01T00:00:00.000Z".to_string(), &known),
+    ] {
+        let h = history(app, &conv, &at).await;
+        assert_eq!(&last_seen_in(&h), want, "at={at}");
+    }
+    // A seq whose last event came after the close, though the log has gone on since.
+    let page = events(app, &conv, "limit=1000").await;
+    let s = seqs(&page);
+    let last_message_seq = s[s.len() - 1];
+    send(app, &bo(), &conv, "later").await;
+    let h = history(app, &conv, &last_message_seq.to_string()).await;
+    assert_eq!(last_seen_in(&h), known);
+    assert_eq!(
+        contents(&h["messages"]),
+        vec!["hello", "hi, how can I help?", "one more thing"]
+    );
 }

@@ -6,9 +6,9 @@ use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
 use crate::command::{access, CommandError};
 use crate::history::{self, Moment};
+use crate::log;
 use crate::render;
 use crate::state::AppState;
-use crate::log;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -91,7 +91,12 @@ pub async fn history(
         StatusCode::OK,
         "Conversation history retrieved",
         HistoryOut {
-            conversation: render::conversation_then(&then.conversation, &caller.user_id),
+            conversation: render::conversation_then(
+                &then.conversation,
+                &caller.user_id,
+                &app.realtime.presence,
+                then.held_at,
+            ),
             messages: then.messages,
             as_of_seq: then.as_of_seq,
         },
