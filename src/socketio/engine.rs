@@ -54,15 +54,12 @@ impl Sessions {
             pong_due: false,
         }
     }
-
-    pub fn polling_sessions(&self) -> usize {
-        self.map.len()
-    }
 }
 
 /// What the HTTP requests of one long-polling session share with its connection's task.
 pub struct Polling {
-    inbound: mpsc::Sender<Inbound>,
+    /// Engine.IO packets POSTed by the client, in order.
+    inbound: mpsc::Sender<String>,
     outbox: Mutex<Outbox>,
     /// The outbox or its flags changed (a waiting GET looks again).
     changed: Notify,
@@ -84,11 +81,6 @@ struct Outbox {
     polling: bool,
     /// The client confirmed the upgrade: writes wait for the connection to move to the WebSocket.
     upgrading: bool,
-}
-
-/// What a POST hands to the connection's task.
-pub enum Inbound {
-    Packet(String),
 }
 
 /// Why a GET or POST of a long-polling session was refused (Engine.IO's own error codes).
@@ -159,7 +151,7 @@ impl Polling {
     pub async fn post(&self, body: &str) -> Result<(), PollError> {
         for p in body.split(packet::SEPARATOR) {
             self.inbound
-                .send(Inbound::Packet(p.to_string()))
+                .send(p.to_string())
                 .await
                 .map_err(|_| PollError::Closed)?;
         }
@@ -212,7 +204,7 @@ enum Mode {
     WebSocket(WebSocket),
     Polling {
         polling: Arc<Polling>,
-        inbound: mpsc::Receiver<Inbound>,
+        inbound: mpsc::Receiver<String>,
         sessions: Arc<Sessions>,
         sid: String,
     },
@@ -286,7 +278,7 @@ impl Engine {
                     let upgraded = polling.clone();
                     tokio::select! {
                         got = inbound.recv() => match got {
-                            Some(Inbound::Packet(p)) => Text::from(p),
+                            Some(p) => Text::from(p),
                             None => return None,
                         },
                         _ = upgraded.upgraded.notified() => {
