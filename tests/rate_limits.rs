@@ -1,9 +1,12 @@
-//! Budgets beyond message sends (those are in tests/http_cross_cutting.rs): other writes per user
+//! Budgets beyond message sends over HTTP alone (those are in tests/http_cross_cutting.rs): message
+//! sends per user shared by HTTP, `/ws` and Socket.IO (`SEND_RATE_LIMIT`), other writes per user
 //! over HTTP and WebSocket (`WRITE_RATE_LIMIT`), and failed authentications per client address
-//! (`AUTH_FAILURE_LIMIT`), each answered 429 `rate_limited` with `Retry-After`.
+//! (`AUTH_FAILURE_LIMIT`), each answered 429 `rate_limited` with `Retry-After` (or, on a socket,
+//! an error with code `rate_limited`).
 
 mod common;
 
+use common::sio;
 use common::ws::{connect, ws_url, Auth};
 use common::*;
 use reqwest::Method;
@@ -105,6 +108,72 @@ async fn other_writes_share_one_budget_per_user_over_http_and_websocket() {
         let booking = format!("bk_bulk_{i}");
         data(register_booking(app, &booking, "cus_zed", None).await, 201);
     }
+}
+
+#[tokio::test]
+async fn sends_over_http_ws_and_socket_io_draw_from_one_budget_per_user() {
+    let env = TestEnv::start_with(AppOptions {
+        send_rate_limit: Some(3),
+        ..AppOptions::default()
+    })
+    .await;
+    let app = &env.app;
+    let ann = customer("cus_ann", &["bk_1"]);
+    let conv = id_of(&created(open(app, &ann, "bk_1").await));
+    let mut ws = connect(&app.base(), Auth::Header(&ann)).await;
+    let mut io = sio::connect(&app.base(), sio::Auth::Token(&ann)).await;
+    let body = |content: &str| json!({ "conversationId": conv, "content": content });
+
+    // One send each way: the budget of 3 is spent.
+    send(app, &ann, &conv, "over HTTP").await;
+    let reply = ws.request("send_message", body("over /ws"), "w1").await;
+    assert_eq!(reply["event"], json!("ack"), "{reply}");
+    let ack = io.request("send_message", body("over Socket.IO")).await;
+    assert_eq!(ack["success"], json!(true), "{ack}");
+
+    // The next one over Socket.IO is refused in the ack's envelope…
+    let ack = io.request("send_message", body("one too many")).await;
+    assert_eq!(
+        (&ack["success"], &ack["error"]),
+        (&json!(false), &json!("rate_limited")),
+        "{ack}"
+    );
+    let message = ack["message"].as_str().expect("a message").to_string();
+    assert_eq!(message, "too many messages: at most 3 per 10 seconds");
+    // …without an ack, as an `error` event naming the event…
+    io.emit("send_message", body("one too many, no ack")).await;
+    let e = io.next_event("error").await;
+    assert_eq!(
+        e["data"],
+        json!({ "event": "send_message", "code": "rate_limited", "message": message }),
+        "{e}"
+    );
+    // …and over /ws and HTTP alike.
+    let reply = ws.request("send_message", body("one too many"), "w2").await;
+    assert_eq!(reply["error"]["code"], json!("rate_limited"), "{reply}");
+    assert_eq!(reply["error"]["message"], json!(message), "{reply}");
+    let r = raw(
+        Method::POST,
+        &messages_url(app, &conv),
+        Some(&ann),
+        &[("content-type", "application/json")],
+        Some(br#"{"content":"one too many"}"#.to_vec()),
+    )
+    .await;
+    assert_eq!(rate_limited(r, 10), message);
+
+    // Another user has their own budget, over Socket.IO too.
+    let mut bo = sio::connect(&app.base(), sio::Auth::Token(&admin("adm_bo"))).await;
+    let ack = bo.request("send_message", body("the admin's")).await;
+    assert_eq!(ack["success"], json!(true), "{ack}");
+    let all = list_messages(app, &admin("adm_audit"), &conv, "").await;
+    assert_eq!(all["pagination"]["total"], json!(4), "{all}");
+    assert!(
+        !contents(&all["messages"])
+            .iter()
+            .any(|c| c.starts_with("one too many")),
+        "a refused send was written: {all}"
+    );
 }
 
 /// A client whose requests come from `ip` (an address of 127.0.0.0/8).
