@@ -279,27 +279,38 @@ async fn the_resume_event_replays_in_order_and_acks_after_resume_complete() {
     assert_eq!(up_to(&events[0]), upto);
     assert_eq!(ack["data"]["upTo"], json!(upto), "{ack}");
 
-    // `auth.since` as a decimal string replays the same as the number.
+    // `auth.since` as a number or a decimal string, whichever way the token comes (the
+    // `authenticate` event included: the resume follows `authenticated`).
     let since = m2["seq"].as_u64().unwrap();
-    let mut d = connect_with(
-        &app.base(),
-        Auth::Token(&ann),
-        Some(json!({ "since": since.to_string() })),
-    )
-    .await;
-    let events = until_resume_end(&mut d).await;
-    assert_eq!(up_to(events.last().unwrap()), upto);
-    let replayed: Vec<&Value> = events.iter().filter(|v| has_seq(v)).collect();
-    assert!(!replayed.is_empty(), "{events:#?}");
-    for v in &replayed {
-        assert!(seq(v) > since, "{v}");
+    for (n, (auth, cursor)) in [
+        (Auth::Token(&ann), json!(since.to_string())),
+        (Auth::Header(&ann), json!(since)),
+        (Auth::Query(&ann), json!(since.to_string())),
+        (Auth::Event(&ann), json!(since)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut d = connect_with(&app.base(), auth, Some(json!({ "since": cursor }))).await;
+        let events = until_resume_end(&mut d).await;
+        assert_eq!(up_to(events.last().unwrap()), upto, "way {n}");
+        let replayed: Vec<&Value> = events.iter().filter(|v| has_seq(v)).collect();
+        assert!(!replayed.is_empty(), "way {n}: {events:#?}");
+        for v in &replayed {
+            assert!(seq(v) > since, "way {n}: {v}");
+        }
+        assert_eq!(
+            of(&events, "new_message")
+                .map(|v| v["data"]["message"]["id"].clone())
+                .collect::<Vec<_>>(),
+            vec![reply["id"].clone()],
+            "way {n}"
+        );
+        assert!(
+            of(&events, "message_sent").next().is_none(),
+            "way {n}: {events:#?}"
+        );
     }
-    assert_eq!(
-        of(&events, "new_message")
-            .map(|v| v["data"]["message"]["id"].clone())
-            .collect::<Vec<_>>(),
-        vec![reply["id"].clone()]
-    );
 }
 
 #[tokio::test]
