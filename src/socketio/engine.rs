@@ -41,6 +41,7 @@ impl Sessions {
             drained: Notify::new(),
             upgrade: Mutex::new(None),
             upgraded: Notify::new(),
+            ended: Notify::new(),
         });
         self.map.insert(sid.clone(), polling.clone());
         Engine {
@@ -68,6 +69,8 @@ pub struct Polling {
     /// The WebSocket the client upgraded to, once it confirmed the upgrade.
     upgrade: Mutex<Option<WebSocket>>,
     upgraded: Notify,
+    /// The HTTP side closed the session: the connection's task ends.
+    ended: Notify,
 }
 
 #[derive(Default)]
@@ -105,9 +108,8 @@ impl Polling {
         {
             let mut outbox = self.outbox();
             if outbox.polling {
-                outbox.closed = true;
                 drop(outbox);
-                self.changed.notify_one();
+                self.close();
                 return Err(PollError::Overlapping);
             }
             if outbox.closed && outbox.packets.is_empty() {
@@ -149,6 +151,9 @@ impl Polling {
     /// # Errors
     /// [`PollError::Closed`] when the connection is gone.
     pub async fn post(&self, body: &str) -> Result<(), PollError> {
+        if self.outbox().closed {
+            return Err(PollError::Closed);
+        }
         for p in body.split(packet::SEPARATOR) {
             self.inbound
                 .send(p.to_string())
@@ -158,10 +163,12 @@ impl Polling {
         Ok(())
     }
 
-    /// Ends the session from the HTTP side (a payload over the limit).
+    /// Ends the session: no more packets are taken or written, a waiting GET answers a close, and
+    /// the connection's task ends (a payload over the limit, a second GET).
     pub fn close(&self) {
         self.outbox().closed = true;
         self.changed.notify_one();
+        self.ended.notify_one();
     }
 
     /// The client probed a WebSocket: pending and future GETs answer a noop until it upgrades.
@@ -275,16 +282,20 @@ impl Engine {
                 Mode::Polling {
                     polling, inbound, ..
                 } => {
-                    let upgraded = polling.clone();
+                    let shared = polling.clone();
+                    if shared.outbox().closed {
+                        return None;
+                    }
                     tokio::select! {
                         got = inbound.recv() => match got {
                             Some(p) => Text::from(p),
                             None => return None,
                         },
-                        _ = upgraded.upgraded.notified() => {
+                        _ = shared.upgraded.notified() => {
                             self.take_upgrade();
                             continue;
                         }
+                        _ = shared.ended.notified() => return None,
                     }
                 }
             };
