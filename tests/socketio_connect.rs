@@ -177,8 +177,15 @@ async fn the_token_is_taken_from_auth_then_the_header_then_the_query() {
         customer("cus_dan", &[]),
     );
     let query = format!("&token={dan}");
-    // (auth.token, header, ?token=) → who is authenticated, or the refusal.
-    let cases: Vec<(Option<&str>, Option<&str>, bool, Result<&str, &str>)> = vec![
+    // (auth.token, header, ?token= or not) → who is authenticated, or the refusal.
+    type Case<'a> = (
+        Option<&'a str>,
+        Option<&'a str>,
+        bool,
+        Result<&'a str, &'a str>,
+    );
+    let cases: Vec<Case> = vec![
+        (Some(&ann), None, false, Ok("cus_ann")),
         (Some(&ann), Some(&bo), true, Ok("cus_ann")),
         (None, Some(&bo), true, Ok("adm_bo")),
         (None, None, true, Ok("cus_dan")),

@@ -128,7 +128,9 @@ async fn header_and_query_tokens_work_over_polling_and_bad_ones_get_connect_erro
     let env = TestEnv::start().await;
     let base = env.app.base();
     let (t, auth) = (ann(), format!("Bearer {}", ann()));
-    let cases: Vec<(String, Vec<(&str, &str)>, Result<(), &str>)> = vec![
+    // (query, headers, accepted or the refusal's code)
+    type Case<'a> = (String, Vec<(&'a str, &'a str)>, Result<(), &'a str>);
+    let cases: Vec<Case> = vec![
         (format!("&token={t}"), vec![], Ok(())),
         (
             String::new(),
