@@ -1308,3 +1308,136 @@ async fn a_socket_in_every_room_gets_each_event_once() {
     assert_eq!(count("conversation_updated"), 13);
     assert_seqs_from_the_log(app, &conv, &frames).await;
 }
+
+#[tokio::test]
+async fn an_unrefreshed_typing_indicator_ends_after_5_s() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app).await;
+    let mut a = socket(app, &ann()).await;
+    let mut b = socket(app, &bo()).await;
+    join(&mut b, &conv).await;
+
+    let started = std::time::Instant::now();
+    ack(&mut a, "typing_start", json!(conv)).await;
+    let f = b.next_event("user_typing").await;
+    assert_eq!(f["data"]["isTyping"], json!(true), "{f}");
+    b.next_matching("isTyping false", |f| {
+        f["event"] == "user_typing" && f["data"]["isTyping"] == false
+    })
+    .await;
+    let after = started.elapsed();
+    assert!(
+        after >= Duration::from_millis(4_800) && after <= Duration::from_millis(6_500),
+        "ended after {after:?}"
+    );
+}
+
+#[tokio::test]
+async fn admins_who_send_or_read_over_socketio_join_by_an_event_first() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app).await;
+    send(app, &ann(), &conv, "m1").await;
+    let mut b = socket(app, &bo()).await;
+    let mut c = socket(app, &cy()).await;
+    // Entering the room is not joining: it writes nothing.
+    join(&mut b, &conv).await;
+    join(&mut c, &conv).await;
+    sio_send(&mut b, &conv, "a1").await;
+    sio_send(&mut b, &conv, "a2").await;
+    let r = ack(&mut c, "mark_read", json!(conv)).await;
+    assert_eq!(r["marked"], json!(3), "{r}");
+    let r = ack(&mut c, "mark_read", json!(conv)).await;
+    assert_eq!(r["marked"], json!(0), "{r}");
+    let log: Vec<(String, String)> = common::log::events(app.nats_url(), &conv)
+        .await
+        .iter()
+        .map(|e| {
+            let s = |v: &Value| v.as_str().unwrap().to_string();
+            (s(&e["type"]), s(&e["actor"]["id"]))
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("conversation_created", "cus_ann"),
+        ("message_sent", "cus_ann"),
+        ("participant_joined", "adm_bo"),
+        ("message_sent", "adm_bo"),
+        ("message_sent", "adm_bo"),
+        ("participant_joined", "adm_cy"),
+        ("messages_read", "adm_cy"),
+    ]
+    .iter()
+    .map(|(t, a)| (t.to_string(), a.to_string()))
+    .collect();
+    assert_eq!(log, want);
+}
+
+#[tokio::test]
+async fn conversation_updated_carries_each_receivers_own_unread_count() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app).await;
+    data(open(app, &bo(), BOOKING).await, 200); // bo is a participant
+    let mut a = socket(app, &ann()).await;
+    let mut b = socket(app, &bo()).await;
+    let mut c = socket(app, &cy()).await;
+    let marks = [a.seen.len(), b.seen.len(), c.seen.len()];
+
+    let m1 = send(app, &ann(), &conv, "one").await;
+    let m2 = send(app, &ann(), &conv, "two").await;
+    let barrier = send(app, &bo(), &conv, "barrier").await;
+    let range = seq(&m1)..seq(&barrier);
+
+    let cases = [
+        (&mut a, marks[0], "new_message", [0, 0]),
+        (&mut b, marks[1], "message_sent", [1, 2]),
+        (&mut c, marks[2], "new_message", [1, 2]),
+    ];
+    for (client, mark, barrier_event, unread) in cases {
+        let frames = through(client, mark, barrier_event, &barrier["id"]).await;
+        let updates: Vec<&Value> = of_event(&frames, "conversation_updated")
+            .into_iter()
+            .filter(|f| range.contains(&seq(f)))
+            .collect();
+        let who = &client.seen[0]["data"]["userId"];
+        assert_eq!(updates.len(), 2, "{who}: {frames:#?}");
+        assert_eq!(seq(updates[0]), seq(&m1), "{who}");
+        assert_eq!(seq(updates[1]), seq(&m2), "{who}");
+        for (i, (u, n)) in updates.iter().zip(unread).enumerate() {
+            let conversation = &u["data"]["conversation"];
+            assert_eq!(conversation["unreadCount"], json!(n), "{who}: {u}");
+            assert_eq!(
+                conversation["unreadCounts"],
+                json!({ "cus_ann": 0, "adm_bo": i + 1 }),
+                "{who}: {u}"
+            );
+        }
+        assert_eq!(
+            updates[1]["data"]["conversation"]["lastMessage"]["id"], m2["id"],
+            "{who}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_users_sockets_of_both_codecs_count_as_one_presence() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let mut c = socket(app, &cy()).await;
+    let mut over_sio = socket(app, &ann()).await;
+    next_presence(&mut c, "user_online", "cus_ann").await;
+    let mut over_ws = ws::connect(&app.base(), ws::Auth::Header(&ann())).await;
+    // Ann closes her Socket.IO socket; her /ws socket keeps her online.
+    over_sio.send_raw("41").await;
+    over_sio.ws.close(None).await.expect("close");
+    // Barrier: another user's transition comes after anything Ann's sockets caused.
+    let _e = socket(app, &customer("cus_eve", &[])).await;
+    next_presence(&mut c, "user_online", "cus_eve").await;
+    assert_eq!(presence_of(&c.seen, "cus_ann").len(), 1, "{:#?}", c.seen);
+
+    over_ws.ws.close(None).await.expect("close");
+    let f = next_presence(&mut c, "user_offline", "cus_ann").await;
+    assert_eq!(f["data"]["role"], json!("customer"), "{f}");
+    assert_eq!(presence_of(&c.seen, "cus_ann").len(), 2, "{:#?}", c.seen);
+}
