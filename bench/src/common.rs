@@ -1,6 +1,7 @@
-//! What every scenario shares: the server's address, tokens, HTTP set-up calls, WebSocket
-//! connections bound to a loopback source address, histograms, and result rows.
+//! What every scenario shares: the server's address, tokens, HTTP set-up calls, client sockets
+//! (`/ws` or Socket.IO) bound to a loopback source address, histograms, and result rows.
 
+use crate::codec::Codec;
 use anyhow::{bail, Context as _, Result};
 use clap::Args;
 use futures::{stream, StreamExt};
@@ -33,6 +34,10 @@ pub struct Target {
     /// Append result rows (JSON lines) to this file; they are printed to stdout too.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// The protocol of the client sockets the scenario opens (`ws`: `/ws`; `socketio`:
+    /// `/socket.io/` over the WebSocket transport).
+    #[arg(long, value_enum, default_value_t = Codec::Ws)]
+    pub codec: Codec,
 }
 
 impl Target {
@@ -197,11 +202,12 @@ pub async fn setup_conversations(t: &Target, n: usize) -> Result<Vec<Conv>> {
     results.into_iter().collect()
 }
 
-/// Opens an authenticated WebSocket from source address `source`, and waits for `authenticated`.
+/// Opens an authenticated client socket (`t.codec`) from source address `source`, and waits for
+/// `authenticated`.
 ///
 /// # Errors
 /// When the connection, the upgrade or the authentication fails.
-pub async fn ws_connect(t: &Target, source: Ipv4Addr, tok: &str) -> Result<Ws> {
+pub async fn connect(t: &Target, source: Ipv4Addr, tok: &str) -> Result<Ws> {
     let socket = TcpSocket::new_v4()?;
     socket
         .bind(SocketAddr::new(IpAddr::V4(source), 0))
@@ -211,16 +217,9 @@ pub async fn ws_connect(t: &Target, source: Ipv4Addr, tok: &str) -> Result<Ws> {
         .await
         .with_context(|| format!("connect from {source}"))?;
     tcp.set_nodelay(true)?;
-    let url = format!("ws://{}/ws?token={tok}", t.addr);
+    let url = t.codec.url(t.addr, tok);
     let (mut ws, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(tcp)).await?;
-    let first = tokio::time::timeout(Duration::from_secs(30), ws.next())
-        .await
-        .context("no authenticated frame within 30 s")?
-        .context("closed before authenticated")??;
-    let text = first.into_text()?;
-    if !text.contains("\"authenticated\"") {
-        bail!("expected authenticated, got {text}");
-    }
+    t.codec.handshake(&mut ws, tok).await?;
     Ok(ws)
 }
 

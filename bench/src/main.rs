@@ -2,14 +2,16 @@
 //! `docs/performance.md`). It talks only to 127.0.0.x.
 //!
 //! # Layout
-//! - `common`: server address, tokens, set-up calls, WebSocket connect from a chosen loopback
-//!   source address, histograms, result rows.
-//! - `sends`: scenarios 1 (WebSocket sends at fixed rates) and 2 (HTTP sends).
+//! - `common`: server address, tokens, set-up calls, client sockets connected from a chosen
+//!   loopback source address, histograms, result rows.
+//! - `codec`: what client sockets speak: `/ws` frames or Socket.IO over the WebSocket transport.
+//! - `sends`: scenarios 1 (WebSocket sends at fixed rates, either codec) and 2 (HTTP sends).
 //! - `sockets`: scenarios 3 (idle sockets: memory, accept rate) and 4 (broadcast fan-out).
 //! - `log`: straight to JetStream: seeding the log (5, 7), the broadcast (4), the ceiling (8).
 //! - `reads`: scenario 7 (read path).
-//! - `report`: the one markdown table from every run's rows.
+//! - `report`: the one markdown table from every run's rows; one run's ratio of two figures.
 
+mod codec;
 mod common;
 mod log;
 mod reads;
@@ -44,11 +46,11 @@ enum Cmd {
     WaitReady(WaitReadyArgs),
     /// Appends one result row.
     Record(RecordArgs),
-    /// Scenario 1: WebSocket sends.
+    /// Scenario 1: WebSocket sends (`/ws`, or Socket.IO with `--codec socketio`).
     WsSends(sends::WsArgs),
     /// Scenario 2: HTTP sends.
     HttpSends(sends::HttpArgs),
-    /// Scenario 3: idle sockets.
+    /// Scenario 3: idle sockets (`/ws`, or Socket.IO with `--codec socketio`).
     Connections(sockets::ConnArgs),
     /// Scenario 4: broadcast fan-out.
     Fanout(sockets::FanoutArgs),
@@ -60,6 +62,8 @@ enum Cmd {
     Ceiling(log::CeilingArgs),
     /// Prints the table of all rows and writes it to a file.
     Report(report::ReportArgs),
+    /// Records the quotient of two figures of the same run.
+    Ratio(report::RatioArgs),
 }
 
 #[derive(clap::Args)]
@@ -106,6 +110,7 @@ async fn wait_ready(a: WaitReadyArgs) -> Result<()> {
         secret: String::new(),
         sources: 1,
         out: None,
+        codec: codec::Codec::Ws,
     };
     target.check()?;
     common::wait_ready(&target, Duration::from_secs(a.timeout_secs)).await?;
@@ -145,6 +150,7 @@ fn main() -> Result<()> {
             Cmd::Reads(a) => reads::reads(a).await,
             Cmd::Ceiling(a) => log::ceiling(a).await,
             Cmd::Report(a) => report::report(a),
+            Cmd::Ratio(a) => report::ratio(a),
         }
     })
 }

@@ -1,10 +1,12 @@
 //! Scenarios 1 and 2: sustained sends over WebSocket at fixed aggregate rates, and over HTTP with
-//! keep-alive clients, to conversations whose customers and admins are connected.
+//! keep-alive clients, to conversations whose customers and admins are connected. The sockets speak
+//! `/ws` or Socket.IO (`--codec`); everything else is the same for both.
 //!
 //! Every sent message carries its intended send time (`b:<ns since start>`) in `content`, so the
 //! latency of each `message_sent` (at the sender) and `new_message` (at each admin) is measured from
 //! when the send was due, not from when the generator got round to it.
 
+use crate::codec::{Codec, Kind, PONG};
 use crate::common::{self, histogram, ms, now_ns, Conv, Rows, Target, Ws};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -91,6 +93,7 @@ struct World {
     totals: Arc<Totals>,
     /// Sockets each send reaches: the sender and every admin.
     fanout: u64,
+    codec: Codec,
     _admins: Vec<mpsc::UnboundedSender<String>>,
 }
 
@@ -104,30 +107,45 @@ fn sent_at(text: &str) -> Option<u64> {
     digits[..end].parse().ok()
 }
 
-async fn read_loop(mut rx: SplitStream<Ws>, seen: Arc<Mutex<Seen>>, totals: Arc<Totals>) {
+/// Reads one socket: records deliveries and errors, answers Engine.IO pings through `writer`.
+async fn read_loop(
+    mut rx: SplitStream<Ws>,
+    codec: Codec,
+    writer: mpsc::UnboundedSender<String>,
+    seen: Arc<Mutex<Seen>>,
+    totals: Arc<Totals>,
+) {
     while let Some(Ok(msg)) = rx.next().await {
         let Message::Text(text) = msg else { continue };
         let text = text.as_str();
         let now = now_ns();
-        if text.contains("\"event\":\"new_message\"") || text.contains("\"event\":\"message_sent\"")
-        {
-            if let Some(at) = sent_at(text) {
-                let us = now.saturating_sub(at) / 1000;
-                seen.lock()
-                    .expect("reader lock")
-                    .latency
-                    .saturating_record(us.max(1));
-                totals.delivered.fetch_add(1, Ordering::Relaxed);
+        match codec.kind(text) {
+            Kind::Delivery => {
+                if let Some(at) = sent_at(text) {
+                    let us = now.saturating_sub(at) / 1000;
+                    seen.lock()
+                        .expect("reader lock")
+                        .latency
+                        .saturating_record(us.max(1));
+                    totals.delivered.fetch_add(1, Ordering::Relaxed);
+                }
             }
-        } else if text.contains("\"event\":\"error\"") {
-            seen.lock().expect("reader lock").errors += 1;
+            Kind::Error => seen.lock().expect("reader lock").errors += 1,
+            Kind::Ping => {
+                let _ = writer.send(PONG.to_string());
+            }
+            Kind::Ack | Kind::Broadcast | Kind::Other => {}
         }
     }
     totals.closed.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Splits a socket into a writer task fed by the returned queue and a reader task.
-fn run_socket(ws: Ws, totals: &Arc<Totals>) -> (mpsc::UnboundedSender<String>, Arc<Mutex<Seen>>) {
+fn run_socket(
+    ws: Ws,
+    codec: Codec,
+    totals: &Arc<Totals>,
+) -> (mpsc::UnboundedSender<String>, Arc<Mutex<Seen>>) {
     let (mut sink, rx) = ws.split();
     let (tx, mut queue) = mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
@@ -149,7 +167,13 @@ fn run_socket(ws: Ws, totals: &Arc<Totals>) -> (mpsc::UnboundedSender<String>, A
         latency: histogram(),
         errors: 0,
     }));
-    tokio::spawn(read_loop(rx, seen.clone(), totals.clone()));
+    tokio::spawn(read_loop(
+        rx,
+        codec,
+        tx.clone(),
+        seen.clone(),
+        totals.clone(),
+    ));
     (tx, seen)
 }
 
@@ -161,8 +185,8 @@ async fn connect_world(t: &Target, conversations: usize, admins: usize) -> Resul
     let mut senders = Vec::new();
     let mut seen = Vec::new();
     for (i, conv) in convs.iter().enumerate() {
-        let ws = common::ws_connect(t, t.source(i), &conv.token).await?;
-        let (tx, s) = run_socket(ws, &totals);
+        let ws = common::connect(t, t.source(i), &conv.token).await?;
+        let (tx, s) = run_socket(ws, t.codec, &totals);
         senders.push(Sender {
             conv: conv.clone(),
             tx,
@@ -172,11 +196,11 @@ async fn connect_world(t: &Target, conversations: usize, admins: usize) -> Resul
     let mut admin_txs = Vec::new();
     for a in 0..admins {
         let tok = common::token(&t.secret, &format!("adm{a}"), "admin");
-        let mut ws = common::ws_connect(t, t.source(a), &tok).await?;
+        let mut ws = common::connect(t, t.source(a), &tok).await?;
         if a == 0 {
-            join_all(&mut ws, &convs).await?;
+            join_all(&mut ws, t.codec, &convs).await?;
         }
-        let (tx, s) = run_socket(ws, &totals);
+        let (tx, s) = run_socket(ws, t.codec, &totals);
         admin_txs.push(tx);
         seen.push(s);
     }
@@ -188,16 +212,18 @@ async fn connect_world(t: &Target, conversations: usize, admins: usize) -> Resul
         seen,
         totals,
         fanout: 1 + admins as u64,
+        codec: t.codec,
         _admins: admin_txs,
     })
 }
 
 /// Sends `join_conversation` for every conversation and waits for every ack.
-async fn join_all(ws: &mut Ws, convs: &[Conv]) -> Result<()> {
+async fn join_all(ws: &mut Ws, codec: Codec, convs: &[Conv]) -> Result<()> {
     for (i, c) in convs.iter().enumerate() {
-        let frame = format!(
-            r#"{{"event":"join_conversation","data":{{"conversationId":"{}"}},"ref":"j{i}"}}"#,
-            c.id
+        let frame = codec.event(
+            "join_conversation",
+            Some(i as u64),
+            format_args!(r#"{{"conversationId":"{}"}}"#, c.id),
         );
         ws.feed(Message::text(frame)).await?;
     }
@@ -211,10 +237,11 @@ async fn join_all(ws: &mut Ws, convs: &[Conv]) -> Result<()> {
             }
             bail!("admin socket closed or silent while joining ({acks} acks)");
         };
-        if text.as_str().contains("\"event\":\"ack\"") {
-            acks += 1;
-        } else if text.as_str().contains("\"event\":\"error\"") {
-            bail!("join refused: {}", text.as_str());
+        match codec.kind(text.as_str()) {
+            Kind::Ack => acks += 1,
+            Kind::Error => bail!("join refused: {}", text.as_str()),
+            Kind::Ping => ws.send(Message::text(PONG)).await?,
+            Kind::Delivery | Kind::Broadcast | Kind::Other => {}
         }
     }
     Ok(())
@@ -257,9 +284,13 @@ async fn phase(world: &World, rate: u64, secs: f64) -> Phase {
         while i < due {
             let intended = start + (i as u128 * 1_000_000_000 / rate as u128) as u64;
             let s = &world.senders[(i % n) as usize];
-            let frame = format!(
-                r#"{{"event":"send_message","data":{{"conversationId":"{}","content":"b:{intended}"}}}}"#,
-                s.conv.id
+            let frame = world.codec.event(
+                "send_message",
+                None,
+                format_args!(
+                    r#"{{"conversationId":"{}","content":"b:{intended}"}}"#,
+                    s.conv.id
+                ),
             );
             let _ = s.tx.send(frame);
             i += 1;
