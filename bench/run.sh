@@ -5,7 +5,11 @@
 #
 #   bench/run.sh [--quick] [--only 1,2,...] [--no-build] [--runs N]
 #                [--nats-conf FILE | --cluster] [--results NAME]
-#                scenarios: 1 2 3 4 5 7 8 (5 includes 6)
+#                scenarios: 1 2 3 4 5 7 8 (5 includes 6), 1sio 3sio (sio: both)
+#
+# 1sio is scenario 1 over Socket.IO (WebSocket transport) beside scenario 1 over /ws, both in the
+# same run on a finer ladder of rates, and records Socket.IO's max rate over /ws's of that run;
+# 3sio is scenario 3 over Socket.IO (docs/performance.md, "Socket.IO").
 #
 # --no-build uses the binaries already in target/release (for iterating on the suite itself).
 # --runs N overrides the number of runs of each scenario.
@@ -20,7 +24,7 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 BUILD=1
-ONLY="1 2 3 4 5 7 8"
+ONLY="1 2 3 4 5 7 8 1sio 3sio"
 NATS_CONF=nats.conf
 CLUSTER=0
 RESULTS=latest
@@ -34,18 +38,23 @@ while [[ $# -gt 0 ]]; do
     --cluster) CLUSTER=1 ;;
     --results) RESULTS="$2"; shift ;;
     --runs) RUNS_WANTED="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...] [--no-build] [--runs N] [--nats-conf FILE | --cluster] [--results NAME]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...,1sio,3sio|sio] [--no-build] [--runs N] [--nats-conf FILE | --cluster] [--results NAME]" >&2; exit 2 ;;
   esac
   shift
 done
+ONLY=" $ONLY "
+ONLY="${ONLY// sio / 1sio 3sio }"
 # Replicas of every stream: the node's STREAM_REPLICAS and the stream loadgen creates.
 REPLICAS=1
 if [[ $CLUSTER == 1 ]]; then REPLICAS=3; fi
 
 if [[ $QUICK == 1 ]]; then
   RUNS=1 DUR=2 RATES=2000,5000,10000,20000 SEED_MSGS=98 CONNS=${CONNS:-2000} FANOUT=${FANOUT:-2000}
+  SIO_RATES=2000,4000,6000,8000,10000,12000,15000
 else
   RUNS=3 DUR=5 RATES=2000,5000,7500,10000,15000,20000,25000,30000 SEED_MSGS=998 CONNS=19500 FANOUT=10000
+  # About 10 % apart, so that a ratio of two maxima is not a ratio of two coarse steps.
+  SIO_RATES=2000,3000,4000,5000,5500,6000,6600,7300,8000,8800,9700,10600,11700,12900,14200,15600,17200,19000,21000,23000,25000,30000
 fi
 RUNS=${RUNS_WANTED:-$RUNS}
 SEED_CONVS=1000
@@ -202,10 +211,38 @@ for run in $(seq 1 "$RUNS"); do
     try "${LG[@]}" http-sends --addr "$ADDR" "${T[@]}" --duration "$DUR"
     save_metrics 2-http
   fi
+  if has 1sio; then
+    # /ws and Socket.IO back to back on fresh nodes, in alternating order from run to run, then
+    # Socket.IO's max rate over /ws's of this run.
+    for admins in 1 20; do
+      plural=$([[ $admins == 1 ]] || echo s)
+      mark=$(wc -l <"$ROWS")
+      codecs=(ws socketio)
+      if ((run % 2 == 0)); then codecs=(socketio ws); fi
+      for codec in "${codecs[@]}"; do
+        fresh
+        try "${LG[@]}" ws-sends --addr "$ADDR" "${T[@]}" --codec "$codec" --admins "$admins" \
+          --scenario "1sio $codec sends, $admins admin$plural" --duration "$DUR" --rates "$SIO_RATES"
+        save_metrics "1sio-$codec-$admins-admins"
+      done
+      figure="max sends/s with p99<=50ms"
+      try "$LOADGEN" ratio --input "$ROWS" --after-line "$mark" --out "$ROWS" \
+        --num "1sio socketio sends, $admins admin$plural|$figure" \
+        --den "1sio ws sends, $admins admin$plural|$figure" \
+        --scenario "1sio socketio sends, $admins admin$plural" \
+        --figure "max sends/s / same run's ws" --goal ">=0.8"
+    done
+  fi
   if has 3; then
     fresh
     try "${LG[@]}" connections --addr "$ADDR" "${T[@]}" --sources 4 --count "$CONNS" \
       --server-pid "$SERVER_PID"
+  fi
+  if has 3sio; then
+    fresh
+    try "${LG[@]}" connections --addr "$ADDR" "${T[@]}" --codec socketio --sources 4 \
+      --count "$CONNS" --server-pid "$SERVER_PID" --scenario "3sio socketio connections" \
+      --rss-goal-kib 16
   fi
   if has 4; then
     fresh

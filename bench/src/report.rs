@@ -1,7 +1,8 @@
 //! The one table: each figure's median over the runs, its spread, its target and whether the median
-//! meets it; ratio rows divide a median by the ceiling's median.
+//! meets it; ratio rows divide a median by the ceiling's median. Also `ratio`, which records one
+//! run's quotient of two figures of that same run (Socket.IO's rate over `/ws`'s).
 
-use crate::common::Row;
+use crate::common::{Row, Rows};
 use anyhow::{Context as _, Result};
 use clap::Args;
 use std::path::PathBuf;
@@ -14,6 +15,59 @@ pub struct ReportArgs {
     /// Where the markdown table is written too.
     #[arg(long)]
     pub output: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct RatioArgs {
+    /// The rows file (JSON lines) to read the two figures from.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// Only rows after this many lines count (the line count before this run's scenarios).
+    #[arg(long, default_value_t = 0)]
+    pub after_line: usize,
+    /// `scenario|figure` of the numerator.
+    #[arg(long)]
+    pub num: String,
+    /// `scenario|figure` of the denominator.
+    #[arg(long)]
+    pub den: String,
+    #[arg(long)]
+    pub scenario: String,
+    #[arg(long)]
+    pub figure: String,
+    #[arg(long)]
+    pub goal: Option<String>,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// The last value of `key` (`scenario|figure`) among `rows`.
+fn last_value(rows: &[Row], key: &str) -> Option<f64> {
+    rows.iter()
+        .rev()
+        .find(|r| format!("{}|{}", r.scenario, r.figure) == key)
+        .map(|r| r.value)
+}
+
+/// Records `num / den`, both taken from the rows after `--after-line`.
+///
+/// # Errors
+/// When either figure is missing (its scenario failed in this run) or the denominator is 0.
+pub fn ratio(a: RatioArgs) -> Result<()> {
+    let text =
+        std::fs::read_to_string(&a.input).with_context(|| format!("read {}", a.input.display()))?;
+    let rows = text
+        .lines()
+        .skip(a.after_line)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Row>(l).with_context(|| format!("bad row {l}")))
+        .collect::<Result<Vec<_>>>()?;
+    let num = last_value(&rows, &a.num).with_context(|| format!("no {} in this run", a.num))?;
+    let den = last_value(&rows, &a.den).with_context(|| format!("no {} in this run", a.den))?;
+    if den == 0.0 {
+        anyhow::bail!("{} is 0 in this run", a.den);
+    }
+    Rows::new(a.out, &a.scenario).add(&a.figure, num / den, a.goal.as_deref())
 }
 
 /// Every run's value of one figure, in first-seen order.
@@ -164,5 +218,34 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("| s | rate | 0.50× |"), "{t}");
+    }
+
+    #[test]
+    fn a_ratio_takes_only_this_runs_rows() {
+        let path = std::env::temp_dir().join(format!("loadgen-ratio-{}.jsonl", std::process::id()));
+        let line = |scenario: &str, value: f64| {
+            let mut r = row("max", value, None, None);
+            r.scenario = scenario.into();
+            serde_json::to_string(&r).unwrap() + "\n"
+        };
+        // Run 1 had both; run 2 (after line 2) only Socket.IO's.
+        let text = line("ws", 10.0) + &line("sio", 9.0) + &line("sio", 8.0);
+        std::fs::write(&path, text).unwrap();
+        let args = |after_line| RatioArgs {
+            input: path.clone(),
+            after_line,
+            num: "sio|max".into(),
+            den: "ws|max".into(),
+            scenario: "sio".into(),
+            figure: "sio / ws".into(),
+            goal: Some(">=0.8".into()),
+            out: Some(path.clone()),
+        };
+        assert!(ratio(args(2)).is_err());
+        ratio(args(0)).unwrap();
+        let last = std::fs::read_to_string(&path).unwrap();
+        let last: Row = serde_json::from_str(last.lines().last().unwrap()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!((last.figure.as_str(), last.value), ("sio / ws", 0.8));
     }
 }
