@@ -3,7 +3,8 @@
 //! against both codecs (`/ws` and Socket.IO, SOCKETIO.md: "the same events with the same rules").
 //! Service tokens cannot open a socket (`/ws` closes with 4403, Socket.IO answers `connect_error`
 //! `forbidden`); a socket without a token gets `unauthorized` for every event but `authenticate`;
-//! the others get the ack or error the table says, on a socket that stays open.
+//! the others get the ack or error the table says, on a socket that stays open. On Socket.IO, the
+//! five events that take a bare conversation id answer it as they answer `{conversationId}`.
 
 mod common;
 
@@ -114,6 +115,15 @@ fn the_table_covers_every_client_event_of_the_contract() {
     }
 }
 
+/// The events whose `data` Socket.IO also takes as a bare conversation id (SOCKETIO.md).
+const BARE_ID: [&str; 5] = [
+    "join_conversation",
+    "leave_conversation",
+    "typing_start",
+    "typing_stop",
+    "mark_read",
+];
+
 /// Fills `{conv}` and `{token}` into a row's data.
 fn fill(data: &Value, conv: &str, token: &str) -> Value {
     let text = data
@@ -176,6 +186,17 @@ async fn matrix(codec: Codec) -> Vec<String> {
                     "{codec:?} {} as {}: want {}, got {answer:?}",
                     r.event, CALLERS[i], r.want[i]
                 ));
+            }
+            // Socket.IO also takes a bare string as the conversationId of five events: the same
+            // answer.
+            if codec == Codec::SocketIo && BARE_ID.contains(&r.event) {
+                let bare = socket.request(r.event, json!(conv)).await;
+                if bare.outcome() != r.want[i] {
+                    failures.push(format!(
+                        "{codec:?} {} with a bare id as {}: want {}, got {bare:?}",
+                        r.event, CALLERS[i], r.want[i]
+                    ));
+                }
             }
             if i == 4 && r.event == "authenticate" {
                 socket.next_event("authenticated").await;
