@@ -406,7 +406,6 @@ fn not_exactly_once(seen: &[Value], sent: &[Value]) -> Option<String> {
 }
 
 #[tokio::test]
-#[ignore = "server bug: a resume handled between two events of one seq drops the second (bugs-sio-tests2.md #1)"]
 async fn resume_events_on_a_live_socket_mid_burst_lose_nothing() {
     let env = TestEnv::start().await;
     let app = &env.app;
@@ -483,7 +482,6 @@ async fn resume_events_on_a_live_socket_mid_burst_lose_nothing() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: a second resume repeats what the first replayed (bugs-sio-tests2.md #2)"]
 async fn a_resume_event_right_after_auth_since_replays_nothing_twice() {
     let env = TestEnv::start().await;
     let app = &env.app;

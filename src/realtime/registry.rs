@@ -38,6 +38,16 @@ impl Socket {
         }
     }
 
+    /// Takes the next queued event if `take` says so, without waiting.
+    pub fn pop_if(&self, take: impl Fn(&ServerEvent) -> bool) -> Option<Arc<ServerEvent>> {
+        let mut queue = self.queue.lock().ok()?;
+        if take(queue.front()?) {
+            queue.pop_front()
+        } else {
+            None
+        }
+    }
+
     /// Queues an event; `false` when the queue is full.
     fn offer(&self, event: Arc<ServerEvent>) -> bool {
         let Ok(mut queue) = self.queue.lock() else {

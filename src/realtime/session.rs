@@ -130,7 +130,7 @@ pub async fn serve<T: Transport>(
         caller,
         socket,
         skip_through: 0,
-        live_sent: None,
+        covered: None,
     };
     if let Some((since, to)) = resume {
         let Ok(reply) = session.resume(since, transport).await else {
@@ -149,8 +149,9 @@ struct Session<'a> {
     socket: &'a Arc<Socket>,
     /// Live events with a `seq` up to this were already replayed by `resume`.
     skip_through: u64,
-    /// The first and last `seq` delivered live so far: a replay skips what lies between.
-    live_sent: Option<(u64, u64)>,
+    /// The `seq`s whose events for this socket were all delivered, live or by a replay: one range,
+    /// since live delivery goes on in order from where a replay ends. A replay skips it.
+    covered: Option<(u64, u64)>,
 }
 
 impl Session<'_> {
@@ -209,8 +210,8 @@ impl Session<'_> {
                         if seq <= self.skip_through {
                             continue;
                         }
-                        self.live_sent = Some(match self.live_sent {
-                            Some((first, _)) => (first, seq),
+                        self.covered = Some(match self.covered {
+                            Some((first, last)) => (first, last.max(seq)),
                             None => (seq, seq),
                         });
                     }
@@ -296,6 +297,20 @@ impl Session<'_> {
         }
     }
 
+    /// Sends what is still queued of the last `seq` delivered live (one log event may make several
+    /// events, the others waiting behind it), so that every `seq` in `covered` is whole.
+    async fn complete_covered<T: Transport>(&mut self, transport: &mut T) -> Result<(), Gone> {
+        let Some((_, last)) = self.covered else {
+            return Ok(());
+        };
+        while let Some(event) = self.socket.pop_if(|e| e.seq.is_none_or(|s| s <= last)) {
+            if event.seq.is_none_or(|s| s > self.skip_through) {
+                transport.send(&event).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Replays every event this socket may see with `seq > since`, in order, then
     /// `resume_complete` (or `resume_failed` when the log no longer reaches back that far).
     async fn resume<T: Transport>(&mut self, since: u64, transport: &mut T) -> Result<Reply, Gone> {
@@ -335,9 +350,10 @@ impl Session<'_> {
                 Ok(e) => e,
                 Err(e) => return Ok(Reply::Error("unavailable", e.to_string())),
             };
+            self.complete_covered(transport).await?;
             let views = self.app.views.views();
-            let already_sent =
-                |seq: u64| self.live_sent.is_some_and(|(a, b)| (a..=b).contains(&seq));
+            let covered = self.covered;
+            let already_sent = |seq: u64| covered.is_some_and(|(a, b)| (a..=b).contains(&seq));
             for (seq, env) in events {
                 if already_sent(seq) {
                     continue;
@@ -360,6 +376,12 @@ impl Session<'_> {
             }
         }
         self.skip_through = self.skip_through.max(last);
+        self.covered = Some(match self.covered {
+            Some((first, covered_to)) if since < covered_to.saturating_add(1) => {
+                (first.min(since + 1), covered_to.max(last))
+            }
+            _ => (since + 1, last),
+        });
         let done = ServerEvent::new(
             "resume_complete",
             None,
