@@ -133,7 +133,8 @@ pub async fn serve<T: Transport>(
         covered: None,
     };
     if let Some((since, to)) = resume {
-        let Ok(reply) = session.resume(since, transport).await else {
+        // Boxed: the serving future of every socket would otherwise hold room for a replay.
+        let Ok(reply) = Box::pin(session.resume(since, transport)).await else {
             return;
         };
         if transport.reply(to, reply).await.is_err() {
