@@ -47,6 +47,9 @@ pub struct WsArgs {
     /// Seconds per rate.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
+    /// The server's process id: when given, its CPU time per send at the fixed rate is recorded.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -94,6 +97,7 @@ struct World {
     /// Sockets each send reaches: the sender and every admin.
     fanout: u64,
     codec: Codec,
+    server_pid: Option<u32>,
     _admins: Vec<mpsc::UnboundedSender<String>>,
 }
 
@@ -213,6 +217,7 @@ async fn connect_world(t: &Target, conversations: usize, admins: usize) -> Resul
         totals,
         fanout: 1 + admins as u64,
         codec: t.codec,
+        server_pid: None,
         _admins: admin_txs,
     })
 }
@@ -255,6 +260,17 @@ struct Phase {
     per_sec: f64,
     errors: u64,
     closed: u64,
+    /// Sends made.
+    sent: u64,
+    /// CPU seconds the server (when its pid is known) and this process used during the phase.
+    server_cpu: Option<f64>,
+    own_cpu: f64,
+}
+
+/// CPU seconds of the server (if known) and of this process so far.
+fn cpu_now(server_pid: Option<u32>) -> (Option<f64>, f64) {
+    let server = server_pid.and_then(|p| common::cpu_secs(Some(p)).ok());
+    (server, common::cpu_secs(None).unwrap_or(0.0))
 }
 
 impl Phase {
@@ -272,6 +288,7 @@ async fn phase(world: &World, rate: u64, secs: f64) -> Phase {
     let before = world.totals.delivered.load(Ordering::Relaxed);
     let closed_before = world.totals.closed.load(Ordering::Relaxed);
     let total = (rate as f64 * secs) as u64;
+    let cpu_before = cpu_now(world.server_pid);
     let start = now_ns();
     let started = Instant::now();
     let mut tick = tokio::time::interval(Duration::from_millis(1));
@@ -304,6 +321,7 @@ async fn phase(world: &World, rate: u64, secs: f64) -> Phase {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let cpu_after = cpu_now(world.server_pid);
     let delivered = world.totals.delivered.load(Ordering::Relaxed) - before;
     let mut latency = histogram();
     let mut errors = 0;
@@ -321,12 +339,24 @@ async fn phase(world: &World, rate: u64, secs: f64) -> Phase {
         per_sec: delivered as f64 / elapsed,
         errors,
         closed: world.totals.closed.load(Ordering::Relaxed) - closed_before,
+        sent: total,
+        server_cpu: cpu_before.0.zip(cpu_after.0).map(|(b, a)| a - b),
+        own_cpu: cpu_after.1 - cpu_before.1,
     }
 }
 
+/// Microseconds of CPU per send.
+fn us_per_send(cpu_secs: f64, sent: u64) -> f64 {
+    cpu_secs * 1e6 / sent.max(1) as f64
+}
+
 fn describe(rate: u64, p: &Phase) {
+    let server = p
+        .server_cpu
+        .map(|c| format!(" server {:.0} µs/send", us_per_send(c, p.sent)))
+        .unwrap_or_default();
     eprintln!(
-        "rate {rate}/s: delivered {}/{} ({:.0}/s) p50 {:.2} ms p99 {:.2} ms max {:.2} ms errors {} closed {}",
+        "rate {rate}/s: delivered {}/{} ({:.0}/s) p50 {:.2} ms p99 {:.2} ms max {:.2} ms errors {} closed {}; CPU{server} loadgen {:.0} µs/send",
         p.delivered,
         p.expected,
         p.per_sec,
@@ -334,7 +364,8 @@ fn describe(rate: u64, p: &Phase) {
         ms(&p.latency, 0.99),
         p.latency.max() as f64 / 1000.0,
         p.errors,
-        p.closed
+        p.closed,
+        us_per_send(p.own_cpu, p.sent),
     );
 }
 
@@ -345,7 +376,8 @@ fn describe(rate: u64, p: &Phase) {
 pub async fn ws_sends(a: WsArgs) -> Result<()> {
     a.target.check()?;
     let rows = Rows::new(a.target.out.clone(), &a.scenario);
-    let world = connect_world(&a.target, a.conversations, a.admins).await?;
+    let mut world = connect_world(&a.target, a.conversations, a.admins).await?;
+    world.server_pid = a.server_pid;
     eprintln!(
         "connected {} customers and {} admins; warming up",
         world.senders.len(),
@@ -369,6 +401,12 @@ pub async fn ws_sends(a: WsArgs) -> Result<()> {
         None,
     )?;
     rows.add(&format!("delivered msg/s @{r}k/s"), fixed.per_sec, None)?;
+    if let Some(cpu) = fixed.server_cpu {
+        let figure = format!("server CPU µs/send @{r}k/s");
+        rows.add(&figure, us_per_send(cpu, fixed.sent), None)?;
+        let figure = format!("loadgen CPU µs/send @{r}k/s");
+        rows.add(&figure, us_per_send(fixed.own_cpu, fixed.sent), None)?;
+    }
 
     let mut best = (0u64, 0.0f64);
     for &rate in &a.rates {
