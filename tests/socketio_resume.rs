@@ -5,9 +5,9 @@
 
 mod common;
 
+use common::fixtures::conversation_of;
 use common::sio::{connect, connect_with, Auth, Client};
 use common::*;
-use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,14 +16,6 @@ use std::time::Duration;
 
 const BURST: usize = 500;
 const BURST_CONCURRENCY: usize = 8;
-
-/// Registers `booking` for `customer_id` and opens its conversation; returns its id.
-async fn conversation_of(app: &App, customer_id: &str, booking: &str) -> String {
-    data(register_booking(app, booking, customer_id, None).await, 201);
-    id_of(&created(
-        open(app, &customer(customer_id, &[]), booking).await,
-    ))
-}
 
 /// The `data.seq` of an event that comes from the log.
 fn seq(v: &Value) -> u64 {
@@ -106,35 +98,7 @@ async fn a_reconnect_mid_burst_with_auth_since_loses_and_repeats_nothing() {
 
     // The admin answers 500 times over HTTP, 8 requests in flight.
     let done = Arc::new(AtomicUsize::new(0));
-    let burst = {
-        let (url, bo, done) = (messages_url(app, &conv), bo.clone(), done.clone());
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            stream::iter(0..BURST)
-                .map(|i| {
-                    let (client, url, bo, done) =
-                        (client.clone(), url.clone(), bo.clone(), done.clone());
-                    async move {
-                        let body: Value = client
-                            .post(url)
-                            .bearer_auth(bo)
-                            .json(&json!({ "content": format!("burst {i}") }))
-                            .send()
-                            .await
-                            .expect("send")
-                            .json()
-                            .await
-                            .expect("json body");
-                        assert_eq!(body["success"], json!(true), "{body}");
-                        done.fetch_add(1, Ordering::SeqCst);
-                        body["data"].clone()
-                    }
-                })
-                .buffer_unordered(BURST_CONCURRENCY)
-                .collect::<Vec<Value>>()
-                .await
-        })
-    };
+    let burst = send_burst(app, &bo, &conv, BURST, BURST_CONCURRENCY, done.clone());
 
     // Drop the first connection a third of the way in, without a close handshake.
     let mut cursor = 0;
@@ -325,16 +289,7 @@ async fn resume_from_before_a_purge_fails_and_from_the_end_of_the_log_succeeds()
             .as_u64()
             .unwrap();
     }
-    let nats = async_nats::connect(env.nats.url())
-        .await
-        .expect("connect to NATS");
-    async_nats::jetstream::new(nats)
-        .get_stream("CONCIERGE")
-        .await
-        .expect("the stream")
-        .purge()
-        .await
-        .expect("purge");
+    env.nats.purge_log().await;
 
     // At the handshake: resume_failed right after authenticated, and nothing else.
     let mut c = connect_with(&app.base(), Auth::Token(&ann), Some(json!({ "since": 0 }))).await;
@@ -415,33 +370,7 @@ async fn resume_events_on_a_live_socket_mid_burst_lose_nothing() {
     let pong = bo.request("ping", json!({})).await;
     assert_eq!(pong["success"], json!(true), "{pong}");
 
-    let burst = {
-        let (url, ann) = (messages_url(app, &conv), ann.clone());
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            stream::iter(0..BURST)
-                .map(|i| {
-                    let (client, url, ann) = (client.clone(), url.clone(), ann.clone());
-                    async move {
-                        let body: Value = client
-                            .post(url)
-                            .bearer_auth(ann)
-                            .json(&json!({ "content": format!("burst {i}") }))
-                            .send()
-                            .await
-                            .expect("send")
-                            .json()
-                            .await
-                            .expect("json body");
-                        assert_eq!(body["success"], json!(true), "{body}");
-                        body["data"].clone()
-                    }
-                })
-                .buffer_unordered(BURST_CONCURRENCY)
-                .collect::<Vec<Value>>()
-                .await
-        })
-    };
+    let burst = send_burst(app, &ann, &conv, BURST, BURST_CONCURRENCY, Arc::default());
 
     // While messages keep coming, the client asks for a resume from its cursor, one at a time:
     // the next only after the previous one's ack.

@@ -5,37 +5,14 @@
 
 mod common;
 
+use common::cluster::*;
 use common::ws::{connect, Auth, Client};
 use common::*;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Presence converges across nodes within this (WEBSOCKET.md, Guarantees).
-const CONVERGENCE: Duration = Duration::from_secs(2);
 /// A dead node's users go offline within this.
 const DEAD_NODE: Duration = Duration::from_secs(30);
-/// How long a node may take to fold what another node wrote (a readiness wait, not an assertion).
-const CATCH_UP: Duration = Duration::from_secs(10);
-
-/// Two nodes sharing one NATS; dropped nodes first.
-struct Cluster {
-    a: App,
-    b: App,
-    _nats: Nats,
-}
-
-impl Cluster {
-    async fn start(dev: bool) -> Cluster {
-        let nats = Nats::start();
-        let opts = AppOptions {
-            dev,
-            ..AppOptions::default()
-        };
-        let a = App::start_with(&nats, opts.clone()).await;
-        let b = App::start_with(&nats, opts).await;
-        Cluster { a, b, _nats: nats }
-    }
-}
 
 fn now_millis() -> i64 {
     SystemTime::now()
@@ -44,103 +21,11 @@ fn now_millis() -> i64 {
         .as_millis() as i64
 }
 
-/// Registers `booking` for `customer_id`, opens its conversation on node A and waits until node B
-/// has folded it; returns the conversation id.
-async fn conversation_on_both(c: &Cluster, customer_id: &str, booking: &str) -> String {
-    data(
-        register_booking(&c.a, booking, customer_id, None).await,
-        201,
-    );
-    let conv = id_of(&created(
-        open(&c.a, &customer(customer_id, &[]), booking).await,
-    ));
-    let token = admin("adm_probe");
-    let deadline = Instant::now() + CATCH_UP;
-    loop {
-        let (status, _) = get(&conv_url(&c.b, &conv), &token).await;
-        if status.as_u16() == 200 {
-            return conv;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node B did not fold the conversation within {CATCH_UP:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// The participant `user` of a Conversation.
-fn participant(conv: &Value, user: &str) -> Value {
-    conv["participants"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no participants in {conv}"))
-        .iter()
-        .find(|p| p["userId"] == user)
-        .unwrap_or_else(|| panic!("{user} is not a participant of {conv}"))
-        .clone()
-}
-
-/// Polls GET conversation on `app` until `user`'s `online` is `online`; panics after `within`.
-/// Returns the participant as last read.
-async fn wait_online(app: &App, conv: &str, user: &str, online: bool, within: Duration) -> Value {
-    let token = admin("adm_probe");
-    let deadline = Instant::now() + within;
-    loop {
-        let p = participant(&conversation(app, &token, conv).await, user);
-        if p["online"] == json!(online) {
-            return p;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{user} not online={online} on {} within {within:?}: {p}",
-            app.base()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// Polls `/test/socket-status` until `pred` holds; panics after `within`.
-async fn wait_status(app: &App, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let s = app.socket_status().await;
-        if pred(&s) {
-            return s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "socket status of {} did not converge within {within:?}: {s}",
-            app.base()
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 async fn stats(app: &App) -> Value {
     data(
         get(&app.url("/messaging/stats"), &admin("adm_probe")).await,
         200,
     )
-}
-
-fn presence_of(frame: &Value, event: &str, user: &str) -> bool {
-    frame["event"] == event && frame["data"]["userId"] == user
-}
-
-/// The next `event` (`user_online`/`user_offline`) about `user` within `within`, however long.
-async fn next_presence(client: &mut Client, event: &str, user: &str, within: Duration) -> Value {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        match client.next_within(left).await {
-            Some(v) if presence_of(&v, event, user) => return v,
-            Some(_) => continue,
-            None => panic!(
-                "no {event} for {user} within {within:?}; seen: {:#?}",
-                client.seen
-            ),
-        }
-    }
 }
 
 /// Sends a close frame and waits for the server's answer (or the end of the stream).

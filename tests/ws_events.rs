@@ -13,43 +13,11 @@ use concierge_events::Status;
 
 use std::time::{Duration, Instant};
 
+use common::fixtures::*;
 use common::ws::{connect, Auth, Client};
 use common::*;
 use reqwest::Method;
 use serde_json::{json, Value};
-
-const BOOKING: &str = "bk_1";
-const UNKNOWN_ULID: &str = "01JDQ7X0S9G1W7V8M2K3Z4Y5AB";
-
-fn ann() -> String {
-    customer("cus_ann", &[])
-}
-
-fn dan() -> String {
-    customer("cus_dan", &[])
-}
-
-fn bo() -> String {
-    admin("adm_bo")
-}
-
-fn cy() -> String {
-    admin("adm_cy")
-}
-
-/// `cus_ann`'s conversation on `bk_1`; returns its id.
-async fn ann_conversation(app: &App) -> String {
-    id_of(&created(
-        open(app, &customer("cus_ann", &[BOOKING]), BOOKING).await,
-    ))
-}
-
-/// `cus_dan`'s conversation on `bk_2`; returns its id.
-async fn dan_conversation(app: &App) -> String {
-    id_of(&created(
-        open(app, &customer("cus_dan", &["bk_2"]), "bk_2").await,
-    ))
-}
 
 async fn socket(app: &App, token: &str) -> Client {
     connect(&app.base(), Auth::Header(token)).await
@@ -95,28 +63,6 @@ async fn ws_send(c: &mut Client, conv: &str, content: &str, reference: &str) -> 
     )
     .await;
     d["message"].clone()
-}
-
-/// Reads until a frame of `event` about message `id` arrives; returns every frame seen from
-/// `mark` (an earlier `c.seen.len()`) on.
-async fn through(c: &mut Client, mark: usize, event: &str, id: &Value) -> Vec<Value> {
-    c.next_matching(&format!("{event} of {id}"), |f| {
-        f["event"] == event && f["data"]["message"]["id"] == *id
-    })
-    .await;
-    c.seen[mark..].to_vec()
-}
-
-/// The frames of `event` about message `id`.
-fn about<'a>(frames: &'a [Value], event: &str, id: &Value) -> Vec<&'a Value> {
-    frames
-        .iter()
-        .filter(|f| f["event"] == event && f["data"]["message"]["id"] == *id)
-        .collect()
-}
-
-fn of_event<'a>(frames: &'a [Value], event: &str) -> Vec<&'a Value> {
-    frames.iter().filter(|f| f["event"] == event).collect()
 }
 
 fn seq(v: &Value) -> u64 {
@@ -413,35 +359,7 @@ async fn send_message_follows_the_rules_of_the_http_route() {
     assert_eq!(again["message"]["id"], m["id"]);
     assert_eq!(again["message"]["content"], json!("Can I check in early?"));
 
-    let cases = [
-        (
-            json!({ "content": "a".repeat(2001) }),
-            "validation_failed",
-            "content",
-        ),
-        (json!({ "content": "   " }), "validation_failed", "content"),
-        (json!({ "content": 5 }), "validation_failed", "content"),
-        (
-            json!({ "content": "a\u{0001}b" }),
-            "validation_failed",
-            "content",
-        ),
-        (
-            json!({ "content": "x", "messageType": "video" }),
-            "validation_failed",
-            "messageType",
-        ),
-        (
-            json!({ "content": "x", "replyTo": other_msg["id"] }),
-            "validation_failed",
-            "replyTo",
-        ),
-        (
-            json!({ "content": "x", "messageType": "system" }),
-            "forbidden",
-            "",
-        ),
-    ];
+    let cases = refused_send_bodies(&other_msg["id"]);
     for (i, (body, code, field)) in cases.iter().enumerate() {
         let mut req = body.clone();
         req["conversationId"] = json!(conv);
@@ -934,23 +852,6 @@ async fn conversation_updated_carries_each_receivers_own_unread_count() {
 // ---------------------------------------------------------------------------------------------
 // Presence
 // ---------------------------------------------------------------------------------------------
-
-fn presence_of<'a>(frames: &'a [Value], user: &str) -> Vec<&'a Value> {
-    frames
-        .iter()
-        .filter(|f| {
-            (f["event"] == "user_online" || f["event"] == "user_offline")
-                && f["data"]["userId"] == user
-        })
-        .collect()
-}
-
-async fn next_presence(c: &mut Client, event: &str, user: &str) -> Value {
-    c.next_matching(&format!("{event} of {user}"), |f| {
-        f["event"] == event && f["data"]["userId"] == user
-    })
-    .await
-}
 
 #[tokio::test]
 async fn presence_reaches_admins_and_conversation_partners_only() {

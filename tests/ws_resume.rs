@@ -5,9 +5,9 @@
 
 mod common;
 
+use common::fixtures::conversation_of;
 use common::ws::{connect, Auth, Client};
 use common::*;
-use futures::stream::{self, StreamExt};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -16,14 +16,6 @@ use std::time::Duration;
 
 const BURST: usize = 500;
 const BURST_CONCURRENCY: usize = 8;
-
-/// Registers `booking` for `customer_id` and opens its conversation; returns its id.
-async fn conversation_of(app: &App, customer_id: &str, booking: &str) -> String {
-    data(register_booking(app, booking, customer_id, None).await, 201);
-    id_of(&created(
-        open(app, &customer(customer_id, &[]), booking).await,
-    ))
-}
 
 /// Sends `resume {since}` with `ref` and returns the frames up to `resume_complete` or
 /// `resume_failed` (included) and the ack that must follow at once.
@@ -101,38 +93,7 @@ async fn a_reconnect_mid_burst_with_resume_loses_and_repeats_nothing() {
     );
 
     let done = Arc::new(AtomicUsize::new(0));
-    let burst = {
-        let (base, ann, conv, done) = (app.base(), ann.clone(), conv.clone(), done.clone());
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            stream::iter(0..BURST)
-                .map(|i| {
-                    let (client, url) = (
-                        client.clone(),
-                        format!("{base}/messaging/conversations/{conv}/messages"),
-                    );
-                    let (ann, done) = (ann.clone(), done.clone());
-                    async move {
-                        let body: Value = client
-                            .post(url)
-                            .bearer_auth(ann)
-                            .json(&json!({ "content": format!("burst {i}") }))
-                            .send()
-                            .await
-                            .expect("send")
-                            .json()
-                            .await
-                            .expect("json body");
-                        assert_eq!(body["success"], json!(true), "{body}");
-                        done.fetch_add(1, Ordering::SeqCst);
-                        body["data"].clone()
-                    }
-                })
-                .buffer_unordered(BURST_CONCURRENCY)
-                .collect::<Vec<Value>>()
-                .await
-        })
-    };
+    let burst = send_burst(app, &ann, &conv, BURST, BURST_CONCURRENCY, done.clone());
 
     // Drop the first socket a third of the way in, without a close handshake.
     let mut max_seq = 0;
@@ -447,16 +408,7 @@ async fn resume_from_before_a_purge_fails_and_from_the_end_of_the_log_succeeds()
             .as_u64()
             .unwrap();
     }
-    let nats = async_nats::connect(env.nats.url())
-        .await
-        .expect("connect to NATS");
-    async_nats::jetstream::new(nats)
-        .get_stream("CONCIERGE")
-        .await
-        .expect("the stream")
-        .purge()
-        .await
-        .expect("purge");
+    env.nats.purge_log().await;
 
     let mut client = connect(&app.base(), Auth::Header(&ann)).await;
     for since in [0, last - 1] {

@@ -6,6 +6,8 @@
 //! killed and their directories removed on `Drop`; when a test panics the server's log is printed.
 #![allow(dead_code)]
 
+pub mod cluster;
+pub mod fixtures;
 pub mod log;
 pub mod sio;
 pub mod ws;
@@ -143,6 +145,20 @@ impl Nats {
 
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Purges the `CONCIERGE` stream: the log keeps nothing of what was written before.
+    pub async fn purge_log(&self) {
+        let nats = async_nats::connect(self.url())
+            .await
+            .expect("connect to NATS");
+        async_nats::jetstream::new(nats)
+            .get_stream("CONCIERGE")
+            .await
+            .expect("the stream")
+            .purge()
+            .await
+            .expect("purge");
     }
 
     /// Kills the server and waits for it; the store is kept for `start_again`.
@@ -790,4 +806,82 @@ pub fn b64url(bytes: &[u8]) -> String {
         }
     }
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sockets of either codec, and a burst of sends
+// ---------------------------------------------------------------------------------------------
+
+/// What the tests read from a socket of either codec (`ws::Client`, `sio::Client`): what it has
+/// received so far and what comes next.
+#[allow(async_fn_in_trait)]
+pub trait Events {
+    fn seen(&self) -> &[Value];
+    async fn next_within(&mut self, timeout: Duration) -> Option<Value>;
+    async fn next_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value;
+}
+
+impl Events for ws::Client {
+    fn seen(&self) -> &[Value] {
+        &self.seen
+    }
+    async fn next_within(&mut self, timeout: Duration) -> Option<Value> {
+        ws::Client::next_within(self, timeout).await
+    }
+    async fn next_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        ws::Client::next_matching(self, what, pred).await
+    }
+}
+
+impl Events for sio::Client {
+    fn seen(&self) -> &[Value] {
+        &self.seen
+    }
+    async fn next_within(&mut self, timeout: Duration) -> Option<Value> {
+        sio::Client::next_within(self, timeout).await
+    }
+    async fn next_matching(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        sio::Client::next_matching(self, what, pred).await
+    }
+}
+
+/// Sends `count` messages (`"burst 0"`, `"burst 1"`, …) to `conv` as `token` over HTTP from a
+/// task, `in_flight` requests at a time, asserting each succeeds and counting it in `done`. The
+/// task returns the Messages in the order they were answered.
+pub fn send_burst(
+    app: &App,
+    token: &str,
+    conv: &str,
+    count: usize,
+    in_flight: usize,
+    done: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> tokio::task::JoinHandle<Vec<Value>> {
+    use futures::stream::{self, StreamExt};
+    let (url, token) = (messages_url(app, conv), token.to_string());
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        stream::iter(0..count)
+            .map(|i| {
+                let (client, url, token, done) =
+                    (client.clone(), url.clone(), token.clone(), done.clone());
+                async move {
+                    let body: Value = client
+                        .post(url)
+                        .bearer_auth(token)
+                        .json(&json!({ "content": format!("burst {i}") }))
+                        .send()
+                        .await
+                        .expect("send")
+                        .json()
+                        .await
+                        .expect("json body");
+                    assert_eq!(body["success"], json!(true), "{body}");
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    body["data"].clone()
+                }
+            })
+            .buffer_unordered(in_flight)
+            .collect::<Vec<Value>>()
+            .await
+    })
 }
