@@ -232,12 +232,16 @@ for run in $(seq 1 "$RUNS"); do
           --fixed-rate "$fixed" --rates "$rates" --server-pid "$SERVER_PID"
         save_metrics "1sio-$codec-$admins-admins"
       done
-      figure="max sends/s with p99<=50ms"
-      try "$LOADGEN" ratio --input "$ROWS" --after-line "$mark" --out "$ROWS" \
-        --num "1sio socketio sends, $admins admin$plural|$figure" \
-        --den "1sio ws sends, $admins admin$plural|$figure" \
-        --scenario "1sio socketio sends, $admins admin$plural" \
-        --figure "max sends/s / same run's ws" --goal ">=0.8"
+      # The max rate (goal: >= 80 % of /ws's), and the server's CPU per send at the fixed rate
+      # (steadier on a shared machine; <= 1.25 is the same 80 % if sends are CPU-bound).
+      for figure in "max sends/s with p99<=50ms" "server CPU µs/send @$((fixed / 1000))k/s"; do
+        goal=">=0.8" name="max sends/s / same run's ws"
+        if [[ $figure == server* ]]; then goal="<=1.25" name="server CPU per send / same run's ws"; fi
+        try "$LOADGEN" ratio --input "$ROWS" --after-line "$mark" --out "$ROWS" \
+          --num "1sio socketio sends, $admins admin$plural|$figure" \
+          --den "1sio ws sends, $admins admin$plural|$figure" \
+          --scenario "1sio socketio sends, $admins admin$plural" --figure "$name" --goal "$goal"
+      done
     done
   fi
   if has 3; then
