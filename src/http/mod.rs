@@ -6,6 +6,7 @@
 //! - [`conversations`] (routes 1, 2, 7, 11), [`messages`] (3, 4, 5, 8, 9, 10), [`stats`] (6),
 //!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15).
 //! - [`ops`]: `/health`, `/ready`, `/metrics`; [`dev`]: the `--dev` test routes.
+//! - [`ui`]: the web UI (UI.md), embedded in the binary: its pages, assets and `/widget.js`.
 
 pub mod bookings;
 pub mod broadcast;
@@ -17,6 +18,7 @@ pub mod messages;
 pub mod ops;
 pub mod replay;
 pub mod stats;
+pub mod ui;
 
 pub use error::ApiError;
 
@@ -31,8 +33,8 @@ use serde::Serialize;
 use std::time::{Duration, Instant};
 use tower_http::cors::CorsLayer;
 
-/// The whole HTTP surface of a node: the REST API with the real-time transports' routes merged in,
-/// behind one fallback, CORS and request metrics.
+/// The whole HTTP surface of a node: the REST API with the real-time transports' routes and the web
+/// UI merged in, behind one fallback, CORS and request metrics.
 pub fn app(state: AppState, transports: Router<AppState>) -> Router {
     let mut router = Router::new()
         .route("/messaging/conversations", get(conversations::list))
@@ -75,7 +77,8 @@ pub fn app(state: AppState, transports: Router<AppState>) -> Router {
         .route("/messaging/bookings/{booking_id}", put(bookings::register))
         .route("/health", get(ops::health))
         .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics));
+        .route("/metrics", get(ops::metrics))
+        .merge(ui::routes(&state.config.client_url));
     if state.config.dev {
         router = router.merge(dev::routes());
     }
