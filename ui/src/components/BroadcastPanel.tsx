@@ -1,0 +1,72 @@
+import { useState } from "preact/hooks";
+import { ApiError } from "../api";
+import type { Session } from "../session";
+
+/** Route 13: an announcement to all customers, all admins, or everyone. */
+export function BroadcastPanel({ session }: { session: Session }) {
+  const [open, setOpen] = useState(false);
+  const [text, setText] = useState("");
+  const [audience, setAudience] = useState("customers");
+  const [result, setResult] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const send = () => {
+    setError(null);
+    setResult(null);
+    session.api.broadcast(text, audience).then(
+      () => {
+        setText("");
+        setResult("Broadcast sent");
+      },
+      (e: unknown) => {
+        if (!session.signedOut(e)) setError(e instanceof ApiError ? e.message : "Could not send the broadcast");
+      },
+    );
+  };
+
+  return (
+    <div class="broadcast-panel">
+      <button type="button" aria-expanded={open} onClick={() => setOpen(!open)}>
+        Broadcast
+      </button>
+      {open ? (
+        <form
+          class="broadcast-form"
+          onSubmit={(e) => {
+            e.preventDefault();
+            send();
+          }}
+          onKeyDown={(e) => {
+            if (e.key === "Escape") setOpen(false);
+          }}
+        >
+          <textarea
+            aria-label="Broadcast message"
+            rows={2}
+            value={text}
+            onInput={(e) => setText(e.currentTarget.value)}
+          />
+          <label>
+            <span class="label">Audience</span>
+            <select aria-label="Audience" value={audience} onChange={(e) => setAudience(e.currentTarget.value)}>
+              <option value="all">All</option>
+              <option value="customers">Customers</option>
+              <option value="admins">Admins</option>
+            </select>
+          </label>
+          <button type="submit" class="primary">
+            Send broadcast
+          </button>
+          {error ? (
+            <p role="alert" class="error">
+              {error}
+            </p>
+          ) : null}
+        </form>
+      ) : null}
+      <span role="status" class="result">
+        {result ?? ""}
+      </span>
+    </div>
+  );
+}

@@ -1,0 +1,105 @@
+import { useState } from "preact/hooks";
+import { ApiError, type History } from "../api";
+import { nameOf, useSession } from "../hooks";
+import type { Session } from "../session";
+import type { Conversation, Message, Status } from "../types";
+import { Composer } from "./Composer";
+import { HistorySlider } from "./HistorySlider";
+import { MessageLog } from "./MessageLog";
+
+const STATUSES: [Status, string][] = [
+  ["active", "Active"],
+  ["archived", "Archived"],
+  ["closed", "Closed"],
+];
+
+function presenceLine(session: Session, conversation: Conversation): string {
+  if (session.me.role === "admin") {
+    const customer = conversation.participants.find((p) => p.role === "customer");
+    if (!customer) return "";
+    return `${customer.name} is ${customer.online ? "online" : "offline"}`;
+  }
+  const admins = conversation.participants.filter((p) => p.role === "admin");
+  return admins.some((p) => p.online) ? "Support is online" : "Support is offline";
+}
+
+/** An open conversation: header, messages (or its history), typing, and the message box. */
+export function ConversationPane({ session, conversation }: { session: Session; conversation: Conversation }) {
+  useSession(session);
+  const [replyTo, setReplyTo] = useState<Message | null>(null);
+  const [history, setHistory] = useState<History | null>(null);
+  const [statusError, setStatusError] = useState<string | null>(null);
+  const admin = session.me.role === "admin";
+  const id = conversation.id;
+  const thread = session.store.thread(id);
+  const typists = session.store.typists(id).filter((u) => u !== session.me.sub);
+
+  const changeStatus = (status: Status) => {
+    setStatusError(null);
+    session.api.setStatus(id, status).then(
+      (updated) => {
+        session.store.upsertConversation(updated);
+        session.store.notify();
+      },
+      (e: unknown) => {
+        if (!session.signedOut(e)) setStatusError(e instanceof ApiError ? e.message : "Could not change the status");
+      },
+    );
+  };
+
+  return (
+    <section class="pane" aria-labelledby="pane-title">
+      <header class="pane-head">
+        <div>
+          <h2 id="pane-title">{conversation.title}</h2>
+          <p class="presence">{presenceLine(session, conversation)}</p>
+        </div>
+        {admin ? (
+          <div class="tools">
+            <label>
+              <span class="label">Status</span>
+              <select
+                aria-label="Status"
+                value={conversation.status}
+                onChange={(e) => changeStatus(e.currentTarget.value as Status)}
+              >
+                {STATUSES.map(([value, label]) => (
+                  <option key={value} value={value}>
+                    {label}
+                  </option>
+                ))}
+              </select>
+            </label>
+            <HistorySlider
+              session={session}
+              conversationId={id}
+              version={conversation.updatedAt}
+              onHistory={setHistory}
+            />
+          </div>
+        ) : null}
+      </header>
+      {statusError ? (
+        <p role="alert" class="error">
+          {statusError}
+        </p>
+      ) : null}
+      {conversation.status === "closed" ? <p class="note">This conversation is closed.</p> : null}
+      <MessageLog
+        session={session}
+        conversationId={id}
+        messages={history ? history.messages : session.store.messages(id)}
+        pending={session.outbox.pendingIn(id)}
+        hasMore={thread.hasMore}
+        readOnly={history !== null}
+        onReply={setReplyTo}
+      />
+      <p class="typing" aria-live="polite">
+        {typists.map((u) => `${nameOf(session, id, u)} is typing…`).join(" ")}
+      </p>
+      {history ? null : (
+        <Composer session={session} conversationId={id} replyTo={replyTo} onCancelReply={() => setReplyTo(null)} />
+      )}
+    </section>
+  );
+}

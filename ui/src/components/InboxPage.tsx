@@ -1,0 +1,140 @@
+import { useEffect, useState } from "preact/hooks";
+import { ApiError } from "../api";
+import { useSession } from "../hooks";
+import type { Session } from "../session";
+import type { Status } from "../types";
+import { BroadcastPanel } from "./BroadcastPanel";
+import { Broadcasts } from "./Broadcasts";
+import { ConnectionBanner } from "./ConnectionBanner";
+import { ConversationList } from "./ConversationList";
+import { ConversationPane } from "./ConversationPane";
+import { SignIn } from "./SignIn";
+
+function openFromUrl(): string | null {
+  return new URLSearchParams(window.location.search).get("c");
+}
+
+/** The admin inbox (`/inbox`): the live conversation list beside the open conversation. */
+export function InboxPage({ session }: { session: Session }) {
+  useSession(session);
+  const [filter, setFilter] = useState<Status | null>(null);
+  const [openId, setOpenId] = useState<string | null>(openFromUrl());
+  const [page, setPage] = useState(1);
+  const [pages, setPages] = useState(1);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  const loadList = (status: Status | null, wanted: number) => {
+    session.api.conversations(status, wanted).then(
+      (result) => {
+        for (const c of result.conversations) session.store.upsertConversation(c);
+        setPage(result.page);
+        setPages(result.pages);
+        setProblem(null);
+        session.store.notify();
+      },
+      (e: unknown) => {
+        if (!session.signedOut(e)) setProblem(e instanceof ApiError ? e.message : "Could not load conversations");
+      },
+    );
+  };
+
+  useEffect(() => loadList(filter, 1), [session, filter]);
+
+  useEffect(() => {
+    if (!openId) return;
+    let done = false;
+    const open = async () => {
+      if (!session.store.conversations.has(openId)) {
+        session.store.upsertConversation(await session.api.conversation(openId));
+      }
+      await session.open(openId);
+    };
+    open().catch((e: unknown) => {
+      if (!done && !session.signedOut(e)) setProblem(e instanceof ApiError ? e.message : "Could not open it");
+    });
+    return () => {
+      done = true;
+      session.close(openId);
+    };
+  }, [session, openId]);
+
+  useEffect(() => {
+    session.refetch = () => {
+      loadList(filter, 1);
+      if (openId) session.loadNewest(openId).catch(() => undefined);
+    };
+  }, [session, filter, openId]);
+
+  useEffect(() => {
+    const onPop = () => setOpenId(openFromUrl());
+    window.addEventListener("popstate", onPop);
+    return () => window.removeEventListener("popstate", onPop);
+  }, []);
+
+  const navigate = (id: string | null) => {
+    window.history.pushState(null, "", id ? `/inbox?c=${id}` : "/inbox");
+    setOpenId(id);
+  };
+
+  if (session.connection === "unauthorized") return <SignIn reason={session.refusal} />;
+  if (session.me.role !== "admin") {
+    return (
+      <main class="page narrow">
+        <p role="alert">The inbox is for support admins. <a href="/">Back to the start page</a></p>
+      </main>
+    );
+  }
+  const conversation = openId ? session.store.conversations.get(openId) : undefined;
+
+  return (
+    <div class={`page inbox${openId ? " has-open" : ""}`}>
+      <ConnectionBanner state={session.connection} />
+      <header class="top">
+        <h1>Inbox</h1>
+        <span class="who">Signed in as {session.me.name}</span>
+        <BroadcastPanel session={session} />
+      </header>
+      <Broadcasts session={session} />
+      {problem ? (
+        <p role="alert" class="error">
+          {problem}
+        </p>
+      ) : null}
+      <div class="columns">
+        <nav class="list" aria-label="Conversation list">
+          <label class="filter">
+            <span class="label">Filter by status</span>
+            <select
+              aria-label="Filter by status"
+              value={filter ?? ""}
+              onChange={(e) => setFilter((e.currentTarget.value || null) as Status | null)}
+            >
+              <option value="">All</option>
+              <option value="active">Active</option>
+              <option value="archived">Archived</option>
+              <option value="closed">Closed</option>
+            </select>
+          </label>
+          <ConversationList session={session} filter={filter} openId={openId} onOpen={navigate} />
+          {page < pages ? (
+            <button type="button" onClick={() => loadList(filter, page + 1)}>
+              Load more conversations
+            </button>
+          ) : null}
+        </nav>
+        <div class="open">
+          {openId ? (
+            <button type="button" class="link back" onClick={() => navigate(null)}>
+              Back to conversations
+            </button>
+          ) : null}
+          {conversation ? (
+            <ConversationPane key={conversation.id} session={session} conversation={conversation} />
+          ) : (
+            <p class="note">{openId ? "Opening the conversation…" : "Choose a conversation."}</p>
+          )}
+        </div>
+      </div>
+    </div>
+  );
+}
