@@ -16,6 +16,16 @@ export function nameOf(session: Session, conversationId: string, userId: string)
   return participant?.name ?? userId;
 }
 
+/** A display name for a user id from any conversation the page holds (broadcasts name no conversation). */
+export function anyNameOf(session: Session, userId: string): string {
+  if (userId === session.me.sub) return session.me.name;
+  for (const conversation of session.store.conversations.values()) {
+    const participant = conversation.participants.find((p) => p.userId === userId);
+    if (participant) return participant.name;
+  }
+  return userId;
+}
+
 export function timeOf(iso: string): string {
   const date = new Date(iso);
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });

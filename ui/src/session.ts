@@ -21,6 +21,8 @@ export class Session {
   private readTimer: ReturnType<typeof setTimeout> | null = null;
   private typingSince = 0;
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly connected: Promise<void>;
+  private markConnected: () => void = () => {};
   /** Called when the socket is back without a replay: the page refetches what it shows. */
   refetch: () => void = () => {};
 
@@ -29,6 +31,9 @@ export class Session {
     readonly me: Claims,
   ) {
     this.api = new Api(token);
+    this.connected = new Promise((resolve) => {
+      this.markConnected = resolve;
+    });
     this.outbox = new Outbox(
       (pending) => this.deliver(pending),
       () => this.store.notify(),
@@ -43,6 +48,7 @@ export class Session {
         this.connection = state;
         if (state === "unauthorized") this.refusal = message;
         this.outbox.setOnline(state === "online");
+        if (state === "online" || state === "unauthorized") this.markConnected();
         this.store.notify();
       },
       reconnected: (replaying) => {
@@ -52,6 +58,14 @@ export class Session {
     setInterval(() => {
       if (this.store.expireTyping(Date.now())) this.store.notify();
     }, 1000);
+  }
+
+  /**
+   * Resolves once the socket is in its rooms (or after `waitMs`, so a page still loads over HTTP when
+   * the socket cannot connect). Fetching after this point means no event falls between page and feed.
+   */
+  ready(waitMs = 5000): Promise<void> {
+    return Promise.race([this.connected, new Promise<void>((resolve) => setTimeout(resolve, waitMs))]);
   }
 
   /** Marks an HTTP 401 as a sign-in problem for the page to show. */
@@ -70,6 +84,7 @@ export class Session {
     if (this.focused && this.focused !== conversationId) this.live.leave(this.focused);
     this.focused = conversationId;
     this.live.join(conversationId);
+    await this.ready();
     await this.loadNewest(conversationId);
   }
 

@@ -1,4 +1,4 @@
-import { useSession } from "../hooks";
+import { anyNameOf, useSession } from "../hooks";
 import type { Session } from "../session";
 
 /** Announcements from support (`admin_broadcast`), newest last. */
@@ -10,7 +10,7 @@ export function Broadcasts({ session }: { session: Session }) {
     <div class="broadcasts" role="status" aria-live="polite">
       {list.map((b) => (
         <p key={b.id} class="broadcast">
-          Broadcast from {b.from}: {b.content}
+          Broadcast from {anyNameOf(session, b.from)}: {b.content}
         </p>
       ))}
     </div>

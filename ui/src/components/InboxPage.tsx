@@ -38,7 +38,9 @@ export function InboxPage({ session }: { session: Session }) {
     );
   };
 
-  useEffect(() => loadList(filter, 1), [session, filter]);
+  useEffect(() => {
+    session.ready().then(() => loadList(filter, 1));
+  }, [session, filter]);
 
   useEffect(() => {
     if (!openId) return;
