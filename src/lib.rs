@@ -9,7 +9,8 @@
 //! - [`projection`]: the worker that folds the log into this node's sled views.
 //! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
 //!   every transport.
-//! - [`http`]: the REST API, one file per resource; [`render`]: views as a caller sees them.
+//! - [`http`]: the REST API, one file per resource, and the embedded web UI (`ui/`);
+//!   [`render`]: views as a caller sees them.
 //! - [`history`]: a conversation as it stood at a moment, folded from the log.
 //! - [`realtime`]: the real-time core, no wire format: sockets and rooms, delivery plans, presence,
 //!   typing, resume, per-socket queues.
