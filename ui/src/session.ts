@@ -58,6 +58,10 @@ export class Session {
     setInterval(() => {
       if (this.store.expireTyping(Date.now())) this.store.notify();
     }, 1000);
+    document.addEventListener("visibilitychange", () => {
+      const open = this.focused ? this.store.conversations.get(this.focused) : undefined;
+      if (open && open.unreadCount > 0) this.markReadSoon(open.id);
+    });
   }
 
   /**
@@ -66,6 +70,15 @@ export class Session {
    */
   ready(waitMs = 5000): Promise<void> {
     return Promise.race([this.connected, new Promise<void>((resolve) => setTimeout(resolve, waitMs))]);
+  }
+
+  /**
+   * What to show for a failed request: the API's message, or `fallback` for anything else; null when
+   * it was a 401, which signs the page out instead.
+   */
+  problem(error: unknown, fallback: string): string | null {
+    if (this.signedOut(error)) return null;
+    return error instanceof ApiError ? error.message : fallback;
   }
 
   /** Marks an HTTP 401 as a sign-in problem for the page to show. */

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
-import { ApiError } from "../api";
 import type { Session } from "../session";
+import { ErrorNote } from "./ErrorNote";
 
 /** Route 13: an announcement to all customers, all admins, or everyone. */
 export function BroadcastPanel({ session }: { session: Session }) {
@@ -19,7 +19,7 @@ export function BroadcastPanel({ session }: { session: Session }) {
         setResult("Broadcast sent");
       },
       (e: unknown) => {
-        if (!session.signedOut(e)) setError(e instanceof ApiError ? e.message : "Could not send the broadcast");
+        setError(session.problem(e, "Could not send the broadcast"));
       },
     );
   };
@@ -57,11 +57,7 @@ export function BroadcastPanel({ session }: { session: Session }) {
           <button type="submit" class="primary">
             Send broadcast
           </button>
-          {error ? (
-            <p role="alert" class="error">
-              {error}
-            </p>
-          ) : null}
+          <ErrorNote text={error} />
         </form>
       ) : null}
       <span role="status" class="result">

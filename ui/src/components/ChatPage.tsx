@@ -1,10 +1,10 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError } from "../api";
 import { useSession } from "../hooks";
 import type { Session } from "../session";
 import { Broadcasts } from "./Broadcasts";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationPane } from "./ConversationPane";
+import { ErrorNote } from "./ErrorNote";
 import { SignIn } from "./SignIn";
 
 /** The customer's chat about one booking (`/chat?booking=`), also what the widget frames. */
@@ -26,8 +26,7 @@ export function ChatPage({ session, bookingId, embedded }: { session: Session; b
       load().catch(() => undefined);
     };
     load().catch((e: unknown) => {
-      if (done || session.signedOut(e)) return;
-      setProblem(e instanceof ApiError ? e.message : "Could not open the conversation");
+      if (!done) setProblem(session.problem(e, "Could not open the conversation"));
     });
     return () => {
       done = true;
@@ -61,9 +60,7 @@ export function ChatPage({ session, bookingId, embedded }: { session: Session; b
           {"No booking given: open this page as /chat?booking=<booking id>."}
         </p>
       ) : problem ? (
-        <p role="alert" class="error">
-          {problem}
-        </p>
+        <ErrorNote text={problem} />
       ) : conversation ? (
         <ConversationPane key={conversation.id} session={session} conversation={conversation} />
       ) : (

@@ -1,11 +1,12 @@
 import { useState } from "preact/hooks";
-import { ApiError, type History } from "../api";
+import type { History } from "../api";
 import { nameOf, useSession } from "../hooks";
 import type { Session } from "../session";
 import type { Conversation, Message, Status } from "../types";
 import { Composer } from "./Composer";
 import { HistorySlider } from "./HistorySlider";
 import { MessageLog } from "./MessageLog";
+import { ErrorNote } from "./ErrorNote";
 
 const STATUSES: [Status, string][] = [
   ["active", "Active"],
@@ -42,7 +43,7 @@ export function ConversationPane({ session, conversation }: { session: Session; 
         session.store.notify();
       },
       (e: unknown) => {
-        if (!session.signedOut(e)) setStatusError(e instanceof ApiError ? e.message : "Could not change the status");
+        setStatusError(session.problem(e, "Could not change the status"));
       },
     );
   };
@@ -79,11 +80,7 @@ export function ConversationPane({ session, conversation }: { session: Session; 
           </div>
         ) : null}
       </header>
-      {statusError ? (
-        <p role="alert" class="error">
-          {statusError}
-        </p>
-      ) : null}
+      <ErrorNote text={statusError} />
       {conversation.status === "closed" ? <p class="note">This conversation is closed.</p> : null}
       <MessageLog
         session={session}

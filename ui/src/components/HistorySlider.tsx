@@ -1,7 +1,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, type History } from "../api";
+import type { History } from "../api";
 import type { Session } from "../session";
 import type { LogEvent } from "../types";
+import { ErrorNote } from "./ErrorNote";
 
 interface Props {
   session: Session;
@@ -33,7 +34,7 @@ export function HistorySlider({ session, conversationId, version, onHistory }: P
         if (!stale) setEvents(list);
       },
       (e: unknown) => {
-        if (!stale && !session.signedOut(e)) setError(e instanceof ApiError ? e.message : "Could not load the history");
+        if (!stale) setError(session.problem(e, "Could not load the history"));
       },
     );
     return () => {
@@ -63,9 +64,7 @@ export function HistorySlider({ session, conversationId, version, onHistory }: P
         if (ticket === request.current) onHistory(history);
       },
       (e: unknown) => {
-        if (ticket === request.current && !session.signedOut(e)) {
-          setError(e instanceof ApiError ? e.message : "Could not load the history");
-        }
+        if (ticket === request.current) setError(session.problem(e, "Could not load the history"));
       },
     );
   };
@@ -94,11 +93,7 @@ export function HistorySlider({ session, conversationId, version, onHistory }: P
           </button>
         </p>
       ) : null}
-      {error ? (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      ) : null}
+      <ErrorNote text={error} />
     </div>
   );
 }

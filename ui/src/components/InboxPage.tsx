@@ -1,5 +1,4 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError } from "../api";
 import { useSession } from "../hooks";
 import type { Session } from "../session";
 import type { Status } from "../types";
@@ -9,6 +8,7 @@ import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationList } from "./ConversationList";
 import { ConversationPane } from "./ConversationPane";
 import { SignIn } from "./SignIn";
+import { ErrorNote } from "./ErrorNote";
 
 function openFromUrl(): string | null {
   return new URLSearchParams(window.location.search).get("c");
@@ -33,7 +33,7 @@ export function InboxPage({ session }: { session: Session }) {
         session.store.notify();
       },
       (e: unknown) => {
-        if (!session.signedOut(e)) setProblem(e instanceof ApiError ? e.message : "Could not load conversations");
+        setProblem(session.problem(e, "Could not load conversations"));
       },
     );
   };
@@ -52,7 +52,7 @@ export function InboxPage({ session }: { session: Session }) {
       await session.open(openId);
     };
     open().catch((e: unknown) => {
-      if (!done && !session.signedOut(e)) setProblem(e instanceof ApiError ? e.message : "Could not open it");
+      if (!done) setProblem(session.problem(e, "Could not open it"));
     });
     return () => {
       done = true;
@@ -97,11 +97,7 @@ export function InboxPage({ session }: { session: Session }) {
         <BroadcastPanel session={session} />
       </header>
       <Broadcasts session={session} />
-      {problem ? (
-        <p role="alert" class="error">
-          {problem}
-        </p>
-      ) : null}
+      <ErrorNote text={problem} />
       <div class="columns">
         <nav class="list" aria-label="Conversation list">
           <label class="filter">

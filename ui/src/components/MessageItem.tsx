@@ -1,8 +1,8 @@
 import { useState } from "preact/hooks";
-import { ApiError } from "../api";
 import { excerpt, nameOf, timeOf } from "../hooks";
 import type { Session } from "../session";
 import type { Message } from "../types";
+import { ErrorNote } from "./ErrorNote";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉"];
 
@@ -38,7 +38,7 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
     action().then(
       () => after?.(),
       (e: unknown) => {
-        if (!session.signedOut(e)) setError(e instanceof ApiError ? e.message : "Something went wrong");
+        setError(session.problem(e, "Something went wrong"));
       },
     );
   };
@@ -100,11 +100,7 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
         </p>
       ) : null}
       {receipt ? <p class="receipt">{receipt}</p> : null}
-      {error ? (
-        <p role="alert" class="error">
-          {error}
-        </p>
-      ) : null}
+      <ErrorNote text={error} />
       {readOnly || message.isDeleted ? null : mode === "delete" ? (
         <div class="actions">
           <button type="button" class="danger" onClick={() => run(() => session.remove(message), () => setMode("view"))}>

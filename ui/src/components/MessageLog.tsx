@@ -4,6 +4,7 @@ import type { Pending } from "../outbox";
 import type { Session } from "../session";
 import type { Message } from "../types";
 import { MessageItem } from "./MessageItem";
+import { ErrorNote } from "./ErrorNote";
 
 interface Props {
   session: Session;
@@ -53,7 +54,7 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
       (e: unknown) => {
         loadingOlder.current = false;
         previousHeight.current = 0;
-        if (!session.signedOut(e)) setOlderError(e instanceof Error ? e.message : "Could not load older messages");
+        setOlderError(session.problem(e, "Could not load older messages"));
       },
     );
   };
@@ -87,11 +88,7 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
           Load older messages
         </button>
       ) : null}
-      {olderError ? (
-        <p role="alert" class="error">
-          {olderError}
-        </p>
-      ) : null}
+      <ErrorNote text={olderError} />
       <ul class="messages">
         {messages.map((m) => (
           <MessageItem

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { ApiError, devMode, mintDevToken } from "../api";
 import { readClaims, storeToken, type Claims } from "../token";
+import { ErrorNote } from "./ErrorNote";
 
 /** Where a signed-in person belongs: a customer's booking chat, or the admin inbox. */
 export function destination(claims: Claims): string | null {
@@ -108,11 +109,7 @@ export function StartPage({ claims }: { claims: Claims | null }) {
           <button type="submit" class="primary">
             Sign in
           </button>
-          {error ? (
-            <p role="alert" class="error">
-              {error}
-            </p>
-          ) : null}
+          <ErrorNote text={error} />
         </form>
       ) : null}
     </main>
