@@ -243,8 +243,18 @@ fn browser_suite_passes() {
          `apt-get install -y chromium`; the README's first command does it)"
     );
     ensure_node_and_deps(&dir);
+    // Each file by name: from Node.js 21 on, a folder argument to `--test` is read as a file pattern.
+    let mut files: Vec<String> = std::fs::read_dir(dir.join("e2e"))
+        .expect("ui/e2e is there")
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .map(|name| format!("e2e/{name}"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "ui/e2e holds no *.test.mjs");
     let mut node = Command::new("node");
-    node.args(["--test", "--test-concurrency=1", "e2e/"])
+    node.args(["--test", "--test-concurrency=1"])
+        .args(&files)
         .env("CONCIERGE_BIN", env!("CARGO_BIN_EXE_concierge"))
         .env("NATS_SERVER", nats_server())
         .env("CHROMIUM", CHROMIUM)

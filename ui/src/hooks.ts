@@ -1,5 +1,6 @@
 import { useEffect, useReducer } from "preact/hooks";
 import type { Session } from "./session";
+import type { Message } from "./types";
 
 /** Re-renders the calling component whenever the session's store changes. */
 export function useSession(session: Session): void {
@@ -34,4 +35,11 @@ export function timeOf(iso: string): string {
 export function excerpt(text: string, max = 80): string {
   const chars = [...text];
   return chars.length > max ? `${chars.slice(0, max).join("")}…` : text;
+}
+
+/** "Name: excerpt" of the message a reply quotes, or a stand-in when it is not loaded. */
+export function quoteOf(session: Session, conversationId: string, quoted: Message | undefined): string {
+  if (!quoted) return "an earlier message";
+  const text = quoted.isDeleted ? "Message deleted" : excerpt(quoted.content);
+  return `${nameOf(session, conversationId, quoted.sender)}: ${text}`;
 }

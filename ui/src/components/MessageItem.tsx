@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { excerpt, nameOf, timeOf } from "../hooks";
+import { nameOf, quoteOf, timeOf } from "../hooks";
 import type { Session } from "../session";
 import type { Message } from "../types";
 import { ErrorNote } from "./ErrorNote";
@@ -50,14 +50,7 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
         <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
         {message.isEdited && !message.isDeleted ? <span class="edited"> (edited)</span> : null}
       </div>
-      {message.replyTo ? (
-        <p class="quote">
-          In reply to{" "}
-          {quoted
-            ? `${nameOf(session, conversationId, quoted.sender)}: ${quoted.isDeleted ? "Message deleted" : excerpt(quoted.content)}`
-            : "an earlier message"}
-        </p>
-      ) : null}
+      {message.replyTo ? <p class="quote">In reply to {quoteOf(session, conversationId, quoted ?? undefined)}</p> : null}
       {message.isDeleted ? (
         <p class="content gone">Message deleted</p>
       ) : mode === "edit" ? (

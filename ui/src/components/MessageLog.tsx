@@ -1,5 +1,5 @@
 import { useLayoutEffect, useRef, useState } from "preact/hooks";
-import { nameOf } from "../hooks";
+import { nameOf, quoteOf } from "../hooks";
 import type { Pending } from "../outbox";
 import type { Session } from "../session";
 import type { Message } from "../types";
@@ -108,6 +108,7 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
                 <div class="meta">
                   <span class="sender">{session.me.name}</span>
                 </div>
+                {p.replyTo ? <p class="quote">In reply to {quoteOf(session, conversationId, byId.get(p.replyTo))}</p> : null}
                 <p class="content">{p.content}</p>
                 {p.state === "failed" ? (
                   <div class="actions">
