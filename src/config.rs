@@ -1,7 +1,12 @@
 //! The server's settings: read once from flags and the environment, checked before anything starts.
 
+use crate::realtime::registry::QueueLimits;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// The least `SOCKET_QUEUE_BYTES` may be: a few of the largest events a socket may be sent.
+pub const MIN_SOCKET_QUEUE_BYTES: usize = 64 * 1024;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -107,6 +112,15 @@ pub struct ServeArgs {
     /// (429); 0 turns the limit off.
     #[arg(long, env = "AUTH_FAILURE_LIMIT", default_value_t = 10)]
     pub auth_failure_limit: u32,
+    /// Bytes of encoded events one socket may have queued and still count as keeping up (at least
+    /// 65536). A socket that stays over it for SLOW_CONSUMER_GRACE_MS is closed as too slow, and
+    /// one that reaches four times it is closed at once.
+    #[arg(long, env = "SOCKET_QUEUE_BYTES", default_value_t = QueueLimits::DEFAULT_BOUND)]
+    pub socket_queue_bytes: usize,
+    /// How long, in milliseconds, a socket's queue may stay over SOCKET_QUEUE_BYTES before the
+    /// socket is closed as too slow.
+    #[arg(long, env = "SLOW_CONSUMER_GRACE_MS", default_value_t = 5000)]
+    pub slow_consumer_grace_ms: u64,
     /// Name of the event log stream.
     #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
     pub stream_name: String,
@@ -159,6 +173,8 @@ pub enum ConfigError {
     BadClientUrl(String),
     #[error("{0} must be a NATS stream name (letters, digits, - and _)")]
     BadStreamName(&'static str),
+    #[error("SOCKET_QUEUE_BYTES must be at least {MIN_SOCKET_QUEUE_BYTES}, not {0}")]
+    SocketQueueTooSmall(usize),
 }
 
 /// The checked settings the server runs with.
@@ -175,6 +191,8 @@ pub struct Config {
     pub send_rate_limit: u32,
     pub write_rate_limit: u32,
     pub auth_failure_limit: u32,
+    /// Each socket's queue bound and grace (SOCKET_QUEUE_BYTES, SLOW_CONSUMER_GRACE_MS).
+    pub socket_queue: QueueLimits,
     pub stream_name: String,
     pub typing_stream_name: String,
     /// Replicas of the streams (1..=5, checked by the flag's parser).
@@ -211,6 +229,9 @@ impl ServeArgs {
         if !valid_stream(&self.typing_stream_name) {
             return Err(ConfigError::BadStreamName("TYPING_STREAM_NAME"));
         }
+        if self.socket_queue_bytes < MIN_SOCKET_QUEUE_BYTES {
+            return Err(ConfigError::SocketQueueTooSmall(self.socket_queue_bytes));
+        }
         Ok(Config {
             port: self.port,
             host: self.host,
@@ -224,6 +245,10 @@ impl ServeArgs {
                 .write_rate_limit
                 .unwrap_or(self.send_rate_limit.saturating_mul(3)),
             auth_failure_limit: self.auth_failure_limit,
+            socket_queue: QueueLimits {
+                bound: self.socket_queue_bytes,
+                grace: Duration::from_millis(self.slow_consumer_grace_ms),
+            },
             stream_name: self.stream_name,
             typing_stream_name: self.typing_stream_name,
             stream_replicas: self.stream_replicas,

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::log::EventLog;
 use crate::projection::Progress;
 use crate::ratelimit::{AuthFailures, UserBudget};
+use crate::realtime::registry::Registry;
 use crate::realtime::Realtime;
 use concierge_projections::ViewStore;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -39,12 +40,15 @@ impl AppState {
             send_limiter: Arc::new(UserBudget::per_user(config.send_rate_limit)),
             write_limiter: Arc::new(UserBudget::per_user(config.write_rate_limit)),
             auth_failures: Arc::new(AuthFailures::new(config.auth_failure_limit)),
+            realtime: Arc::new(Realtime {
+                registry: Registry::new(config.socket_queue),
+                presence: Default::default(),
+            }),
             config: Arc::new(config),
             log,
             views,
             progress,
             metrics,
-            realtime: Arc::new(Realtime::default()),
             engine_io: Arc::default(),
         }
     }

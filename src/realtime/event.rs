@@ -20,6 +20,16 @@ pub enum Wire {
     SocketIo = 1,
 }
 
+impl Wire {
+    /// The `transport` label of the metrics and logs that name a socket's wire format.
+    pub fn label(self) -> &'static str {
+        match self {
+            Wire::WebSocket => "ws",
+            Wire::SocketIo => "socketio",
+        }
+    }
+}
+
 /// One server event on its way to one or more sockets.
 #[derive(Debug)]
 pub struct ServerEvent {

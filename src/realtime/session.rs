@@ -4,9 +4,9 @@
 //! loop does the rest, so `/ws` and Socket.IO keep exactly the same rules.
 
 use super::client::ClientEvent;
-use super::event::{Authenticated, Data, ResumeComplete, ResumeFailed, ServerEvent};
+use super::event::{Authenticated, Data, ResumeComplete, ResumeFailed, ServerEvent, Text, Wire};
 use super::plan::{self, Payload};
-use super::registry::Socket;
+use super::registry::{Slow, Socket};
 use crate::auth::{Caller, LEEWAY_SECS};
 use crate::command::{access, messages, CommandError};
 use crate::render;
@@ -52,14 +52,20 @@ pub enum Incoming<R> {
 pub enum Close {
     /// The token expired while connected.
     Expired,
-    /// The client stopped reading: its queue overflowed, or a write stalled.
-    TooSlow(&'static str),
+    /// The client did not read fast enough: its queue stayed over its bound or reached the hard
+    /// cap, or a write stalled (the registry's slow-consumer rule).
+    TooSlow(Slow),
 }
 
 /// One wire format's side of a connection.
 pub trait Transport: Send {
     /// Where the answer to a client event goes: a `/ws` `ref`, a Socket.IO ack id.
     type ReplyTo: Send;
+    /// The wire format it writes.
+    const WIRE: Wire;
+    /// An event in [`Transport::WIRE`]'s format: the event's shared encoding, written once per
+    /// format. The socket's queue counts events by this size.
+    fn encode(event: &ServerEvent) -> Text;
     /// The next client event. Must be cancel safe: the loop drops it when a live event is ready.
     fn recv(&mut self) -> impl Future<Output = Incoming<Self::ReplyTo>> + Send;
     /// Writes one server event.
@@ -108,7 +114,9 @@ pub async fn serve<T: Transport>(
     let core = &app.realtime;
     let registration = Registration {
         app,
-        socket: core.registry.register(&caller.user_id, caller.role),
+        socket: core
+            .registry
+            .register(&caller.user_id, caller.role, T::WIRE, T::encode),
     };
     core.presence.local_changed.notify_one();
     metrics::gauge!("concierge_ws_connections").set(core.registry.connections() as f64);
@@ -177,8 +185,8 @@ impl Session<'_> {
                     transport.close(Close::Expired).await;
                     return;
                 }
-                _ = self.socket.kicked.notified() => {
-                    transport.close(Close::TooSlow("too slow: send queue full")).await;
+                kick = self.socket.let_go_notice() => {
+                    transport.close(Close::TooSlow(kick.why)).await;
                     return;
                 }
                 _ = &mut beat, if beat_every.is_some() => {
@@ -225,16 +233,15 @@ impl Session<'_> {
     }
 
     /// Writes one live event; `false` when the socket is gone or was let go: a client that stops
-    /// reading is closed once its queue overflows (or a write stalls for [`WRITE_TIMEOUT`]), even
-    /// while the write itself is blocked.
+    /// reading is closed by the registry's slow-consumer rule (or when a write stalls for
+    /// [`WRITE_TIMEOUT`]), even while the write itself is blocked.
     async fn push_live<T: Transport>(&self, transport: &mut T, event: &ServerEvent) -> bool {
-        let stalled = tokio::select! {
+        let kick = tokio::select! {
             sent = transport.send(event) => return sent.is_ok(),
-            _ = self.socket.kicked.notified() => "too slow: send queue full",
-            _ = tokio::time::sleep(WRITE_TIMEOUT) => "too slow: write stalled",
+            kick = self.socket.let_go_notice() => kick,
+            _ = tokio::time::sleep(WRITE_TIMEOUT) => self.socket.let_go(Slow::WriteStalled),
         };
-        metrics::counter!("concierge_ws_dropped_total").increment(1);
-        transport.close(Close::TooSlow(stalled)).await;
+        transport.close(Close::TooSlow(kick.why)).await;
         false
     }
 

@@ -12,7 +12,7 @@ pub mod packet;
 
 use crate::auth::{bearer, AuthError, AuthRejection, Caller};
 use crate::realtime::client::{ClientEvent, TAKE_BARE_CONVERSATION_ID};
-use crate::realtime::event::ServerEvent;
+use crate::realtime::event::{ServerEvent, Text, Wire};
 use crate::realtime::session::{self, Close, Gone, Incoming, Reply, Transport};
 use crate::realtime::{self as core, Refusal, AUTH_TIMEOUT, MAX_MESSAGE_BYTES};
 use crate::state::AppState;
@@ -468,6 +468,11 @@ fn done(event: Option<&str>) -> &'static str {
 
 impl Transport for Sio<'_> {
     type ReplyTo = Answer;
+    const WIRE: Wire = Wire::SocketIo;
+
+    fn encode(event: &ServerEvent) -> Text {
+        packet::event(event)
+    }
 
     async fn recv(&mut self) -> Incoming<Answer> {
         loop {

@@ -9,7 +9,7 @@ pub mod frame;
 
 use crate::auth::{bearer, AuthError, AuthRejection, Caller};
 use crate::realtime::client::ClientEvent;
-use crate::realtime::event::ServerEvent;
+use crate::realtime::event::{ServerEvent, Text, Wire};
 use crate::realtime::session::{self, Close, Gone, Incoming, Reply, Transport};
 use crate::realtime::{self as core, Refusal, AUTH_TIMEOUT, MAX_MESSAGE_BYTES};
 use crate::state::AppState;
@@ -188,6 +188,11 @@ impl Ws {
 impl Transport for Ws {
     /// The frame's `ref`, when it had one.
     type ReplyTo = Option<Value>;
+    const WIRE: Wire = Wire::WebSocket;
+
+    fn encode(event: &ServerEvent) -> Text {
+        frame::event(event)
+    }
 
     async fn recv(&mut self) -> Incoming<Option<Value>> {
         match self.read().await {
@@ -216,7 +221,7 @@ impl Transport for Ws {
     async fn close(&mut self, why: Close) {
         let frame = match why {
             Close::Expired => close(4401, "token expired"),
-            Close::TooSlow(reason) => close(1008, reason),
+            Close::TooSlow(why) => close(1008, why.message()),
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.send(frame)).await;
     }
