@@ -111,7 +111,7 @@ pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
     drain.abort();
     views.flush().context("cannot flush the views")?;
     let secs = started.elapsed().as_secs_f64();
-    let n = views.checkpoint();
+    let n = views.checkpoint().context("cannot read the checkpoint")?;
     println!(
         "rebuilt the views from {n} events in {secs:.1} s ({:.0} events/s); checkpoint {n}",
         n as f64 / secs.max(1e-9)

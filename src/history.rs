@@ -5,7 +5,19 @@
 use crate::log::{EventLog, LogError};
 use concierge_events::{subject, Envelope, Event, Timestamp};
 use concierge_projections::views::{ConversationView, MessageView};
-use concierge_projections::{apply, MemKv, Views};
+use concierge_projections::{apply, MemKv, StoreError, Views};
+
+/// Why a conversation's history could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    /// The log could not be read: the answer is 503 `unavailable`, worth retrying later.
+    #[error(transparent)]
+    Log(#[from] LogError),
+    /// The scratch views in memory did not fold or read back (a value the fold itself wrote did not
+    /// decode): 500 `internal`, a fault of this build, not of the request.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
 
 /// The moment to look at: a log sequence, or a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,12 +57,12 @@ pub struct History {
 /// `None` when the conversation did not exist yet at that moment.
 ///
 /// # Errors
-/// When the log cannot be read.
+/// [`HistoryError::Log`] when the log cannot be read, [`HistoryError::Store`] as [`fold`].
 pub async fn at(
     log: &EventLog,
     conversation_id: &str,
     moment: Moment,
-) -> Result<Option<History>, LogError> {
+) -> Result<Option<History>, HistoryError> {
     let upto = match moment {
         Moment::Seq(seq) => seq,
         Moment::Time(_) => u64::MAX,
@@ -80,7 +92,7 @@ pub async fn at(
         .chain(booking.into_iter().map(|(seq, env)| (seq, false, env)))
         .collect();
     events.sort_by_key(|(seq, _, _)| *seq);
-    let mut history = fold(conversation_id, events, moment);
+    let mut history = fold(conversation_id, events, moment)?;
     if let (Some(h), Some(now)) = (history.as_mut(), present) {
         h.held_at = h.held_at.max(now);
     }
@@ -89,11 +101,15 @@ pub async fn at(
 
 /// The pure part of [`at`]: folds `events` (in log order; `true` marks the conversation's own)
 /// until `moment`.
+///
+/// # Errors
+/// When a view in the scratch store does not decode. Reads of memory cannot fail otherwise, and the
+/// fold wrote every value itself, so this is a fault of the build, never of the log.
 pub fn fold(
     conversation_id: &str,
     events: impl IntoIterator<Item = (u64, bool, Envelope)>,
     moment: Moment,
-) -> Option<History> {
+) -> Result<Option<History>, StoreError> {
     let mut views = Views::new(MemKv::default());
     let mut as_of_seq = 0;
     let mut last_at = None;
@@ -105,24 +121,26 @@ pub fn fold(
         if past {
             break;
         }
-        apply(&mut views, seq, &env);
+        apply(&mut views, seq, &env)?;
         if own {
             as_of_seq = seq;
         }
         last_at = Some(env.at);
     }
-    let conversation = views.conversation(conversation_id)?;
-    let messages = views.messages(conversation_id, 0, u64::MAX, false, usize::MAX);
+    let Some(conversation) = views.conversation(conversation_id)? else {
+        return Ok(None);
+    };
+    let messages = views.messages(conversation_id, 0, u64::MAX, false, usize::MAX)?;
     let held_at = match moment {
         Moment::Time(t) => t,
         Moment::Seq(_) => last_at.unwrap_or(conversation.created_at),
     };
-    Some(History {
+    Ok(Some(History {
         conversation,
         messages,
         as_of_seq,
         held_at,
-    })
+    }))
 }
 
 #[cfg(test)]

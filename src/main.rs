@@ -127,7 +127,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await?
         .with_replicas(config.stream_replicas);
 
-    let progress = projection::Progress::new(views.checkpoint());
+    let checkpoint = views
+        .checkpoint()
+        .context("cannot read the checkpoint of the views")?;
+    let progress = projection::Progress::new(checkpoint);
     let (stop, stopped) = watch::channel(false);
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await

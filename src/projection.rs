@@ -104,7 +104,13 @@ async fn fold_stream(
         tracing::warn!(error = %e, "cannot create the streams yet");
         return;
     }
-    let start = store.checkpoint() + 1;
+    let start = match store.checkpoint() {
+        Ok(checkpoint) => checkpoint + 1,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the checkpoint; retrying");
+            return;
+        }
+    };
     let mut messages = match log.consume_from(start).await {
         Ok(m) => m,
         Err(e) => {
@@ -158,7 +164,8 @@ async fn fold_stream(
 }
 
 /// Folds one batch off the runtime's threads, then moves the progress and hands the applied
-/// events to fan-out; `false` when the views cannot be written or fan-out is gone.
+/// events to fan-out; `false` when the views cannot be read or written (nothing of the batch is
+/// then committed) or fan-out is gone.
 async fn fold_batch(
     store: &ViewStore,
     progress: &Progress,
@@ -179,7 +186,7 @@ async fn fold_batch(
             .filter(|e| applied_seqs.contains(&e.seq))
             .filter_map(|e| e.event.map(|ev| (e.seq, ev)))
             .collect();
-        Ok::<_, concierge_projections::StoreError>((store.checkpoint(), outcomes.len(), applied))
+        Ok::<_, concierge_projections::StoreError>((store.checkpoint()?, outcomes.len(), applied))
     })
     .await;
     match folded {
@@ -193,7 +200,9 @@ async fn fold_batch(
             applied.is_empty() || fanout.send(applied).await.is_ok()
         }
         Ok(Err(e)) => {
-            tracing::error!(error = %e, "cannot write the views; retrying from the checkpoint");
+            // Nothing of the batch was committed: the checkpoint has not moved, the log stays
+            // ahead of it (so `/ready` answers 503), and the loop folds the batch again.
+            tracing::error!(error = %e, "cannot fold into the views; retrying from the checkpoint");
             false
         }
         Err(e) => {

@@ -299,7 +299,7 @@ fuzz_target!(|steps: Vec<Step>| {
             let read = Envelope::decode(&envelope.encode())
                 .expect("an event the server writes decodes")
                 .expect("an event of this version is known");
-            apply(&mut views, seq, &read);
+            apply(&mut views, seq, &read).expect("reads of memory do not fail");
             check(&views);
         }
     }
@@ -308,10 +308,12 @@ fuzz_target!(|steps: Vec<Step>| {
 fn check(views: &Views<MemKv>) {
     let mut live_total = 0;
     for id in CONVERSATIONS {
-        let Some(conv) = views.conversation(id) else {
+        let Some(conv) = views.conversation(id).expect("views decode") else {
             continue;
         };
-        let messages = views.messages(id, 0, u64::MAX, false, usize::MAX);
+        let messages = views
+            .messages(id, 0, u64::MAX, false, usize::MAX)
+            .expect("messages decode");
         assert!(
             messages.windows(2).all(|w| w[0].seq < w[1].seq),
             "messages out of order"
@@ -350,12 +352,16 @@ fn check(views: &Views<MemKv>) {
                 .count() as u64;
             assert_eq!(conv.unread[user], unread, "unread count of {user}");
             assert!(
-                views.conversations_of(user).iter().any(|c| c == id),
+                views
+                    .conversations_of(user)
+                    .expect("participations read")
+                    .iter()
+                    .any(|c| c == id),
                 "{user} does not find {id}"
             );
         }
     }
-    let stats = views.stats();
+    let stats = views.stats().expect("stats decode");
     assert_eq!(
         stats.active + stats.archived + stats.closed,
         stats.total_conversations

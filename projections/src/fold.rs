@@ -3,6 +3,7 @@
 //! (a second `conversation_created` for a booking, a send, edit or reaction after a close, a
 //! retried client key): the later event is skipped and leaves no trace in the views.
 
+use crate::error::StoreError;
 use crate::kv::Kv;
 use crate::typed::Views;
 use crate::views::{
@@ -23,20 +24,25 @@ pub enum Outcome {
 pub const LAST_MESSAGE_CHARS: usize = 100;
 
 /// Folds one event at log sequence `seq` into the views. Does not move the checkpoint.
-pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
+///
+/// # Errors
+/// When a view the event touches cannot be read or does not decode. The views may then hold part
+/// of the event's writes: the caller discards them (the store folds into an overlay it drops) and
+/// folds the event again later, never skips it, since a skip would be a fold of a different log.
+pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Outcome, StoreError> {
     let at = env.at;
-    match &env.event {
+    Ok(match &env.event {
         Event::BookingRegistered(b) => {
-            let existing = views.booking(&b.booking_id);
+            let existing = views.booking(&b.booking_id)?;
             let booking = match (existing, b.source) {
                 (Some(_), BookingSource::Token) => {
-                    return Outcome::Skipped("booking already registered")
+                    return Ok(Outcome::Skipped("booking already registered"))
                 }
                 (Some(mut cur), BookingSource::Api) => {
                     if cur.conversation_id.is_some() && cur.customer_id != b.customer_id {
-                        return Outcome::Skipped(
+                        return Ok(Outcome::Skipped(
                             "booking has a conversation with another customer",
-                        );
+                        ));
                     }
                     cur.customer_id = b.customer_id.clone();
                     if b.title.is_some() {
@@ -53,9 +59,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
                 },
             };
             if let Some(cid) = &booking.conversation_id {
-                if let Some(mut conv) = views.conversation(cid) {
+                if let Some(mut conv) = views.conversation(cid)? {
                     conv.title = booking.display_title();
-                    views.put_conversation(&conv);
+                    views.put_conversation(&conv)?;
                 }
             }
             views.put_booking(&booking);
@@ -63,13 +69,13 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
         }
         Event::ConversationCreated(c) => {
             let Some(id) = env.conversation_id.as_deref() else {
-                return Outcome::Skipped("no conversation id");
+                return Ok(Outcome::Skipped("no conversation id"));
             };
-            let Some(mut booking) = views.booking(&c.booking_id) else {
-                return Outcome::Skipped("unknown booking");
+            let Some(mut booking) = views.booking(&c.booking_id)? else {
+                return Ok(Outcome::Skipped("unknown booking"));
             };
-            if booking.conversation_id.is_some() || views.conversation(id).is_some() {
-                return Outcome::Skipped("booking already has a conversation");
+            if booking.conversation_id.is_some() || views.conversation(id)?.is_some() {
+                return Ok(Outcome::Skipped("booking already has a conversation"));
             }
             let mut conv = ConversationView {
                 id: id.to_string(),
@@ -98,8 +104,8 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             for p in &conv.participants {
                 views.put_participation(&p.user_id, &conv.id);
             }
-            views.put_conversation(&conv);
-            let mut stats = views.stats();
+            views.put_conversation(&conv)?;
+            let mut stats = views.stats()?;
             stats.total_conversations += 1;
             stats.active += 1;
             views.put_stats(&stats);
@@ -107,31 +113,31 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
         }
         Event::ParticipantJoined(p) => with_conversation(views, env, seq, |_, conv| {
             if conv.is_participant(&p.user_id) || p.role == Role::Service {
-                return Outcome::Skipped("already a participant");
+                return Ok(Outcome::Skipped("already a participant"));
             }
             join(conv, &p.user_id, p.role, &p.name, at);
-            Outcome::Applied
-        }),
+            Ok(Outcome::Applied)
+        })?,
         Event::MessageSent(m) => with_conversation(views, env, seq, |views, conv| {
             if conv.status == Status::Closed {
-                return Outcome::Skipped("conversation is closed");
+                return Ok(Outcome::Skipped("conversation is closed"));
             }
             if let Some(key) = &m.client_message_id {
-                if views.client_key(&conv.id, &env.actor.id, key).is_some() {
-                    return Outcome::Skipped("client key already used");
+                if views.client_key(&conv.id, &env.actor.id, key)?.is_some() {
+                    return Ok(Outcome::Skipped("client key already used"));
                 }
             }
-            if views.locate(&m.message_id).is_some() {
-                return Outcome::Skipped("message id already used");
+            if views.locate(&m.message_id)?.is_some() {
+                return Ok(Outcome::Skipped("message id already used"));
             }
             if !admit_actor(conv, &env.actor, at) {
-                return Outcome::Skipped("sender is not a participant");
+                return Ok(Outcome::Skipped("sender is not a participant"));
             }
             if conv.status == Status::Archived {
-                set_status(views, conv, Status::Active);
+                set_status(views, conv, Status::Active)?;
             }
             // Everything before this message is now read by its sender.
-            advance_read(views, conv, &env.actor.id, seq.saturating_sub(1), at);
+            advance_read(views, conv, &env.actor.id, seq.saturating_sub(1), at)?;
             let msg = MessageView {
                 id: m.message_id.clone(),
                 conversation_id: conv.id.clone(),
@@ -165,7 +171,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             conv.last_message = Some(last_message(&msg));
             conv.updated_at = at;
 
-            let mut stats = views.stats();
+            let mut stats = views.stats()?;
             stats.total_messages += 1;
             match env.actor.role {
                 Role::Customer if conv.first_customer_message_at.is_none() => {
@@ -184,19 +190,19 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             if let Some(key) = &m.client_message_id {
                 views.put_client_key(&conv.id, &msg.sender, key, &msg.id);
             }
-            views.set_live_in_time_index(&msg, true);
-            views.append_message(conv, &msg);
-            Outcome::Applied
-        }),
+            views.set_live_in_time_index(&msg, true)?;
+            views.append_message(conv, &msg)?;
+            Ok(Outcome::Applied)
+        })?,
         Event::MessageEdited(e) => with_conversation(views, env, seq, |views, conv| {
             if conv.status == Status::Closed {
-                return Outcome::Skipped("conversation is closed");
+                return Ok(Outcome::Skipped("conversation is closed"));
             }
-            let Some(mut msg) = message_in(views, conv, &e.message_id) else {
-                return Outcome::Skipped("unknown message");
+            let Some(mut msg) = message_in(views, conv, &e.message_id)? else {
+                return Ok(Outcome::Skipped("unknown message"));
             };
             if msg.is_deleted || msg.sender != env.actor.id {
-                return Outcome::Skipped("message deleted or not the sender's");
+                return Ok(Outcome::Skipped("message deleted or not the sender's"));
             }
             msg.content = e.content.clone();
             msg.is_edited = true;
@@ -206,18 +212,18 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
                 conv.last_message = Some(last_message(&msg));
             }
             conv.updated_at = at;
-            views.put_message(conv, &msg);
-            Outcome::Applied
-        }),
+            views.put_message(conv, &msg)?;
+            Ok(Outcome::Applied)
+        })?,
         Event::MessageDeleted(d) => with_conversation(views, env, seq, |views, conv| {
-            let Some(mut msg) = message_in(views, conv, &d.message_id) else {
-                return Outcome::Skipped("unknown message");
+            let Some(mut msg) = message_in(views, conv, &d.message_id)? else {
+                return Ok(Outcome::Skipped("unknown message"));
             };
             if msg.is_deleted {
-                return Outcome::Skipped("already deleted");
+                return Ok(Outcome::Skipped("already deleted"));
             }
             if msg.sender != env.actor.id && env.actor.role != Role::Admin {
-                return Outcome::Skipped("neither the sender nor an admin");
+                return Ok(Outcome::Skipped("neither the sender nor an admin"));
             }
             msg.is_deleted = true;
             msg.deleted_at = Some(at);
@@ -234,79 +240,81 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
             }
             conv.live_count = conv.live_count.saturating_sub(1);
             conv.updated_at = at;
-            views.set_live_in_time_index(&msg, false);
-            views.put_message(conv, &msg);
+            views.set_live_in_time_index(&msg, false)?;
+            views.put_message(conv, &msg)?;
             if conv.last_message.as_ref().map(|l| l.id.as_str()) == Some(msg.id.as_str()) {
-                conv.last_message = newest_live_message(views, &conv.id, msg.seq);
+                conv.last_message = newest_live_message(views, &conv.id, msg.seq)?;
             }
-            let mut stats = views.stats();
+            let mut stats = views.stats()?;
             stats.total_messages = stats.total_messages.saturating_sub(1);
             views.put_stats(&stats);
-            Outcome::Applied
-        }),
+            Ok(Outcome::Applied)
+        })?,
         Event::ReactionAdded(r) => with_conversation(views, env, seq, |views, conv| {
             if conv.status == Status::Closed {
-                return Outcome::Skipped("conversation is closed");
+                return Ok(Outcome::Skipped("conversation is closed"));
             }
-            let Some(mut msg) = message_in(views, conv, &r.message_id) else {
-                return Outcome::Skipped("unknown message");
+            let Some(mut msg) = message_in(views, conv, &r.message_id)? else {
+                return Ok(Outcome::Skipped("unknown message"));
             };
             if msg.is_deleted {
-                return Outcome::Skipped("message deleted");
+                return Ok(Outcome::Skipped("message deleted"));
             }
             if msg
                 .reactions
                 .iter()
                 .any(|x| x.user == env.actor.id && x.emoji == r.emoji)
             {
-                return Outcome::Skipped("reaction exists");
+                return Ok(Outcome::Skipped("reaction exists"));
             }
             msg.reactions.push(ReactionView {
                 user: env.actor.id.clone(),
                 emoji: r.emoji.clone(),
                 created_at: at,
             });
-            views.put_message(conv, &msg);
-            Outcome::Applied
-        }),
+            views.put_message(conv, &msg)?;
+            Ok(Outcome::Applied)
+        })?,
         Event::ReactionRemoved(r) => with_conversation(views, env, seq, |views, conv| {
             if conv.status == Status::Closed {
-                return Outcome::Skipped("conversation is closed");
+                return Ok(Outcome::Skipped("conversation is closed"));
             }
-            let Some(mut msg) = message_in(views, conv, &r.message_id) else {
-                return Outcome::Skipped("unknown message");
+            let Some(mut msg) = message_in(views, conv, &r.message_id)? else {
+                return Ok(Outcome::Skipped("unknown message"));
             };
             let before = msg.reactions.len();
             msg.reactions
                 .retain(|x| !(x.user == env.actor.id && x.emoji == r.emoji));
             if msg.is_deleted || msg.reactions.len() == before {
-                return Outcome::Skipped("no such reaction");
+                return Ok(Outcome::Skipped("no such reaction"));
             }
-            views.put_message(conv, &msg);
-            Outcome::Applied
-        }),
+            views.put_message(conv, &msg)?;
+            Ok(Outcome::Applied)
+        })?,
         Event::MessagesRead(r) => with_conversation(views, env, seq, |views, conv| {
             let joined_before = conv.is_participant(&env.actor.id);
             let read_before = conv.read_points.get(&env.actor.id).map_or(0, |p| p.seq);
             if joined_before && r.up_to_seq <= read_before {
-                return Outcome::Skipped("already read");
+                return Ok(Outcome::Skipped("already read"));
             }
             if !admit_actor(conv, &env.actor, at) {
-                return Outcome::Skipped("reader is not a participant");
+                return Ok(Outcome::Skipped("reader is not a participant"));
             }
-            advance_read(views, conv, &env.actor.id, r.up_to_seq, at);
-            Outcome::Applied
-        }),
-        Event::ConversationStatusChanged(s) => with_conversation(views, env, seq, |views, conv| {
-            if conv.status == s.to {
-                return Outcome::Skipped("status unchanged");
-            }
-            set_status(views, conv, s.to);
-            conv.updated_at = at;
-            Outcome::Applied
-        }),
+            advance_read(views, conv, &env.actor.id, r.up_to_seq, at)?;
+            Ok(Outcome::Applied)
+        })?,
+        Event::ConversationStatusChanged(s) => {
+            with_conversation(views, env, seq, |views, conv| {
+                if conv.status == s.to {
+                    return Ok(Outcome::Skipped("status unchanged"));
+                }
+                set_status(views, conv, s.to)?;
+                conv.updated_at = at;
+                Ok(Outcome::Applied)
+            })?
+        }
         Event::AdminBroadcast(_) => {
-            let mut stats = views.stats();
+            let mut stats = views.stats()?;
             stats.broadcasts += 1;
             views.put_stats(&stats);
             Outcome::Applied
@@ -314,7 +322,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Outcome {
         Event::TypingStarted(_) | Event::TypingStopped(_) => {
             Outcome::Skipped("typing is not folded")
         }
-    }
+    })
 }
 
 /// Runs `f` on the event's conversation and stores it (with `last_seq`) when `f` applied something.
@@ -322,25 +330,25 @@ fn with_conversation<K: Kv>(
     views: &mut Views<K>,
     env: &Envelope,
     seq: u64,
-    f: impl FnOnce(&mut Views<K>, &mut ConversationView) -> Outcome,
-) -> Outcome {
-    let Some(mut conv) = env
-        .conversation_id
-        .as_deref()
-        .and_then(|id| views.conversation(id))
-    else {
-        return Outcome::Skipped("unknown conversation");
+    f: impl FnOnce(&mut Views<K>, &mut ConversationView) -> Result<Outcome, StoreError>,
+) -> Result<Outcome, StoreError> {
+    let conv = match env.conversation_id.as_deref() {
+        Some(id) => views.conversation(id)?,
+        None => None,
+    };
+    let Some(mut conv) = conv else {
+        return Ok(Outcome::Skipped("unknown conversation"));
     };
     let participants_before = conv.participants.len();
-    let outcome = f(views, &mut conv);
+    let outcome = f(views, &mut conv)?;
     if outcome == Outcome::Applied {
         for p in &conv.participants[participants_before..] {
             views.put_participation(&p.user_id, &conv.id);
         }
         conv.last_seq = seq;
-        views.put_conversation(&conv);
+        views.put_conversation(&conv)?;
     }
-    outcome
+    Ok(outcome)
 }
 
 fn join(conv: &mut ConversationView, user_id: &str, role: Role, name: &str, at: Timestamp) {
@@ -370,13 +378,18 @@ fn admit_actor(conv: &mut ConversationView, actor: &Actor, at: Timestamp) -> boo
     true
 }
 
-fn set_status<K: Kv>(views: &mut Views<K>, conv: &mut ConversationView, to: Status) {
-    let mut stats = views.stats();
+fn set_status<K: Kv>(
+    views: &mut Views<K>,
+    conv: &mut ConversationView,
+    to: Status,
+) -> Result<(), StoreError> {
+    let mut stats = views.stats()?;
     let from = stats.by_status_mut(conv.status);
     *from = from.saturating_sub(1);
     *stats.by_status_mut(to) += 1;
     views.put_stats(&stats);
     conv.status = to;
+    Ok(())
 }
 
 /// Moves `user`'s read point up to `up_to`: each newly covered message of others gets a receipt,
@@ -387,10 +400,10 @@ fn advance_read<K: Kv>(
     user: &str,
     up_to: u64,
     at: Timestamp,
-) {
+) -> Result<(), StoreError> {
     let old = conv.read_points.get(user).map_or(0, |r| r.seq);
     if up_to <= old {
-        return;
+        return Ok(());
     }
     // Messages after the old point get receipts; there are none when it was already at the end.
     if old < conv.last_message_seq {
@@ -403,7 +416,7 @@ fn advance_read<K: Kv>(
                 read_at: at,
             });
             true
-        });
+        })?;
     }
     conv.read_points
         .insert(user.to_string(), ReadPoint { seq: up_to, at });
@@ -414,28 +427,28 @@ fn advance_read<K: Kv>(
                 unread += 1;
             }
             true
-        });
+        })?;
     }
     conv.unread.insert(user.to_string(), unread);
+    Ok(())
 }
 
 fn message_in<K: Kv>(
     views: &Views<K>,
     conv: &ConversationView,
     message_id: &str,
-) -> Option<MessageView> {
-    let (cid, seq) = views.locate(message_id)?;
-    if cid != conv.id {
-        return None;
+) -> Result<Option<MessageView>, StoreError> {
+    match views.locate(message_id)? {
+        Some((cid, seq)) if cid == conv.id => views.message_in(conv, seq),
+        _ => Ok(None),
     }
-    views.message_in(conv, seq)
 }
 
 fn newest_live_message<K: Kv>(
     views: &Views<K>,
     conversation_id: &str,
     before: u64,
-) -> Option<LastMessage> {
+) -> Result<Option<LastMessage>, StoreError> {
     let mut found = None;
     views.visit_messages(conversation_id, 0, before, true, &mut |m| {
         if m.is_deleted {
@@ -443,8 +456,8 @@ fn newest_live_message<K: Kv>(
         }
         found = Some(last_message(&m));
         false
-    });
-    found
+    })?;
+    Ok(found)
 }
 
 fn last_message(m: &MessageView) -> LastMessage {

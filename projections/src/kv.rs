@@ -1,55 +1,84 @@
 //! The key-value surface the folds read and write, with an in-memory implementation for tests and
 //! history, and the key layout shared by every implementation.
 
+use crate::error::StoreError;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 
+/// Visits one value in place (`None` when absent); an error it returns ends the read with it.
+pub type Visit<'a> = dyn FnMut(Option<&[u8]>) -> Result<(), StoreError> + 'a;
+/// Visits one entry of a scan, key and value; `Ok(false)` ends the scan, an error ends it with it.
+pub type VisitEntry<'a> = dyn FnMut(&[u8], &[u8]) -> Result<bool, StoreError> + 'a;
+/// Changes a value in place (see [`Kv::update`]); an error ends the update with it.
+pub type Change<'a> = dyn FnMut(&mut Option<Vec<u8>>) -> Result<(), StoreError> + 'a;
+
 /// Reads the views. Implemented by the live sled tree, by a fold transaction, and by [`MemKv`].
+///
+/// Every read can fail with a [`StoreError`]; `Ok(None)` (or a scan that visits nothing) means the
+/// key is truly absent. Visitors return a `Result` too, so a value that does not decode stops the
+/// read with its error.
 pub trait KvRead {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>>;
+    /// A copy of the value at `key`.
+    ///
+    /// # Errors
+    /// When the store cannot read.
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Visits the value at `key` (`None` when absent) without copying it out of the store.
-    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
-        visit(self.get(key).as_deref());
+    ///
+    /// # Errors
+    /// When the store cannot read, or whatever `visit` returns.
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        visit(self.get(key)?.as_deref())
     }
-    /// Visits keys in `[start, end)` in order (or reverse order) until `visit` returns `false`.
+    /// Visits keys in `[start, end)` in order (or reverse order) until `visit` returns `Ok(false)`.
+    ///
+    /// # Errors
+    /// When the store cannot read an entry (the scan stops there), or the first error of `visit`.
     fn scan(
         &self,
         start: &[u8],
         end: &[u8],
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    );
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError>;
 }
 
-/// Writes the views. Only folds write.
+/// Writes the views. Only folds write. Writes are held by the implementation until it commits (or
+/// are in memory), so only reads, and changes computed from them, can fail.
 pub trait Kv: KvRead {
     fn put(&mut self, key: Vec<u8>, value: Vec<u8>);
     fn remove(&mut self, key: &[u8]);
     /// Changes the value at `key` in place (`None`: absent; leaving `None` removes it). Packed
     /// values grow by one record per event, so stores override this to avoid copying them.
-    fn update(&mut self, key: &[u8], change: &mut dyn FnMut(&mut Option<Vec<u8>>)) {
-        let mut value = self.get(key);
-        change(&mut value);
+    ///
+    /// # Errors
+    /// When the value cannot be read, or whatever `change` returns; the value may then be changed
+    /// in part, so a fold that fails must discard its writes (the store's overlay does).
+    fn update(&mut self, key: &[u8], change: &mut Change<'_>) -> Result<(), StoreError> {
+        let mut value = self.get(key)?;
+        change(&mut value)?;
         match value {
             Some(v) => self.put(key.to_vec(), v),
             None => self.remove(key),
         }
+        Ok(())
     }
 }
 
-/// Views held in memory: the unit tests' store, and the scratch space of a history fold.
+/// Views held in memory: the unit tests' store, and the scratch space of a history fold. Its own
+/// reads never fail; only a value that does not decode does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemKv {
     pub map: BTreeMap<Vec<u8>, Vec<u8>>,
 }
 
 impl KvRead for MemKv {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        self.map.get(key).cloned()
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.map.get(key).cloned())
     }
 
-    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
-        visit(self.map.get(key).map(Vec::as_slice));
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        visit(self.map.get(key).map(Vec::as_slice))
     }
 
     fn scan(
@@ -57,24 +86,25 @@ impl KvRead for MemKv {
         start: &[u8],
         end: &[u8],
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) {
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError> {
         let range = self
             .map
             .range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
         if reverse {
             for (k, v) in range.rev() {
-                if !visit(k, v) {
-                    return;
+                if !visit(k, v)? {
+                    break;
                 }
             }
         } else {
             for (k, v) in range {
-                if !visit(k, v) {
-                    return;
+                if !visit(k, v)? {
+                    break;
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -87,12 +117,13 @@ impl Kv for MemKv {
         self.map.remove(key);
     }
 
-    fn update(&mut self, key: &[u8], change: &mut dyn FnMut(&mut Option<Vec<u8>>)) {
+    fn update(&mut self, key: &[u8], change: &mut Change<'_>) -> Result<(), StoreError> {
         let mut value = self.map.remove(key);
-        change(&mut value);
+        let changed = change(&mut value);
         if let Some(v) = value {
             self.map.insert(key.to_vec(), v);
         }
+        changed
     }
 }
 

@@ -8,18 +8,22 @@
 //! - [`views`]: the view records, shaped as the API shows them.
 //! - [`typed`]: typed reads and writes of the views over any key-value store.
 //! - [`chunk`]: the packed values that hold many messages (or message ids) under one key.
+//! - [`error`]: [`StoreError`], the one error of a read or write of the views: a disk fault or a
+//!   corrupt value, never taken for an absent view.
 //! - [`kv`]: the key-value surface and key layout; [`kv::MemKv`] keeps views in memory (tests, history).
 //! - [`store`]: [`store::ViewStore`], the sled store that commits each folded batch with its checkpoint
 //!   atomically.
 
 pub mod chunk;
+pub mod error;
 pub mod fold;
 pub mod kv;
 pub mod store;
 pub mod typed;
 pub mod views;
 
+pub use error::{Corruption, StoreError};
 pub use fold::{apply, Outcome};
 pub use kv::MemKv;
-pub use store::{LogEntry, StoreError, ViewStore};
+pub use store::{LogEntry, ViewStore};
 pub use typed::Views;

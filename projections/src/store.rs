@@ -2,20 +2,14 @@
 //! an overlay over the tree and committed with the new checkpoint in one atomic sled batch, so a crash
 //! leaves the views exactly at some checkpoint, never between two.
 
+use crate::error::StoreError;
 use crate::fold::{apply, Outcome};
-use crate::kv::{keys, Kv, KvRead};
+use crate::kv::{keys, Change, Kv, KvRead, Visit, VisitEntry};
 use crate::typed::Views;
 use concierge_events::Envelope;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
-
-/// Why the view store failed. Every variant is an I/O fault of the local disk; none is a client's.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("view store: {0}")]
-    Sled(#[from] sled::Error),
-}
 
 const TREE: &str = "views";
 /// The encoding of the stored views (see `typed::encode`). Changing it rebuilds every node's views.
@@ -66,7 +60,11 @@ impl ViewStore {
         Views::new(&self.tree)
     }
 
-    pub fn checkpoint(&self) -> u64 {
+    /// The log sequence of the last folded event (0 when nothing is folded).
+    ///
+    /// # Errors
+    /// When the checkpoint cannot be read.
+    pub fn checkpoint(&self) -> Result<u64, StoreError> {
         self.views().checkpoint()
     }
 
@@ -74,16 +72,19 @@ impl ViewStore {
     /// Entries at or below the checkpoint are skipped, so a batch may be re-delivered safely.
     ///
     /// # Errors
-    /// When sled cannot write the batch; nothing of it is then visible.
+    /// When a view cannot be read (or does not decode) while folding, or sled cannot write the
+    /// batch. Either way nothing of the batch is visible and the checkpoint has not moved, so the
+    /// same batch may be folded again.
     pub fn fold_batch(&self, entries: &[LogEntry]) -> Result<Vec<(u64, Outcome)>, StoreError> {
         let _folding = self.folding.lock().unwrap_or_else(|e| e.into_inner());
-        let checkpoint = self.checkpoint();
+        let checkpoint = self.checkpoint()?;
         let mut views = Views::new(Overlay::new(&self.tree));
         let mut outcomes = Vec::with_capacity(entries.len());
         let mut last = checkpoint;
         for entry in entries.iter().filter(|e| e.seq > checkpoint) {
+            // A failed read drops the overlay: nothing of this batch is written.
             let outcome = match &entry.event {
-                Some(event) => apply(&mut views, entry.seq, event),
+                Some(event) => apply(&mut views, entry.seq, event)?,
                 None => Outcome::Skipped("not an event of this schema"),
             };
             outcomes.push((entry.seq, outcome));
@@ -126,11 +127,16 @@ impl ViewStore {
     }
 
     /// Every key and value, for tests that compare whole stores.
-    pub fn dump(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+    ///
+    /// # Errors
+    /// When sled cannot read an entry.
+    pub fn dump(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
         self.tree
             .iter()
-            .filter_map(Result::ok)
-            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .map(|item| {
+                let (k, v) = item?;
+                Ok((k.to_vec(), v.to_vec()))
+            })
             .collect()
     }
 
@@ -139,17 +145,15 @@ impl ViewStore {
     }
 }
 
+/// The live tree. A sled error is returned, never taken for an absent key.
 impl KvRead for &sled::Tree {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
-        sled::Tree::get(self, key)
-            .ok()
-            .flatten()
-            .map(|v| v.to_vec())
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(sled::Tree::get(self, key)?.map(|v| v.to_vec()))
     }
 
-    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
-        let value = sled::Tree::get(self, key).ok().flatten();
-        visit(value.as_deref());
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        let value = sled::Tree::get(self, key)?;
+        visit(value.as_deref())
     }
 
     fn scan(
@@ -157,26 +161,25 @@ impl KvRead for &sled::Tree {
         start: &[u8],
         end: &[u8],
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) {
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError> {
         let range = self.range::<&[u8], _>(start..end);
-        let mut go = |item: sled::Result<(sled::IVec, sled::IVec)>| match item {
-            Ok((k, v)) => visit(&k, &v),
-            Err(_) => false,
-        };
         if reverse {
             for item in range.rev() {
-                if !go(item) {
-                    return;
+                let (k, v) = item?;
+                if !visit(&k, &v)? {
+                    break;
                 }
             }
         } else {
             for item in range {
-                if !go(item) {
-                    return;
+                let (k, v) = item?;
+                if !visit(&k, &v)? {
+                    break;
                 }
             }
         }
+        Ok(())
     }
 }
 
@@ -196,14 +199,14 @@ impl<'a> Overlay<'a> {
 }
 
 impl KvRead for Overlay<'_> {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.pending.get(key) {
-            Some(v) => v.clone(),
+            Some(v) => Ok(v.clone()),
             None => KvRead::get(&self.base, key),
         }
     }
 
-    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
         match self.pending.get(key) {
             Some(v) => visit(v.as_deref()),
             None => self.base.read(key, visit),
@@ -215,34 +218,31 @@ impl KvRead for Overlay<'_> {
         start: &[u8],
         end: &[u8],
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) {
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError> {
         let bounds = (Bound::Included(start), Bound::Excluded(end));
         let pending = self.pending.range::<[u8], _>(bounds);
-        let base = self
-            .base
-            .range::<&[u8], _>(start..end)
-            .filter_map(Result::ok);
+        let base = self.base.range::<&[u8], _>(start..end);
         if reverse {
-            merge(pending.rev().peekable(), base.rev(), true, visit);
+            merge(pending.rev().peekable(), base.rev(), true, visit)
         } else {
-            merge(pending.peekable(), base, false, visit);
+            merge(pending.peekable(), base, false, visit)
         }
     }
 }
 
 /// Visits the union of the overlay's and the tree's entries in key order (reversed when `reverse`);
-/// on equal keys the overlay wins, and its `None` hides the key.
+/// on equal keys the overlay wins, and its `None` hides the key. Stops at the tree's first error.
 fn merge<'p>(
     mut over: std::iter::Peekable<impl Iterator<Item = (&'p Vec<u8>, &'p Option<Vec<u8>>)>>,
-    mut base: impl Iterator<Item = (sled::IVec, sled::IVec)>,
+    mut base: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
     reverse: bool,
-    visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-) {
-    let mut next_base = base.next();
+    visit: &mut VisitEntry<'_>,
+) -> Result<(), StoreError> {
+    let mut next_base = base.next().transpose()?;
     loop {
         let take_over = match (&next_base, over.peek()) {
-            (None, None) => return,
+            (None, None) => return Ok(()),
             (None, Some(_)) => true,
             (Some(_), None) => false,
             (Some((bk, _)), Some((ok, _))) => {
@@ -259,19 +259,19 @@ fn merge<'p>(
                 .as_ref()
                 .is_some_and(|(bk, _)| bk.as_ref() == k.as_slice())
             {
-                next_base = base.next();
+                next_base = base.next().transpose()?;
             }
             if let Some(v) = v {
-                if !visit(k, v) {
-                    return;
+                if !visit(k, v)? {
+                    return Ok(());
                 }
             }
         } else {
             let (k, v) = next_base.take().expect("checked");
-            if !visit(&k, &v) {
-                return;
+            if !visit(&k, &v)? {
+                return Ok(());
             }
-            next_base = base.next();
+            next_base = base.next().transpose()?;
         }
     }
 }
@@ -285,14 +285,14 @@ impl Kv for Overlay<'_> {
         self.pending.insert(key.to_vec(), None);
     }
 
-    fn update(&mut self, key: &[u8], change: &mut dyn FnMut(&mut Option<Vec<u8>>)) {
+    fn update(&mut self, key: &[u8], change: &mut Change<'_>) -> Result<(), StoreError> {
         if let Some(value) = self.pending.get_mut(key) {
-            change(value);
-            return;
+            return change(value);
         }
-        let mut value = KvRead::get(&self.base, key);
-        change(&mut value);
+        let mut value = KvRead::get(&self.base, key)?;
+        let changed = change(&mut value);
         self.pending.insert(key.to_vec(), value);
+        changed
     }
 }
 
@@ -322,7 +322,7 @@ mod tests {
                 Err(e) => panic!("{e}"),
             }
         };
-        assert_eq!(store.checkpoint(), 0);
-        assert_eq!(store.dump().len(), 1);
+        assert_eq!(store.checkpoint().unwrap(), 0);
+        assert_eq!(store.dump().unwrap().len(), 1);
     }
 }

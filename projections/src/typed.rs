@@ -1,6 +1,7 @@
 //! Typed access to the views over any [`KvRead`]/[`Kv`]: what the folds and the read paths share.
 
 use crate::chunk;
+use crate::error::StoreError;
 use crate::kv::{keys, Kv, KvRead};
 use crate::views::{BookingView, ConversationView, MessageView, StatsView};
 use concierge_events::Timestamp;
@@ -8,6 +9,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// The views over a key-value store. Reads work on any store; writes only where folds run.
+///
+/// Every read returns `Result`: `Ok(None)` (or an empty list) only when the view is truly absent,
+/// [`StoreError::Sled`] when the store cannot read, [`StoreError::Corrupt`] when a stored value does
+/// not decode. Reads visit values in place (see [`KvRead::read`]); they copy out only what they
+/// return.
 #[derive(Clone, Debug, Default)]
 pub struct Views<K> {
     pub kv: K,
@@ -15,48 +21,91 @@ pub struct Views<K> {
 
 /// Views are stored in postcard, a compact binary serde format: folding is mostly decoding and
 /// encoding views, and JSON (with its RFC 3339 timestamps) cost several times more.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Option<T> {
-    postcard::from_bytes(bytes).ok()
+///
+/// # Errors
+/// [`StoreError::Corrupt`] naming `key` when `bytes` is not a `T`.
+pub(crate) fn decode<T: DeserializeOwned>(key: &[u8], bytes: &[u8]) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::corrupt(key, e))
 }
 
 pub(crate) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).expect("views always serialize")
 }
 
+/// A conversation's record as its open chunk and its view.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when the record is shorter than the open chunk it announces.
+fn split<'r>(key: &[u8], record: &'r [u8]) -> Result<(&'r [u8], &'r [u8]), StoreError> {
+    chunk::split_record(record)
+        .ok_or_else(|| StoreError::corrupt(key, "record shorter than its open chunk"))
+}
+
+/// A counter of the time index.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when it is not 8 bytes.
+fn count(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
+    bytes
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| StoreError::corrupt(key, "counter is not 8 bytes"))
+}
+
+/// Visits a conversation's record key and its open chunk.
+type VisitTail<'a> = dyn FnMut(&[u8], &[u8]) -> Result<(), StoreError> + 'a;
+
 impl<K: KvRead> Views<K> {
     pub fn new(kv: K) -> Self {
         Views { kv }
     }
 
-    fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Option<T> {
+    fn get<T: DeserializeOwned>(&self, key: &[u8]) -> Result<Option<T>, StoreError> {
         let mut value = None;
-        self.kv.read(key, &mut |b| value = b.and_then(decode));
-        value
+        self.kv.read(key, &mut |b| {
+            value = b.map(|b| decode(key, b)).transpose()?;
+            Ok(())
+        })?;
+        Ok(value)
     }
 
-    pub fn booking(&self, id: &str) -> Option<BookingView> {
+    /// # Errors
+    /// When the store cannot read the booking or it does not decode.
+    pub fn booking(&self, id: &str) -> Result<Option<BookingView>, StoreError> {
         self.get(&keys::booking(id))
     }
 
-    pub fn conversation(&self, id: &str) -> Option<ConversationView> {
+    /// # Errors
+    /// When the store cannot read the conversation's record or it does not decode.
+    pub fn conversation(&self, id: &str) -> Result<Option<ConversationView>, StoreError> {
+        let key = keys::conversation(id);
         let mut value = None;
-        self.kv.read(&keys::conversation(id), &mut |record| {
-            value = record
-                .and_then(chunk::split_record)
-                .and_then(|(_, view)| decode(view));
-        });
-        value
+        self.kv.read(&key, &mut |record| {
+            if let Some(record) = record {
+                value = Some(decode(&key, split(&key, record)?.1)?);
+            }
+            Ok(())
+        })?;
+        Ok(value)
     }
 
-    /// The conversation's open chunk of newest messages (empty when it has none).
-    fn tail(&self, conversation_id: &str, visit: &mut dyn FnMut(&[u8])) {
-        self.kv
-            .read(&keys::conversation(conversation_id), &mut |record| {
-                visit(record.and_then(chunk::split_record).map_or(&[], |(t, _)| t));
-            });
+    /// Visits the conversation's record key and its open chunk of newest messages (empty when it
+    /// has none).
+    fn tail(&self, conversation_id: &str, visit: &mut VisitTail<'_>) -> Result<(), StoreError> {
+        let key = keys::conversation(conversation_id);
+        self.kv.read(&key, &mut |record| match record {
+            Some(r) => visit(&key, split(&key, r)?.0),
+            None => visit(&key, &[]),
+        })
     }
 
-    pub fn message(&self, conversation_id: &str, seq: u64) -> Option<MessageView> {
+    /// # Errors
+    /// When the store cannot read the message's chunk or it does not decode.
+    pub fn message(
+        &self,
+        conversation_id: &str,
+        seq: u64,
+    ) -> Result<Option<MessageView>, StoreError> {
         let mut found = None;
         self.visit_messages(
             conversation_id,
@@ -67,77 +116,125 @@ impl<K: KvRead> Views<K> {
                 found = Some(m);
                 false
             },
-        );
-        found
+        )?;
+        Ok(found)
     }
 
     /// The message at `seq` of `conv`, read straight from the conversation's newest chunk when it
     /// is there (a new or recent message), else found by a scan.
-    pub fn message_in(&self, conv: &ConversationView, seq: u64) -> Option<MessageView> {
+    ///
+    /// # Errors
+    /// When the store cannot read the message's chunk or it does not decode.
+    pub fn message_in(
+        &self,
+        conv: &ConversationView,
+        seq: u64,
+    ) -> Result<Option<MessageView>, StoreError> {
         if conv.chunk_start == 0 || seq < conv.chunk_start {
             return self.message(&conv.id, seq);
         }
         let mut found = None;
-        self.tail(&conv.id, &mut |tail| {
-            found = chunk::entries(tail)
-                .find(|(s, _)| *s == seq)
-                .and_then(|(_, raw)| decode(raw));
-        });
-        // Sealed since `conv` was read.
-        found.or_else(|| self.message(&conv.id, seq))
+        self.tail(&conv.id, &mut |key, tail| {
+            if let Some((_, raw)) = chunk::entries(tail).find(|(s, _)| *s == seq) {
+                found = Some(decode(key, raw)?);
+            }
+            Ok(())
+        })?;
+        match found {
+            Some(m) => Ok(Some(m)),
+            // Sealed since `conv` was read.
+            None => self.message(&conv.id, seq),
+        }
     }
 
     /// Where a message lives: its conversation and seq.
-    pub fn locate(&self, message_id: &str) -> Option<(String, u64)> {
+    ///
+    /// # Errors
+    /// When the store cannot read the message's id bucket.
+    pub fn locate(&self, message_id: &str) -> Result<Option<(String, u64)>, StoreError> {
         let mut found = None;
         self.kv
             .read(&keys::message_index(message_id), &mut |bucket| {
                 found = bucket.and_then(|b| chunk::find_id(b, message_id));
-            });
-        found
+                Ok(())
+            })?;
+        Ok(found)
     }
 
-    pub fn message_by_id(&self, message_id: &str) -> Option<MessageView> {
-        let (conversation, seq) = self.locate(message_id)?;
-        match self.conversation(&conversation) {
+    /// # Errors
+    /// As [`Views::locate`] and [`Views::message_in`].
+    pub fn message_by_id(&self, message_id: &str) -> Result<Option<MessageView>, StoreError> {
+        let Some((conversation, seq)) = self.locate(message_id)? else {
+            return Ok(None);
+        };
+        match self.conversation(&conversation)? {
             Some(conv) => self.message_in(&conv, seq),
             None => self.message(&conversation, seq),
         }
     }
 
     /// The message a sender's client key already produced in a conversation.
-    pub fn client_key(&self, conversation_id: &str, sender: &str, key: &str) -> Option<String> {
-        self.kv
-            .get(&keys::client_key(conversation_id, sender, key))
-            .and_then(|b| String::from_utf8(b).ok())
+    ///
+    /// # Errors
+    /// When the store cannot read the key, or its message id is not UTF-8.
+    pub fn client_key(
+        &self,
+        conversation_id: &str,
+        sender: &str,
+        key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let key = keys::client_key(conversation_id, sender, key);
+        match self.kv.get(&key)? {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b)
+                .map(Some)
+                .map_err(|_| StoreError::corrupt(&key, "message id is not UTF-8")),
+        }
     }
 
-    pub fn stats(&self) -> StatsView {
-        self.get(keys::STATS).unwrap_or_default()
+    /// The counters (all zero before the first event).
+    ///
+    /// # Errors
+    /// When the store cannot read them or they do not decode.
+    pub fn stats(&self) -> Result<StatsView, StoreError> {
+        Ok(self.get(keys::STATS)?.unwrap_or_default())
     }
 
     /// The log sequence of the last folded event (0 when nothing is folded).
-    pub fn checkpoint(&self) -> u64 {
-        self.kv
-            .get(keys::CHECKPOINT)
-            .and_then(|b| b.try_into().ok())
-            .map(u64::from_be_bytes)
-            .unwrap_or(0)
+    ///
+    /// # Errors
+    /// When the store cannot read it or it is not 8 bytes.
+    pub fn checkpoint(&self) -> Result<u64, StoreError> {
+        let mut seq = 0;
+        self.kv.read(keys::CHECKPOINT, &mut |b| {
+            if let Some(b) = b {
+                seq = u64::from_be_bytes(b.try_into().map_err(|_| {
+                    StoreError::corrupt(keys::CHECKPOINT, "checkpoint is not 8 bytes")
+                })?);
+            }
+            Ok(())
+        })?;
+        Ok(seq)
     }
 
-    pub fn conversations(&self) -> Vec<ConversationView> {
+    /// Every conversation, in id order.
+    ///
+    /// # Errors
+    /// When the store cannot read a record or one does not decode.
+    pub fn conversations(&self) -> Result<Vec<ConversationView>, StoreError> {
         let mut out = Vec::new();
         let (start, end) = keys::CONVERSATIONS;
-        self.kv.scan(start, end, false, &mut |_, v| {
-            if let Some(c) = chunk::split_record(v).and_then(|(_, view)| decode(view)) {
-                out.push(c);
-            }
-            true
-        });
-        out
+        self.kv.scan(start, end, false, &mut |k, v| {
+            out.push(decode(k, split(k, v)?.1)?);
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// Up to `limit` messages with `after < seq < before`, oldest first, or newest first when `reverse`.
+    ///
+    /// # Errors
+    /// As [`Views::visit_messages`].
     pub fn messages(
         &self,
         conversation_id: &str,
@@ -145,20 +242,24 @@ impl<K: KvRead> Views<K> {
         before: u64,
         reverse: bool,
         limit: usize,
-    ) -> Vec<MessageView> {
+    ) -> Result<Vec<MessageView>, StoreError> {
         let mut out = Vec::new();
         if limit == 0 {
-            return out;
+            return Ok(out);
         }
         self.visit_messages(conversation_id, after, before, reverse, &mut |m| {
             out.push(m);
             out.len() < limit
-        });
-        out
+        })?;
+        Ok(out)
     }
 
     /// Visits the messages with `after < seq < before` in order (newest first when `reverse`) until
     /// `visit` returns `false`.
+    ///
+    /// # Errors
+    /// When the store cannot read a chunk or a message in range does not decode; the messages
+    /// before it have been visited.
     pub fn visit_messages(
         &self,
         conversation_id: &str,
@@ -166,13 +267,13 @@ impl<K: KvRead> Views<K> {
         before: u64,
         reverse: bool,
         visit: &mut dyn FnMut(MessageView) -> bool,
-    ) {
+    ) -> Result<(), StoreError> {
         if before <= after.saturating_add(1) {
-            return;
+            return Ok(());
         }
         // Visits one chunk's messages in range; `false` once past the range or told to stop.
         let mut last: Option<u64> = None;
-        let mut go = |chunk: &[u8]| -> bool {
+        let mut go = |key: &[u8], chunk: &[u8]| -> Result<bool, StoreError> {
             let mut entries: Vec<(u64, &[u8])> = chunk::entries(chunk).collect();
             if reverse {
                 entries.reverse();
@@ -180,87 +281,89 @@ impl<K: KvRead> Views<K> {
             for (seq, raw) in entries {
                 // Past the range in the direction of travel: so is every later chunk.
                 if (reverse && seq <= after) || (!reverse && seq >= before) {
-                    return false;
+                    return Ok(false);
                 }
                 let seen = last.is_some_and(|l| if reverse { seq >= l } else { seq <= l });
                 if seq <= after || seq >= before || seen {
                     continue;
                 }
                 last = Some(seq);
-                if let Some(m) = decode(raw) {
-                    if !visit(m) {
-                        return false;
-                    }
+                if !visit(decode(key, raw)?) {
+                    return Ok(false);
                 }
             }
-            true
+            Ok(true)
         };
         // Sealed chunks hold every message before the tail's first. The tail is read first: a fold
         // committed between the two reads can only move messages from the tail into a sealed
         // chunk, so a message read twice is visited once (`last`) and none is missed.
         let end = keys::message_chunk(conversation_id, before);
-        self.tail(conversation_id, &mut |tail| {
+        self.tail(conversation_id, &mut |tail_key, tail| {
             if reverse {
-                if !go(tail) {
-                    return;
+                if !go(tail_key, tail)? {
+                    return Ok(());
                 }
                 let (start, _) = keys::message_chunks(conversation_id);
-                self.kv.scan(&start, &end, true, &mut |_, chunk| go(chunk));
+                self.kv
+                    .scan(&start, &end, true, &mut |k, chunk| go(k, chunk))
             } else {
-                let start = self.chunk_key_of(conversation_id, after.saturating_add(1));
+                let start = self.chunk_key_of(conversation_id, after.saturating_add(1))?;
                 let mut more = true;
-                self.kv.scan(&start, &end, false, &mut |_, chunk| {
-                    more = go(chunk);
-                    more
-                });
+                self.kv.scan(&start, &end, false, &mut |k, chunk| {
+                    more = go(k, chunk)?;
+                    Ok(more)
+                })?;
                 if more {
-                    go(tail);
+                    go(tail_key, tail)?;
                 }
+                Ok(())
             }
-        });
+        })
     }
 
     /// The key of the chunk that holds `seq` if any message of the conversation is at or before it
     /// (the chunk with the greatest first seq ≤ `seq`), else the key a chunk starting at `seq` would have.
-    fn chunk_key_of(&self, conversation_id: &str, seq: u64) -> Vec<u8> {
+    fn chunk_key_of(&self, conversation_id: &str, seq: u64) -> Result<Vec<u8>, StoreError> {
         let (start, _) = keys::message_chunks(conversation_id);
         let end = keys::message_chunk(conversation_id, seq.saturating_add(1));
         let mut found = None;
         self.kv.scan(&start, &end, true, &mut |k, _| {
             found = Some(k.to_vec());
-            false
-        });
-        found.unwrap_or_else(|| keys::message_chunk(conversation_id, seq))
+            Ok(false)
+        })?;
+        Ok(found.unwrap_or_else(|| keys::message_chunk(conversation_id, seq)))
     }
 
     /// The ids of the conversations `user_id` takes part in.
-    pub fn conversations_of(&self, user_id: &str) -> Vec<String> {
+    ///
+    /// # Errors
+    /// When the store cannot read the participation index, or a key in it is not UTF-8.
+    pub fn conversations_of(&self, user_id: &str) -> Result<Vec<String>, StoreError> {
         let (start, end) = keys::participations(user_id);
         let mut out = Vec::new();
         self.kv.scan(&start, &end, false, &mut |k, _| {
-            if let Ok(id) = std::str::from_utf8(&k[start.len()..]) {
-                out.push(id.to_string());
-            }
-            true
-        });
-        out
+            let id = std::str::from_utf8(&k[start.len()..])
+                .map_err(|_| StoreError::corrupt(k, "conversation id is not UTF-8"))?;
+            out.push(id.to_string());
+            Ok(true)
+        })?;
+        Ok(out)
     }
 
     /// Non-deleted messages created in the second of `since` or later.
-    pub fn live_messages_since(&self, since: Timestamp) -> u64 {
+    ///
+    /// # Errors
+    /// When the store cannot read the time index or a counter in it is not 8 bytes.
+    pub fn live_messages_since(&self, since: Timestamp) -> Result<u64, StoreError> {
         let mut n = 0;
         let start = keys::message_second(since.millis());
         self.kv
-            .scan(&start, keys::MESSAGE_SECONDS_END, false, &mut |_, v| {
-                n += count(v);
-                true
-            });
-        n
+            .scan(&start, keys::MESSAGE_SECONDS_END, false, &mut |k, v| {
+                n += count(k, v)?;
+                Ok(true)
+            })?;
+        Ok(n)
     }
-}
-
-fn count(bytes: &[u8]) -> u64 {
-    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
 }
 
 impl<K: Kv> Views<K> {
@@ -273,46 +376,58 @@ impl<K: Kv> Views<K> {
             .put(keys::participation(user_id, conversation_id), Vec::new());
     }
 
-    pub fn put_conversation(&mut self, c: &ConversationView) {
+    /// Stores `c` in its record, after the open chunk that is already there.
+    ///
+    /// # Errors
+    /// When the store cannot read the record, or it is corrupt.
+    pub fn put_conversation(&mut self, c: &ConversationView) -> Result<(), StoreError> {
         let view = encode(c);
-        self.kv.update(&keys::conversation(&c.id), &mut |record| {
-            match record
-                .as_mut()
-                .and_then(|r| Some((chunk::split_record(r)?.0.len(), r)))
-            {
+        let key = keys::conversation(&c.id);
+        self.kv.update(&key, &mut |record| {
+            match record {
                 // The tail stays where it is; only the view after it changes.
-                Some((tail_len, r)) => {
+                Some(r) => {
+                    let tail_len = split(&key, r)?.0.len();
                     r.truncate(4 + tail_len);
                     r.extend_from_slice(&view);
                 }
                 None => *record = Some(chunk::record(&[], &view)),
             }
-        });
+            Ok(())
+        })
     }
 
     /// Appends `m` as the conversation's newest message, counts it in `message_count`, and indexes
     /// its id. A conversation's messages fill chunks in order (see [`chunk::is_full`]).
-    pub fn append_message(&mut self, conv: &mut ConversationView, m: &MessageView) {
+    ///
+    /// # Errors
+    /// When the store cannot read the record or the id bucket, or the record is corrupt.
+    pub fn append_message(
+        &mut self,
+        conv: &mut ConversationView,
+        m: &MessageView,
+    ) -> Result<(), StoreError> {
         let mut entry = Vec::new();
         chunk::push(&mut entry, m.seq, &encode(m));
         let mut sealed = None;
         let mut starts_tail = false;
-        self.kv
-            .update(&keys::conversation(&conv.id), &mut |record| {
-                let Some(r) = record.as_mut() else { return };
-                let Some((tail, _)) = chunk::split_record(r) else {
-                    return;
-                };
-                let mut tail_len = tail.len();
-                if chunk::is_full(tail) {
-                    sealed = Some(r.drain(4..4 + tail_len).collect::<Vec<u8>>());
-                    tail_len = 0;
-                }
-                starts_tail = tail_len == 0;
-                // In place: the entry goes between the tail and the view.
-                r.splice(4 + tail_len..4 + tail_len, entry.iter().copied());
-                r[..4].copy_from_slice(&((tail_len + entry.len()) as u32).to_be_bytes());
-            });
+        let key = keys::conversation(&conv.id);
+        self.kv.update(&key, &mut |record| {
+            let Some(r) = record.as_mut() else {
+                return Ok(());
+            };
+            let (tail, _) = split(&key, r)?;
+            let mut tail_len = tail.len();
+            if chunk::is_full(tail) {
+                sealed = Some(r.drain(4..4 + tail_len).collect::<Vec<u8>>());
+                tail_len = 0;
+            }
+            starts_tail = tail_len == 0;
+            // In place: the entry goes between the tail and the view.
+            r.splice(4 + tail_len..4 + tail_len, entry.iter().copied());
+            r[..4].copy_from_slice(&((tail_len + entry.len()) as u32).to_be_bytes());
+            Ok(())
+        })?;
         if let Some(chunk) = sealed {
             self.kv
                 .put(keys::message_chunk(&conv.id, conv.chunk_start), chunk);
@@ -322,72 +437,93 @@ impl<K: Kv> Views<K> {
         }
         conv.message_count += 1;
         self.kv.update(&keys::message_index(&m.id), &mut |value| {
-            chunk::push_id(value.get_or_insert_with(Vec::new), &m.id, &conv.id, m.seq)
-        });
+            chunk::push_id(value.get_or_insert_with(Vec::new), &m.id, &conv.id, m.seq);
+            Ok(())
+        })
     }
 
     /// Rewrites the messages of `conv` with `after < seq < before` for which `change` returns `true`.
+    ///
+    /// # Errors
+    /// When the store cannot read a chunk, or a message in range (or the record) is corrupt.
     pub fn update_messages(
         &mut self,
         conv: &ConversationView,
         after: u64,
         before: u64,
         change: &mut dyn FnMut(&mut MessageView) -> bool,
-    ) {
+    ) -> Result<(), StoreError> {
         // A conversation without messages has no open chunk.
         if before <= after.saturating_add(1) || conv.chunk_start == 0 {
-            return;
+            return Ok(());
         }
-        let rewrite = |chunk: &[u8], change: &mut dyn FnMut(&mut MessageView) -> bool| {
+        let rewrite = |key: &[u8],
+                       chunk: &[u8],
+                       change: &mut dyn FnMut(&mut MessageView) -> bool|
+         -> Result<Option<Vec<u8>>, StoreError> {
             let mut rewritten = Vec::with_capacity(chunk.len());
             let mut changed = false;
             for (seq, raw) in chunk::entries(chunk) {
                 if after < seq && seq < before {
-                    if let Some(mut m) = decode::<MessageView>(raw) {
-                        if change(&mut m) {
-                            chunk::push(&mut rewritten, seq, &encode(&m));
-                            changed = true;
-                            continue;
-                        }
+                    let mut m: MessageView = decode(key, raw)?;
+                    if change(&mut m) {
+                        chunk::push(&mut rewritten, seq, &encode(&m));
+                        changed = true;
+                        continue;
                     }
                 }
                 chunk::push(&mut rewritten, seq, raw);
             }
-            changed.then_some(rewritten)
+            Ok(changed.then_some(rewritten))
         };
         let first = after.saturating_add(1);
         // Sealed chunks hold everything before the tail's first message.
         if first < conv.chunk_start {
-            let start = self.chunk_key_of(&conv.id, first);
+            let start = self.chunk_key_of(&conv.id, first)?;
             let end = keys::message_chunk(&conv.id, before.min(conv.chunk_start));
             let mut chunk_keys = Vec::new();
             self.kv.scan(&start, &end, false, &mut |k, _| {
                 chunk_keys.push(k.to_vec());
-                true
-            });
+                Ok(true)
+            })?;
             for key in chunk_keys {
                 self.kv.update(&key, &mut |value| {
-                    if let Some(new) = value.as_deref().and_then(|c| rewrite(c, change)) {
+                    let new = match value.as_deref() {
+                        Some(c) => rewrite(&key, c, change)?,
+                        None => None,
+                    };
+                    if let Some(new) = new {
                         *value = Some(new);
                     }
-                });
+                    Ok(())
+                })?;
             }
         }
         if before > conv.chunk_start {
-            self.kv
-                .update(&keys::conversation(&conv.id), &mut |record| {
-                    let Some((tail, view)) = record.as_deref().and_then(chunk::split_record) else {
-                        return;
-                    };
-                    if let Some(new) = rewrite(tail, change) {
-                        *record = Some(chunk::record(&new, view));
-                    }
-                });
+            let key = keys::conversation(&conv.id);
+            self.kv.update(&key, &mut |record| {
+                let Some(r) = record.as_deref() else {
+                    return Ok(());
+                };
+                let (tail, view) = split(&key, r)?;
+                if let Some(new) = rewrite(&key, tail, change)? {
+                    *record = Some(chunk::record(&new, view));
+                }
+                Ok(())
+            })?;
         }
+        Ok(())
     }
 
     /// Stores a changed message of `conv` in place.
-    pub fn put_message(&mut self, conv: &ConversationView, m: &MessageView) {
+    ///
+    /// # Errors
+    /// As [`Views::update_messages`].
+    pub fn put_message(
+        &mut self,
+        conv: &ConversationView,
+        m: &MessageView,
+    ) -> Result<(), StoreError> {
         self.update_messages(
             conv,
             m.seq.saturating_sub(1),
@@ -396,7 +532,7 @@ impl<K: Kv> Views<K> {
                 *stored = m.clone();
                 true
             },
-        );
+        )
     }
 
     pub fn put_client_key(
@@ -413,13 +549,24 @@ impl<K: Kv> Views<K> {
     }
 
     /// Counts `m` in (or out of) the live messages of its second of creation.
-    pub fn set_live_in_time_index(&mut self, m: &MessageView, live: bool) {
-        self.kv
-            .update(&keys::message_second(m.created_at.millis()), &mut |value| {
-                let n = value.as_deref().map_or(0, count);
-                let n = if live { n + 1 } else { n.saturating_sub(1) };
-                *value = (n > 0).then(|| n.to_be_bytes().to_vec());
-            });
+    ///
+    /// # Errors
+    /// When the store cannot read the counter or it is not 8 bytes.
+    pub fn set_live_in_time_index(
+        &mut self,
+        m: &MessageView,
+        live: bool,
+    ) -> Result<(), StoreError> {
+        let key = keys::message_second(m.created_at.millis());
+        self.kv.update(&key, &mut |value| {
+            let n = match value.as_deref() {
+                Some(v) => count(&key, v)?,
+                None => 0,
+            };
+            let n = if live { n + 1 } else { n.saturating_sub(1) };
+            *value = (n > 0).then(|| n.to_be_bytes().to_vec());
+            Ok(())
+        })
     }
 
     pub fn put_stats(&mut self, s: &StatsView) {

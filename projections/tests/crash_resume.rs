@@ -532,7 +532,7 @@ fn fold_in_memory(log: &[LogEntry]) -> (Views<MemKv>, Vec<(u64, Outcome)>) {
     let mut outcomes = Vec::new();
     for e in log {
         let outcome = match &e.event {
-            Some(env) => apply(&mut views, e.seq, env),
+            Some(env) => apply(&mut views, e.seq, env).unwrap(),
             None => Outcome::Skipped("not an event of this schema"),
         };
         outcomes.push((e.seq, outcome));
@@ -592,7 +592,7 @@ proptest! {
         let dir_a = tempfile::tempdir().unwrap();
         let a = open(dir_a.path());
         prop_assert_eq!(a.fold_batch(&log).unwrap(), reference.clone());
-        prop_assert_eq!(a.checkpoint(), last_seq);
+        prop_assert_eq!(a.checkpoint().unwrap(), last_seq);
 
         // B: batches of random sizes, reopening the store after each, with re-deliveries.
         let dir_b = tempfile::tempdir().unwrap();
@@ -610,26 +610,26 @@ proptest! {
             let outcomes = b.fold_batch(&log[from..end]).unwrap();
             // The re-delivered front is skipped; the rest folds as in the reference.
             prop_assert_eq!(&outcomes[..], &reference[start..end]);
-            prop_assert_eq!(b.checkpoint(), log[end - 1].seq);
+            prop_assert_eq!(b.checkpoint().unwrap(), log[end - 1].seq);
 
             // Stop the node and start it again on the same folder.
             drop(b);
             b = open(dir_b.path());
-            prop_assert_eq!(b.checkpoint(), log[end - 1].seq, "the checkpoint survives a restart");
+            prop_assert_eq!(b.checkpoint().unwrap(), log[end - 1].seq, "the checkpoint survives a restart");
 
             if batch == delivery.redeliver_after || (end == log.len() && !redelivered) {
-                let before = b.dump();
+                let before = b.dump().unwrap();
                 let outcomes = b.fold_batch(&log[from..end]).unwrap();
                 prop_assert!(outcomes.is_empty(), "a re-delivered batch folds nothing: {:?}", outcomes);
-                prop_assert_eq!(b.dump(), before);
+                prop_assert_eq!(b.dump().unwrap(), before);
                 redelivered = true;
             }
             start = end;
             batch += 1;
         }
 
-        let mut dump_a = a.dump();
-        prop_assert!(dump_a == b.dump(), "one batch and many batches disagree");
+        let mut dump_a = a.dump().unwrap();
+        prop_assert!(dump_a == b.dump().unwrap(), "one batch and many batches disagree");
         // The store's own format marker is not a view.
         prop_assert_eq!(dump_a.remove(keys::FORMAT), Some(b"postcard-3".to_vec()));
         prop_assert!(
@@ -672,13 +672,15 @@ fn diff(
 
 /// What API.md says of the views, checked on the whole folded state.
 fn check_invariants(views: &Views<MemKv>) -> Result<(), TestCaseError> {
-    let stats = views.stats();
-    let convs = views.conversations();
+    let stats = views.stats().unwrap();
+    let convs = views.conversations().unwrap();
     let mut live_total = 0;
     let mut by_status = BTreeMap::new();
     for c in &convs {
         *by_status.entry(c.status.as_str()).or_insert(0u64) += 1;
-        let messages: Vec<MessageView> = views.messages(&c.id, 0, u64::MAX, false, usize::MAX);
+        let messages: Vec<MessageView> = views
+            .messages(&c.id, 0, u64::MAX, false, usize::MAX)
+            .unwrap();
         let live: Vec<&MessageView> = messages.iter().filter(|m| !m.is_deleted).collect();
         live_total += live.len() as u64;
         prop_assert_eq!(
@@ -790,7 +792,7 @@ fn check_invariants(views: &Views<MemKv>) -> Result<(), TestCaseError> {
     }
     prop_assert_eq!(stats.total_messages, live_total, "stats total messages");
     prop_assert_eq!(
-        views.live_messages_since(Timestamp(0)),
+        views.live_messages_since(Timestamp(0)).unwrap(),
         live_total,
         "time index"
     );

@@ -8,11 +8,12 @@ use concierge_events::{
     ConversationCreated, Empty, Envelope, Event, MessageDeleted, MessageEdited, MessageSent,
     MessageType, MessagesRead, ParticipantJoined, Reaction, Role, Status, StatusChanged, Timestamp,
 };
+use concierge_projections::kv::{KvRead, Visit, VisitEntry};
 use concierge_projections::views::{
     BookingView, ConversationView, LastMessage, MessageView, ParticipantView, ReactionView,
     ReadPoint, ReadReceipt, StatsView,
 };
-use concierge_projections::{apply, MemKv, Outcome, Views};
+use concierge_projections::{apply, MemKv, Outcome, StoreError, Views};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -31,8 +32,8 @@ fn given(events: &[Envelope]) -> Views<MemKv> {
 
 /// Folds `env` at the sequence after the last folded one.
 fn when(views: &mut Views<MemKv>, env: &Envelope) -> Outcome {
-    let seq = views.checkpoint() + 1;
-    let outcome = apply(views, seq, env);
+    let seq = views.checkpoint().unwrap() + 1;
+    let outcome = apply(views, seq, env).unwrap();
     views.set_checkpoint(seq);
     outcome
 }
@@ -47,8 +48,8 @@ fn then_applied(views: &mut Views<MemKv>, env: &Envelope) {
 #[track_caller]
 fn then_skipped(views: &mut Views<MemKv>, env: &Envelope) -> &'static str {
     let before = views.kv.clone();
-    let seq = views.checkpoint() + 1;
-    let outcome = apply(views, seq, env);
+    let seq = views.checkpoint().unwrap() + 1;
+    let outcome = apply(views, seq, env).unwrap();
     let Outcome::Skipped(reason) = outcome else {
         panic!("expected {env:?} to be skipped, it applied");
     };
@@ -60,18 +61,21 @@ fn then_skipped(views: &mut Views<MemKv>, env: &Envelope) -> &'static str {
 fn conv(views: &Views<MemKv>, id: &str) -> ConversationView {
     views
         .conversation(id)
+        .unwrap()
         .unwrap_or_else(|| panic!("no conversation {id}"))
 }
 
 fn msg(views: &Views<MemKv>, id: &str) -> MessageView {
     views
         .message_by_id(id)
+        .unwrap()
         .unwrap_or_else(|| panic!("no message {id}"))
 }
 
 fn booking(views: &Views<MemKv>, id: &str) -> BookingView {
     views
         .booking(id)
+        .unwrap()
         .unwrap_or_else(|| panic!("no booking {id}"))
 }
 
@@ -389,7 +393,7 @@ fn booking_registered_by_the_api_creates_the_booking() {
             registered_at: t(5),
         }
     );
-    assert_eq!(views.stats(), StatsView::default());
+    assert_eq!(views.stats().unwrap(), StatsView::default());
 }
 
 #[test]
@@ -510,14 +514,14 @@ fn conversation_created_opens_the_conversation_of_the_booking() {
     );
     assert_eq!(booking(&views, "bk1").conversation_id, Some("c1".into()));
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 1,
             active: 1,
             ..StatsView::default()
         }
     );
-    assert_eq!(views.conversations().len(), 1);
+    assert_eq!(views.conversations().unwrap().len(), 1);
 }
 
 #[test]
@@ -544,9 +548,9 @@ fn conversation_created_with_an_admin_participant_uses_their_name() {
 fn a_second_conversation_for_a_booking_is_skipped() {
     let mut views = given(&opened());
     then_skipped(&mut views, &create("c2", "bk1", "Villa Rosa", &[&ann()]));
-    assert_eq!(views.conversation("c2"), None);
+    assert_eq!(views.conversation("c2").unwrap(), None);
     assert_eq!(booking(&views, "bk1").conversation_id, Some("c1".into()));
-    assert_eq!(views.stats().total_conversations, 1);
+    assert_eq!(views.stats().unwrap().total_conversations, 1);
 }
 
 #[test]
@@ -563,7 +567,7 @@ fn conversation_created_with_a_used_id_or_an_unknown_booking_is_skipped() {
     );
     then_skipped(&mut views, &create("c9", "bk9", "Booking bk9", &[&ann()]));
     assert_eq!(booking(&views, "bk2").conversation_id, None);
-    assert_eq!(views.stats().total_conversations, 1);
+    assert_eq!(views.stats().unwrap().total_conversations, 1);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -642,7 +646,7 @@ fn message_sent_stores_the_message_and_counts_it_unread_for_the_others() {
             client_message_id: None,
         }
     );
-    assert_eq!(views.locate("m1"), Some(("c1".into(), 4)));
+    assert_eq!(views.locate("m1").unwrap(), Some(("c1".into(), 4)));
     let c = conv(&views, "c1");
     assert_eq!(c.unread, unread(&[("adm1", 1), ("cus1", 0)]));
     assert_eq!(
@@ -671,7 +675,7 @@ fn message_sent_stores_the_message_and_counts_it_unread_for_the_others() {
         "an admin who has not joined has read nothing"
     );
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 1,
             active: 1,
@@ -679,7 +683,7 @@ fn message_sent_stores_the_message_and_counts_it_unread_for_the_others() {
             ..StatsView::default()
         }
     );
-    assert_eq!(views.live_messages_since(t(10)), 1);
+    assert_eq!(views.live_messages_since(t(10)).unwrap(), 1);
 }
 
 #[test]
@@ -698,7 +702,10 @@ fn message_sent_keeps_type_attachments_reply_and_client_key_as_given() {
     assert_eq!(m.reply_to, Some("m1".into()));
     assert_eq!(m.client_message_id, Some("k-1".into()));
     assert_eq!(m.content, "");
-    assert_eq!(views.client_key("c1", "cus1", "k-1"), Some("m2".into()));
+    assert_eq!(
+        views.client_key("c1", "cus1", "k-1").unwrap(),
+        Some("m2".into())
+    );
     let last = conv(&views, "c1").last_message.unwrap();
     assert_eq!(
         (last.id.as_str(), last.message_type),
@@ -800,7 +807,7 @@ fn message_sent_by_a_customer_who_is_not_a_participant_is_skipped() {
         &mut views,
         &send("c9", &ann(), "m1", "unknown conversation"),
     );
-    assert_eq!(views.message_by_id("m1"), None);
+    assert_eq!(views.message_by_id("m1").unwrap(), None);
 }
 
 #[test]
@@ -815,7 +822,7 @@ fn message_sent_to_a_closed_conversation_is_skipped() {
     let reason = then_skipped(&mut views, &send("c1", &ann(), "m1", "anyone?").at(10));
     assert!(reason.contains("closed"), "{reason}");
     then_skipped(&mut views, &send("c1", &bo(), "m2", "admin too").at(11));
-    assert_eq!(views.stats().total_messages, 0);
+    assert_eq!(views.stats().unwrap().total_messages, 0);
 }
 
 #[test]
@@ -849,13 +856,19 @@ fn message_sent_to_an_archived_conversation_makes_it_active() {
         Status::Archived,
     )
     .at(5)]));
-    assert_eq!((views.stats().active, views.stats().archived), (0, 1));
+    assert_eq!(
+        (
+            views.stats().unwrap().active,
+            views.stats().unwrap().archived
+        ),
+        (0, 1)
+    );
     then_applied(&mut views, &send("c1", &ann(), "m1", "back again").at(10));
     let c = conv(&views, "c1");
     assert_eq!(c.status, Status::Active);
     assert_eq!(c.updated_at, t(10));
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 1,
             active: 1,
@@ -879,11 +892,20 @@ fn message_sent_with_a_used_client_key_by_the_same_sender_is_skipped() {
     // Another sender, or another conversation, may use the same key.
     then_applied(&mut views, &send("c1", &bo(), "m3", "hi").key("k1"));
     then_applied(&mut views, &send("c2", &ann(), "m4", "hi").key("k1"));
-    assert_eq!(views.client_key("c1", "cus1", "k1"), Some("m1".into()));
-    assert_eq!(views.client_key("c1", "adm1", "k1"), Some("m3".into()));
-    assert_eq!(views.client_key("c2", "cus1", "k1"), Some("m4".into()));
-    assert_eq!(views.message_by_id("m2"), None);
-    assert_eq!(views.stats().total_messages, 3);
+    assert_eq!(
+        views.client_key("c1", "cus1", "k1").unwrap(),
+        Some("m1".into())
+    );
+    assert_eq!(
+        views.client_key("c1", "adm1", "k1").unwrap(),
+        Some("m3".into())
+    );
+    assert_eq!(
+        views.client_key("c2", "cus1", "k1").unwrap(),
+        Some("m4".into())
+    );
+    assert_eq!(views.message_by_id("m2").unwrap(), None);
+    assert_eq!(views.stats().unwrap().total_messages, 3);
 }
 
 #[test]
@@ -923,7 +945,7 @@ fn first_response_time_runs_from_the_first_customer_message_to_the_first_admin_r
     let c = conv(&views, "c1");
     assert_eq!(c.first_customer_message_at, Some(t(10)));
     assert_eq!(c.first_admin_reply_at, Some(t(70)));
-    let stats = views.stats();
+    let stats = views.stats().unwrap();
     assert_eq!(
         (stats.first_response_ms_sum, stats.first_response_count),
         (60_000, 1)
@@ -937,7 +959,7 @@ fn first_response_time_runs_from_the_first_customer_message_to_the_first_admin_r
     ] {
         then_applied(&mut views, &env);
     }
-    let stats = views.stats();
+    let stats = views.stats().unwrap();
     assert_eq!(
         (stats.first_response_ms_sum, stats.first_response_count),
         (85_000, 2)
@@ -983,7 +1005,7 @@ fn message_edited_by_its_sender_changes_content_and_last_message() {
     let c = conv(&views, "c1");
     assert_eq!(c.last_message.unwrap().content, "two, edited");
     assert_eq!(c.updated_at, t(40));
-    assert_eq!(views.stats().total_messages, 2);
+    assert_eq!(views.stats().unwrap().total_messages, 2);
 }
 
 #[test]
@@ -1065,8 +1087,8 @@ fn message_deleted_blanks_the_message_and_drops_it_from_unread_counts() {
     assert_eq!((c.message_count, c.live_count), (2, 1));
     assert_eq!(c.last_message.as_ref().map(|l| l.id.as_str()), Some("m2"));
     assert_eq!(c.updated_at, t(30));
-    assert_eq!(views.stats().total_messages, 1);
-    assert_eq!(views.live_messages_since(t(0)), 1);
+    assert_eq!(views.stats().unwrap().total_messages, 1);
+    assert_eq!(views.live_messages_since(t(0)).unwrap(), 1);
     assert_eq!(c.unread_for("adm9"), 1);
 }
 
@@ -1102,8 +1124,8 @@ fn message_deleted_last_message_falls_back_to_the_newest_live_message() {
     assert_eq!((c.message_count, c.live_count), (3, 0));
     assert_eq!(c.last_message_seq, 5);
     assert_eq!(c.updated_at, t(60));
-    assert_eq!(views.stats().total_messages, 0);
-    assert_eq!(views.live_messages_since(t(0)), 0);
+    assert_eq!(views.stats().unwrap().total_messages, 0);
+    assert_eq!(views.live_messages_since(t(0)).unwrap(), 0);
 }
 
 #[test]
@@ -1118,7 +1140,7 @@ fn message_deleted_twice_by_another_customer_or_unknown_is_skipped() {
     then_skipped(&mut views, &delete("c1", &customer("cus2"), "m1"));
     then_skipped(&mut views, &delete("c1", &ann(), "m9"));
     then_skipped(&mut views, &delete("c9", &ann(), "m1"));
-    assert_eq!(views.stats().total_messages, 1);
+    assert_eq!(views.stats().unwrap().total_messages, 1);
     assert_eq!(conv(&views, "c1").updated_at, t(30));
 }
 
@@ -1238,7 +1260,9 @@ fn messages_read_below_the_current_read_point_changes_nothing() {
         read("c1", &bo(), 5).at(30),
     ]));
     let conv_before = conv(&views, "c1");
-    let messages_before = views.messages("c1", 0, u64::MAX, false, usize::MAX);
+    let messages_before = views
+        .messages("c1", 0, u64::MAX, false, usize::MAX)
+        .unwrap();
     for up_to in [5, 4, 0] {
         assert_eq!(
             then_skipped(&mut views, &read("c1", &bo(), up_to).at(40)),
@@ -1246,7 +1270,9 @@ fn messages_read_below_the_current_read_point_changes_nothing() {
         );
         assert_eq!(conv(&views, "c1"), conv_before, "read up to {up_to}");
         assert_eq!(
-            views.messages("c1", 0, u64::MAX, false, usize::MAX),
+            views
+                .messages("c1", 0, u64::MAX, false, usize::MAX)
+                .unwrap(),
             messages_before
         );
     }
@@ -1312,7 +1338,7 @@ fn conversation_status_changed_moves_the_stats_between_statuses() {
     );
     assert_eq!(c.participants, vec![ann_joined_at_1()]);
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 1,
             archived: 1,
@@ -1330,7 +1356,7 @@ fn conversation_status_changed_moves_the_stats_between_statuses() {
         &status("c1", &bo(), Status::Archived, Status::Closed).at(20),
     );
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 1,
             closed: 1,
@@ -1345,7 +1371,7 @@ fn conversation_status_changed_moves_the_stats_between_statuses() {
     let c = conv(&views, "c1");
     assert_eq!((c.status, c.updated_at), (Status::Active, t(30)));
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 1,
             active: 1,
@@ -1369,7 +1395,7 @@ fn stats_count_conversations_by_status_across_conversations() {
         status("c3", &bo(), Status::Active, Status::Archived),
     ]));
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 3,
             active: 1,
@@ -1393,7 +1419,7 @@ fn admin_broadcast_counts_a_broadcast_and_nothing_else() {
         &broadcast(&bo(), "Maintenance at noon", Audience::All).at(20),
     );
     assert_eq!(
-        views.stats(),
+        views.stats().unwrap(),
         StatsView {
             total_conversations: 1,
             active: 1,
@@ -1471,7 +1497,9 @@ fn five_messages() -> Views<MemKv> {
 #[test]
 fn views_messages_pages_by_seq_bounds_direction_and_limit() {
     let views = five_messages();
-    let all = |after, before, reverse, limit| views.messages("c1", after, before, reverse, limit);
+    let all = |after, before, reverse, limit| {
+        views.messages("c1", after, before, reverse, limit).unwrap()
+    };
     assert_eq!(
         ids(&all(0, u64::MAX, false, 100)),
         ["m1", "m2", "m3", "m4", "m5"]
@@ -1485,8 +1513,14 @@ fn views_messages_pages_by_seq_bounds_direction_and_limit() {
     assert_eq!(ids(&all(4, 5, false, 100)), Vec::<&str>::new());
     assert_eq!(ids(&all(5, 4, false, 100)), Vec::<&str>::new());
     assert_eq!(ids(&all(0, u64::MAX, false, 0)), Vec::<&str>::new());
-    assert_eq!(ids(&views.messages("c2", 0, u64::MAX, false, 100)), ["n1"]);
-    assert_eq!(views.messages("c9", 0, u64::MAX, false, 100), vec![]);
+    assert_eq!(
+        ids(&views.messages("c2", 0, u64::MAX, false, 100).unwrap()),
+        ["n1"]
+    );
+    assert_eq!(
+        views.messages("c9", 0, u64::MAX, false, 100).unwrap(),
+        vec![]
+    );
     assert_eq!(all(0, u64::MAX, false, 100)[2].seq, 5);
 }
 
@@ -1494,7 +1528,7 @@ fn views_messages_pages_by_seq_bounds_direction_and_limit() {
 fn views_messages_keep_deleted_messages_in_place() {
     let mut views = five_messages();
     then_applied(&mut views, &delete("c1", &ann(), "m3"));
-    let page = views.messages("c1", 0, u64::MAX, false, 100);
+    let page = views.messages("c1", 0, u64::MAX, false, 100).unwrap();
     assert_eq!(ids(&page), ["m1", "m2", "m3", "m4", "m5"]);
     assert!(page[2].is_deleted);
 }
@@ -1502,19 +1536,21 @@ fn views_messages_keep_deleted_messages_in_place() {
 #[test]
 fn live_messages_since_counts_live_messages_created_in_its_second_or_after() {
     let mut views = five_messages();
-    assert_eq!(views.live_messages_since(t(0)), 6);
+    assert_eq!(views.live_messages_since(t(0)).unwrap(), 6);
     then_applied(&mut views, &delete("c1", &ann(), "m2").at(70));
-    assert_eq!(views.live_messages_since(t(0)), 5);
-    assert_eq!(views.live_messages_since(t(20)), 4);
-    assert_eq!(views.live_messages_since(t(30)), 4);
+    assert_eq!(views.live_messages_since(t(0)).unwrap(), 5);
+    assert_eq!(views.live_messages_since(t(20)).unwrap(), 4);
+    assert_eq!(views.live_messages_since(t(30)).unwrap(), 4);
     // Counted by whole seconds of creation: the message at t(30) is in the second of t(30) + 999 ms.
     assert_eq!(
-        views.live_messages_since(Timestamp(t(30).millis() + 999)),
+        views
+            .live_messages_since(Timestamp(t(30).millis() + 999))
+            .unwrap(),
         4
     );
-    assert_eq!(views.live_messages_since(t(31)), 3);
-    assert_eq!(views.live_messages_since(t(60)), 1);
-    assert_eq!(views.live_messages_since(t(61)), 0);
+    assert_eq!(views.live_messages_since(t(31)).unwrap(), 3);
+    assert_eq!(views.live_messages_since(t(60)).unwrap(), 1);
+    assert_eq!(views.live_messages_since(t(61)).unwrap(), 0);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1547,9 +1583,15 @@ fn long_conversations_page_exactly_as_their_log_across_chunks() {
     let (views, c1) = two_long_conversations();
     let seqs = |page: &[MessageView]| page.iter().map(|m| m.seq).collect::<Vec<_>>();
     let all: Vec<u64> = c1.iter().map(|(s, _, _)| *s).collect();
-    assert_eq!(seqs(&views.messages("c1", 0, u64::MAX, false, 1000)), all);
+    assert_eq!(
+        seqs(&views.messages("c1", 0, u64::MAX, false, 1000).unwrap()),
+        all
+    );
     assert_eq!(conv(&views, "c1").message_count, 100);
-    assert_eq!(views.messages("c2", 0, u64::MAX, true, 1000).len(), 100);
+    assert_eq!(
+        views.messages("c2", 0, u64::MAX, true, 1000).unwrap().len(),
+        100
+    );
     // Every window, both directions, with and without a limit.
     for (after, before) in [
         (0, 40),
@@ -1566,33 +1608,40 @@ fn long_conversations_page_exactly_as_their_log_across_chunks() {
             .filter(|s| *s > after && *s < before)
             .collect();
         assert_eq!(
-            seqs(&views.messages("c1", after, before, false, 1000)),
+            seqs(&views.messages("c1", after, before, false, 1000).unwrap()),
             inside
         );
         let newest_first: Vec<u64> = inside.iter().rev().copied().collect();
         assert_eq!(
-            seqs(&views.messages("c1", after, before, true, 1000)),
+            seqs(&views.messages("c1", after, before, true, 1000).unwrap()),
             newest_first
         );
         let first_five: Vec<u64> = inside.iter().take(5).copied().collect();
         assert_eq!(
-            seqs(&views.messages("c1", after, before, false, 5)),
+            seqs(&views.messages("c1", after, before, false, 5).unwrap()),
             first_five
         );
         let last_five: Vec<u64> = newest_first.iter().take(5).copied().collect();
         assert_eq!(
-            seqs(&views.messages("c1", after, before, true, 5)),
+            seqs(&views.messages("c1", after, before, true, 5).unwrap()),
             last_five
         );
     }
     for (seq, id, sender) in &c1 {
-        assert_eq!(views.locate(id), Some(("c1".to_string(), *seq)));
-        let m = views.message("c1", *seq).unwrap();
+        assert_eq!(views.locate(id).unwrap(), Some(("c1".to_string(), *seq)));
+        let m = views.message("c1", *seq).unwrap().unwrap();
         assert_eq!((&m.id, &m.sender), (id, sender));
     }
-    assert_eq!(views.message("c1", c1[5].0 + 1), None, "that seq is c2's");
-    assert_eq!(views.locate("n99").map(|(c, _)| c), Some("c2".to_string()));
-    assert_eq!(views.locate("01JD000000ZZZZZZZZZZZZZZZZ"), None);
+    assert_eq!(
+        views.message("c1", c1[5].0 + 1).unwrap(),
+        None,
+        "that seq is c2's"
+    );
+    assert_eq!(
+        views.locate("n99").unwrap().map(|(c, _)| c),
+        Some("c2".to_string())
+    );
+    assert_eq!(views.locate("01JD000000ZZZZZZZZZZZZZZZZ").unwrap(), None);
 }
 
 #[test]
@@ -1605,11 +1654,16 @@ fn long_messages_start_chunks_early_so_no_chunk_is_a_large_write() {
         events.push(send("c1", &ann(), &format!("s{i}"), "short"));
     }
     let views = given(&events);
-    let page = views.messages("c1", 0, u64::MAX, false, 100);
+    let page = views.messages("c1", 0, u64::MAX, false, 100).unwrap();
     assert_eq!(page.len(), 24);
     assert_eq!(page[23].id, "s11");
     for m in &page {
-        assert_eq!(views.message_by_id(&m.id).as_ref(), Some(m), "{}", m.id);
+        assert_eq!(
+            views.message_by_id(&m.id).unwrap().as_ref(),
+            Some(m),
+            "{}",
+            m.id
+        );
     }
     let chunks: Vec<usize> = views
         .kv
@@ -1640,7 +1694,7 @@ fn changes_to_old_messages_land_in_their_chunk_only() {
     assert!(msg(&views, first_bo).is_edited);
     assert_eq!(msg(&views, later_bo).reactions.len(), 1);
     assert!(msg(&views, mid_ann).is_deleted);
-    let page = views.messages("c1", 0, u64::MAX, false, 1000);
+    let page = views.messages("c1", 0, u64::MAX, false, 1000).unwrap();
     assert_eq!(page.len(), 100);
     assert_eq!(page.iter().filter(|m| m.is_edited).count(), 1);
     assert_eq!(page.iter().filter(|m| m.is_deleted).count(), 1);
@@ -1655,6 +1709,7 @@ fn changes_to_old_messages_land_in_their_chunk_only() {
     then_applied(&mut views, &read("c1", &cy(), *up_to + 1));
     let receipted: Vec<String> = views
         .messages("c1", 0, u64::MAX, false, 1000)
+        .unwrap()
         .into_iter()
         .filter(|m| m.read_by.iter().any(|r| r.user == "adm2"))
         .map(|m| m.id)
@@ -1684,12 +1739,12 @@ impl CommitBetweenReads {
     }
 }
 
-impl concierge_projections::kv::KvRead for CommitBetweenReads {
-    fn get(&self, key: &[u8]) -> Option<Vec<u8>> {
+impl KvRead for CommitBetweenReads {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         self.now().get(key)
     }
 
-    fn read(&self, key: &[u8], visit: &mut dyn FnMut(Option<&[u8]>)) {
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
         self.now().read(key, visit)
     }
 
@@ -1698,8 +1753,8 @@ impl concierge_projections::kv::KvRead for CommitBetweenReads {
         start: &[u8],
         end: &[u8],
         reverse: bool,
-        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
-    ) {
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError> {
         self.now().scan(start, end, reverse, visit)
     }
 }
@@ -1726,20 +1781,24 @@ fn a_reader_racing_the_fold_that_seals_a_chunk_sees_each_message_once() {
         })
     };
     let expected: Vec<String> = (0..32).map(|i| format!("m{i}")).collect();
-    let forward = racing(&full.kv).messages("c1", 0, u64::MAX, false, 1000);
+    let forward = racing(&full.kv)
+        .messages("c1", 0, u64::MAX, false, 1000)
+        .unwrap();
     assert_eq!(
         forward.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
         expected
     );
     let mut newest_first = expected.clone();
     newest_first.reverse();
-    let backward = racing(&full.kv).messages("c1", 0, u64::MAX, true, 1000);
+    let backward = racing(&full.kv)
+        .messages("c1", 0, u64::MAX, true, 1000)
+        .unwrap();
     assert_eq!(
         backward.iter().map(|m| m.id.clone()).collect::<Vec<_>>(),
         newest_first
     );
     // A conversation view read before the sealing still finds a message that has moved.
     let moved = conv_before.chunk_start + 4;
-    let found = racing(&sealed.kv).message_in(&conv_before, moved);
+    let found = racing(&sealed.kv).message_in(&conv_before, moved).unwrap();
     assert_eq!(found.map(|m| m.id), Some("m4".to_string()));
 }

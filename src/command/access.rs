@@ -45,7 +45,7 @@ pub fn known(app: &AppState, id: &str) -> Result<ConversationView> {
     conversation_id(id, "conversationId")?;
     app.views
         .views()
-        .conversation(id)
+        .conversation(id)?
         .ok_or_else(|| CommandError::NotFound("conversation not found".into()))
 }
 

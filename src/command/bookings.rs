@@ -79,7 +79,11 @@ pub async fn register<E: From<CommandError>>(
     }
     super::take_write(app, caller)?;
     let input = body()?;
-    let existing = app.views.views().booking(booking_id);
+    let existing = app
+        .views
+        .views()
+        .booking(booking_id)
+        .map_err(CommandError::from)?;
     if let Some(b) = &existing {
         if b.conversation_id.is_some() && b.customer_id != input.customer_id {
             return Err(conflict().into());
@@ -104,6 +108,7 @@ pub async fn register<E: From<CommandError>>(
         .views
         .views()
         .booking(booking_id)
+        .map_err(CommandError::from)?
         .ok_or(CommandError::NotFolded { seq: ack.seq })?;
     if now.customer_id != input.customer_id {
         // A conversation was created for the previous customer before this event was folded.

@@ -27,12 +27,11 @@ pub async fn get_or_create(
         ));
     }
     let booking = owned_booking(app, caller, booking_id).await?;
-    let views = app.views.views();
-    if let Some(conv) = booking
-        .conversation_id
-        .as_deref()
-        .and_then(|id| views.conversation(id))
-    {
+    let existing = match booking.conversation_id.as_deref() {
+        Some(id) => app.views.views().conversation(id)?,
+        None => None,
+    };
+    if let Some(conv) = existing {
         let conv = join_if_admin(app, caller, conv).await?;
         return Ok((conv, false));
     }
@@ -72,11 +71,11 @@ pub async fn get_or_create(
     )
     .await?;
     let views = app.views.views();
-    let conv = views
-        .booking(booking_id)
-        .and_then(|b| b.conversation_id)
-        .and_then(|id| views.conversation(&id))
-        .ok_or(CommandError::NotFolded { seq: ack.seq })?;
+    let conv = match views.booking(booking_id)?.and_then(|b| b.conversation_id) {
+        Some(id) => views.conversation(&id)?,
+        None => None,
+    }
+    .ok_or(CommandError::NotFolded { seq: ack.seq })?;
     let created = !ack.duplicate && conv.id == conversation_id;
     if created {
         return Ok((conv, true));
@@ -90,7 +89,7 @@ pub async fn get_or_create(
 async fn owned_booking(app: &AppState, caller: &Caller, booking_id: &str) -> Result<BookingView> {
     let not_found = || CommandError::NotFound("booking not found".into());
     let forbidden = || CommandError::Forbidden("This booking belongs to another customer".into());
-    let existing = app.views.views().booking(booking_id);
+    let existing = app.views.views().booking(booking_id)?;
     match caller.role {
         Role::Service => {
             existing.ok_or_else(not_found)?;
@@ -138,7 +137,7 @@ async fn register_by_token(
     .await?;
     app.views
         .views()
-        .booking(booking_id)
+        .booking(booking_id)?
         .ok_or(CommandError::NotFolded { seq: ack.seq })
 }
 
@@ -173,7 +172,7 @@ pub(crate) async fn join_if_admin(
     let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
     app.views
         .views()
-        .conversation(&conv.id)
+        .conversation(&conv.id)?
         .ok_or(CommandError::NotFolded { seq: ack.seq })
 }
 
@@ -229,5 +228,6 @@ pub async fn set_status<E: From<CommandError>>(
         .views
         .views()
         .conversation(&conv.id)
+        .map_err(CommandError::from)?
         .ok_or(CommandError::NotFolded { seq: ack.seq })?)
 }

@@ -62,8 +62,8 @@ fn load(
     check_ids(conversation_id, message_id)?;
     let conv = access::known(app, conversation_id)?;
     let views = app.views.views();
-    let message = match views.locate(message_id) {
-        Some((c, seq)) if c == conv.id => views.message_in(&conv, seq),
+    let message = match views.locate(message_id)? {
+        Some((c, seq)) if c == conv.id => views.message_in(&conv, seq)?,
         _ => None,
     }
     .ok_or_else(|| CommandError::NotFound("message not found".into()))?;
@@ -84,7 +84,7 @@ async fn change(
     let message = app
         .views
         .views()
-        .message_by_id(message_id)
+        .message_by_id(message_id)?
         .ok_or(CommandError::NotFolded { seq: ack.seq })?;
     Ok((message, event.at))
 }
@@ -269,12 +269,14 @@ fn conflicts(conv: &ConversationView, message: &MessageView) -> Result<()> {
     Ok(())
 }
 
-/// Why a published change was skipped by the fold: the log ordered a delete or a close before it.
+/// Why a published change was skipped by the fold: the log ordered a delete or a close before it
+/// (or, when the views cannot be read, a 500 that says so).
 fn settled_by_log(app: &AppState, conversation_id: &str) -> CommandError {
-    let closed = app
-        .views
-        .views()
-        .conversation(conversation_id)
-        .is_some_and(|c| c.status == Status::Closed);
-    CommandError::Conflict(if closed { CLOSED } else { DELETED }.into())
+    match app.views.views().conversation(conversation_id) {
+        Ok(conv) => {
+            let closed = conv.is_some_and(|c| c.status == Status::Closed);
+            CommandError::Conflict(if closed { CLOSED } else { DELETED }.into())
+        }
+        Err(e) => e.into(),
+    }
 }

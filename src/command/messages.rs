@@ -216,8 +216,10 @@ pub async fn send<E: From<CommandError>>(
     body: impl FnOnce() -> std::result::Result<SendInput, E>,
 ) -> std::result::Result<(MessageView, bool), E> {
     let conv = access::conversation(app, caller, conversation_id)?;
-    if let Some(original) = key_hint.and_then(|k| original(app, &conv, caller, k)) {
-        return Ok((original, false));
+    if let Some(key) = key_hint {
+        if let Some(original) = original(app, &conv, caller, key)? {
+            return Ok((original, false));
+        }
     }
     super::take_send(app, caller)?;
     let input = body()?;
@@ -226,7 +228,12 @@ pub async fn send<E: From<CommandError>>(
     }
     if let Some(reply_to) = &input.reply_to {
         let views = app.views.views();
-        if views.locate(reply_to).map(|(c, _)| c) != Some(conv.id.clone()) {
+        if views
+            .locate(reply_to)
+            .map_err(CommandError::from)?
+            .map(|(c, _)| c)
+            != Some(conv.id.clone())
+        {
             return Err(invalid("replyTo must be a message of this conversation").into());
         }
     }
@@ -255,8 +262,10 @@ pub async fn send<E: From<CommandError>>(
     let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
     let views = app.views.views();
     let stored = match &input.client_message_id {
-        Some(key) => original(app, &conv, caller, key),
-        None => views.message_by_id(&message_id),
+        Some(key) => original(app, &conv, caller, key)?,
+        None => views
+            .message_by_id(&message_id)
+            .map_err(CommandError::from)?,
     };
     match stored {
         Some(m) => {
@@ -264,7 +273,7 @@ pub async fn send<E: From<CommandError>>(
             Ok((m, created))
         }
         // The fold skipped it: the log ordered a close before this send.
-        None => match views.conversation(&conv.id) {
+        None => match views.conversation(&conv.id).map_err(CommandError::from)? {
             Some(c) if c.status == Status::Closed => {
                 Err(CommandError::Conflict("the conversation is closed".into()).into())
             }
@@ -282,16 +291,21 @@ pub fn client_msg_id(conversation_id: &str, sender: &str, key: &str) -> String {
     )
 }
 
+/// The message the caller's client key already produced in `conv`, if any.
+///
+/// # Errors
+/// 500 when the views cannot be read.
 fn original(
     app: &AppState,
     conv: &ConversationView,
     caller: &Caller,
     key: &str,
-) -> Option<MessageView> {
+) -> Result<Option<MessageView>> {
     let views = app.views.views();
-    views
-        .client_key(&conv.id, &caller.user_id, key)
-        .and_then(|id| views.message_by_id(&id))
+    match views.client_key(&conv.id, &caller.user_id, key)? {
+        Some(id) => Ok(views.message_by_id(&id)?),
+        None => Ok(None),
+    }
 }
 
 /// The answer to marking a conversation read.
@@ -356,7 +370,7 @@ pub async fn mark_loaded_read(
     let now = app
         .views
         .views()
-        .conversation(&conv.id)
+        .conversation(&conv.id)?
         .ok_or(CommandError::NotFolded { seq: ack.seq })?;
     Ok(ReadOutcome {
         unread_count: now.unread_for(&caller.user_id),

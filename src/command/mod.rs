@@ -23,13 +23,14 @@ use crate::auth::Caller;
 use crate::log::{Ack, LogError};
 use crate::state::AppState;
 use concierge_events::{Envelope, Event, Timestamp};
+use concierge_projections::StoreError;
 use std::time::Duration;
 
 /// How long a writer waits for its own event to be folded before giving up on the answer.
 const FOLD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a command was refused. Each variant documents its status; only `Unavailable` and `NotFolded`
-/// are worth retrying unchanged.
+/// Why a command was refused. Each variant documents its status; only `Unavailable`, `NotFolded`
+/// and `Store` are worth retrying unchanged.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
     /// 400 `validation_failed`: the message names the field or parameter.
@@ -57,6 +58,21 @@ pub enum CommandError {
     /// 500 `internal`: the event is in the log (seq) but this node has not folded it in time.
     #[error("internal error")]
     NotFolded { seq: u64 },
+    /// 500 `internal`: this node's views could not be read (a disk fault or a corrupt value), so
+    /// nothing about the resource is known, not even that it is absent. Its text says nothing of
+    /// the cause; the cause is logged where it is made (see the `From` impl). A retry may reach a
+    /// healthy node.
+    #[error("internal error")]
+    Store(#[source] StoreError),
+}
+
+/// Every read of the views a command (or an HTTP read path) makes goes through here, so each
+/// failure is logged once, with its source, before it becomes a generic 500.
+impl From<StoreError> for CommandError {
+    fn from(e: StoreError) -> CommandError {
+        tracing::error!(error = %e, "cannot read the views");
+        CommandError::Store(e)
+    }
 }
 
 impl CommandError {
@@ -69,7 +85,7 @@ impl CommandError {
             CommandError::Conflict(_) => "conflict",
             CommandError::RateLimited { .. } => "rate_limited",
             CommandError::Unavailable(_) => "unavailable",
-            CommandError::NotFolded { .. } => "internal",
+            CommandError::NotFolded { .. } | CommandError::Store(_) => "internal",
         }
     }
 }

@@ -57,7 +57,7 @@ async fn test_messaging(State(app): State<AppState>) -> Result<Response, ApiErro
         })
     })
     .await?;
-    let conv = app.views.views().conversation(&conv.id).unwrap_or(conv);
+    let conv = app.views.views().conversation(&conv.id)?.unwrap_or(conv);
     Ok(ok(
         StatusCode::CREATED,
         "Test data created",

@@ -5,6 +5,7 @@ use crate::command::CommandError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use concierge_projections::StoreError;
 use serde_json::json;
 
 /// Everything an HTTP request can fail with. Each maps to one status and `error` code of API.md.
@@ -56,9 +57,19 @@ impl ApiError {
                 CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
                 CommandError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
                 CommandError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
-                CommandError::NotFolded { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+                CommandError::NotFolded { .. } | CommandError::Store(_) => {
+                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+                }
             },
         }
+    }
+}
+
+/// A read of the views by an HTTP handler fails like one by a command: logged with its source
+/// there, answered 500 `internal` with a message that names nothing of it.
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        ApiError::Command(CommandError::from(e))
     }
 }
 

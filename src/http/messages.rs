@@ -41,7 +41,7 @@ pub async fn list(
     let conv = access::conversation(&app, &caller, &id)?;
     let before_seq = match &before {
         None => None,
-        Some(b) => match app.views.views().locate(b) {
+        Some(b) => match app.views.views().locate(b)? {
             Some((c, seq)) if c == conv.id => Some(seq),
             _ => {
                 return Err(ApiError::Invalid(
@@ -56,12 +56,12 @@ pub async fn list(
 
     let views = app.views.views();
     let total = views
-        .conversation(&conv.id)
+        .conversation(&conv.id)?
         .map_or(conv.message_count, |c| c.message_count);
     let pages = total.div_ceil(limit);
     let (mut items, has_more) = match (page, before_seq) {
         (_, Some(seq)) => {
-            let mut items = views.messages(&conv.id, 0, seq, true, limit as usize + 1);
+            let mut items = views.messages(&conv.id, 0, seq, true, limit as usize + 1)?;
             let more = items.len() > limit as usize;
             items.truncate(limit as usize);
             (items, more)
@@ -72,7 +72,7 @@ pub async fn list(
             let newest = if skip as u64 >= total {
                 Vec::new()
             } else {
-                views.messages(&conv.id, 0, u64::MAX, true, end)
+                views.messages(&conv.id, 0, u64::MAX, true, end)?
             };
             (newest.into_iter().skip(skip).collect(), page < pages)
         }

@@ -83,7 +83,10 @@ pub async fn history(
     }
     let then = history::at(&app.log, &id, moment)
         .await
-        .map_err(CommandError::Unavailable)?
+        .map_err(|e| match e {
+            history::HistoryError::Log(e) => CommandError::Unavailable(e),
+            history::HistoryError::Store(e) => CommandError::from(e),
+        })?
         .ok_or_else(|| {
             CommandError::NotFound("the conversation did not exist at that moment".into())
         })?;
@@ -115,6 +118,6 @@ struct HistoryOut {
 fn known(app: &AppState, id: &str) -> Result<ConversationView, ApiError> {
     app.views
         .views()
-        .conversation(id)
+        .conversation(id)?
         .ok_or_else(|| CommandError::NotFound("conversation not found".into()).into())
 }

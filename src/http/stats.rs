@@ -20,8 +20,8 @@ pub async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Respon
         .into());
     }
     let views = app.views.views();
-    let s = views.stats();
-    let last_24h = views.live_messages_since(Timestamp(Timestamp::now().millis() - DAY_MS));
+    let s = views.stats()?;
+    let last_24h = views.live_messages_since(Timestamp(Timestamp::now().millis() - DAY_MS))?;
     let online = app.realtime.presence.online();
     let avg = (s.first_response_count > 0)
         .then(|| s.first_response_ms_sum as f64 / s.first_response_count as f64 / 1000.0);

@@ -11,7 +11,7 @@ use crate::render;
 use concierge_events::{Audience, Envelope, Event};
 use concierge_projections::kv::KvRead;
 use concierge_projections::views::{ConversationView, MessageView};
-use concierge_projections::Views;
+use concierge_projections::{StoreError, Views};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -70,15 +70,23 @@ fn room_and_users(conv: &ConversationView, admins: bool) -> Vec<Target> {
 }
 
 /// The deliveries of one folded event, from the views as they are now.
-pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delivery> {
-    let conv = env
-        .conversation_id
-        .as_deref()
-        .and_then(|id| views.conversation(id));
-    match (&env.event, conv) {
+///
+/// # Errors
+/// When the views cannot be read: who the event reaches, and with what, is then unknown, so live
+/// fan-out logs it and skips the event's deliveries, and `resume` refuses with `internal`.
+pub fn plan<K: KvRead>(
+    seq: u64,
+    env: &Envelope,
+    views: &Views<K>,
+) -> Result<Vec<Delivery>, StoreError> {
+    let conv = match env.conversation_id.as_deref() {
+        Some(id) => views.conversation(id)?,
+        None => None,
+    };
+    Ok(match (&env.event, conv) {
         (Event::MessageSent(m), Some(conv)) => {
-            let Some(sent) = views.message_in(&conv, seq) else {
-                return Vec::new();
+            let Some(sent) = views.message_in(&conv, seq)? else {
+                return Ok(Vec::new());
             };
             let own = shared(
                 "message_sent",
@@ -104,10 +112,10 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
             ]
         }
         (Event::MessageEdited(e), Some(conv)) => {
-            message_changed("message_edited", seq, &e.message_id, conv, views)
+            message_changed("message_edited", seq, &e.message_id, conv, views)?
         }
         (Event::MessageDeleted(d), Some(conv)) => {
-            message_changed("message_deleted", seq, &d.message_id, conv, views)
+            message_changed("message_deleted", seq, &d.message_id, conv, views)?
         }
         (Event::ReactionAdded(r) | Event::ReactionRemoved(r), Some(conv)) => vec![Delivery {
             targets: vec![Target::Conversation(conv.id.clone())],
@@ -172,7 +180,7 @@ pub fn plan<K: KvRead>(seq: u64, env: &Envelope, views: &Views<K>) -> Vec<Delive
             }]
         }
         _ => Vec::new(),
-    }
+    })
 }
 
 fn message_changed<K: KvRead>(
@@ -181,24 +189,24 @@ fn message_changed<K: KvRead>(
     message_id: &str,
     conv: ConversationView,
     views: &Views<K>,
-) -> Vec<Delivery> {
-    let Some(changed) = views
-        .locate(message_id)
-        .filter(|(c, _)| *c == conv.id)
-        .and_then(|(_, seq)| views.message_in(&conv, seq))
-    else {
-        return Vec::new();
+) -> Result<Vec<Delivery>, StoreError> {
+    let changed = match views.locate(message_id)? {
+        Some((c, seq)) if c == conv.id => views.message_in(&conv, seq)?,
+        _ => None,
+    };
+    let Some(changed) = changed else {
+        return Ok(Vec::new());
     };
     let mut targets = vec![Target::Conversation(conv.id.clone()), Target::Admins];
     targets.extend(participants(&conv));
-    vec![
+    Ok(vec![
         Delivery {
             targets,
             except: None,
             payload: message(name, seq, &conv, changed),
         },
         updated(&conv),
-    ]
+    ])
 }
 
 /// `conversation_updated` as `viewer` sees it.
@@ -256,13 +264,21 @@ pub async fn run(
         }
         let views = app.views.views();
         for (seq, env) in batch {
-            let deliveries = plan(seq, &env, &views);
-            deliver(
-                &app.realtime.registry,
-                &app.realtime.presence,
-                seq,
-                deliveries,
-            );
+            match plan(seq, &env, &views) {
+                Ok(deliveries) => deliver(
+                    &app.realtime.registry,
+                    &app.realtime.presence,
+                    seq,
+                    deliveries,
+                ),
+                // The event is folded; only its live push is lost. Clients that resume from an
+                // earlier seq get it once the views read again.
+                Err(e) => tracing::error!(
+                    seq,
+                    error = %e,
+                    "cannot read the views to plan deliveries; skipping this event's"
+                ),
+            }
         }
     }
 }

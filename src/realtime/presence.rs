@@ -7,6 +7,8 @@ use super::event::{Data, PresenceData, ServerEvent};
 use super::registry::{Registry, Target};
 use crate::state::AppState;
 use concierge_events::{Role, Timestamp};
+use concierge_projections::kv::KvRead;
+use concierge_projections::{StoreError, Views};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -178,15 +180,12 @@ fn announce(app: &AppState, registry: &Registry, transitions: Vec<Transition>) {
     let views = app.views.views();
     for t in transitions {
         let mut targets = vec![Target::Admins];
-        for conv_id in views.conversations_of(&t.user_id) {
-            if let Some(conv) = views.conversation(&conv_id) {
-                targets.extend(
-                    conv.participants
-                        .iter()
-                        .filter(|p| p.user_id != t.user_id)
-                        .map(|p| Target::User(p.user_id.clone())),
-                );
-            }
+        if let Err(e) = add_peers(&views, &t.user_id, &mut targets) {
+            tracing::error!(
+                user = %t.user_id,
+                error = %e,
+                "cannot read the views to find who shares a conversation; announcing to those found"
+            );
         }
         let name = if t.online {
             "user_online"
@@ -204,6 +203,28 @@ fn announce(app: &AppState, registry: &Registry, transitions: Vec<Transition>) {
         );
         registry.send_to(&targets, Some(&t.user_id), &std::sync::Arc::new(event));
     }
+}
+
+/// Adds everyone who shares a conversation with `user_id` to `targets`.
+///
+/// # Errors
+/// When the views cannot be read; the peers found before it are added.
+fn add_peers<K: KvRead>(
+    views: &Views<K>,
+    user_id: &str,
+    targets: &mut Vec<Target>,
+) -> Result<(), StoreError> {
+    for conv_id in views.conversations_of(user_id)? {
+        if let Some(conv) = views.conversation(&conv_id)? {
+            targets.extend(
+                conv.participants
+                    .iter()
+                    .filter(|p| p.user_id != user_id)
+                    .map(|p| Target::User(p.user_id.clone())),
+            );
+        }
+    }
+    Ok(())
 }
 
 fn bucket_key(user_id: &str) -> String {

@@ -366,7 +366,14 @@ impl Session<'_> {
                 if already_sent(seq) {
                     continue;
                 }
-                for d in plan::plan(seq, &env, &views) {
+                let deliveries = match plan::plan(seq, &env, &views) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        let e = CommandError::from(e);
+                        return Ok(Reply::Error(e.code(), e.to_string()));
+                    }
+                };
+                for d in deliveries {
                     if !plan::reaches(&d, self.socket) {
                         continue;
                     }

@@ -773,7 +773,10 @@ pub fn assert_views_equal_a_rebuild(app: &mut App) {
     use concierge_projections::ViewStore;
     assert!(app.terminate().success(), "the app did not stop cleanly");
     let views = app.data_dir().join("views");
-    let live = ViewStore::open(&views).expect("open the views").dump();
+    let live = ViewStore::open(&views)
+        .expect("open the views")
+        .dump()
+        .expect("read the views");
     let rebuild = Command::new(env!("CARGO_BIN_EXE_concierge"))
         .arg("rebuild")
         .env("DATA_DIR", app.data_dir())
@@ -782,7 +785,10 @@ pub fn assert_views_equal_a_rebuild(app: &mut App) {
         .output()
         .expect("run concierge rebuild");
     assert!(rebuild.status.success(), "{rebuild:?}");
-    let rebuilt = ViewStore::open(&views).expect("open the views").dump();
+    let rebuilt = ViewStore::open(&views)
+        .expect("open the views")
+        .dump()
+        .expect("read the views");
     assert_eq!(rebuilt.len(), live.len(), "key counts differ");
     assert!(
         rebuilt == live,
