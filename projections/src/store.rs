@@ -299,6 +299,110 @@ impl Kv for Overlay<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Corruption;
+    use concierge_events::{
+        Actor, AdminBroadcast, Audience, BookingRegistered, BookingSource, ConversationCreated,
+        Event, MessageSent, MessageType, ParticipantJoined, Role, Timestamp,
+    };
+
+    fn entry(seq: u64, conversation: Option<&str>, event: Event) -> LogEntry {
+        let actor = Actor {
+            id: "cus1".into(),
+            role: Role::Customer,
+            name: None,
+        };
+        let at = Timestamp(1_790_000_000_000 + seq as i64 * 1000);
+        let env = Envelope::new(
+            format!("ev{seq}"),
+            at,
+            actor,
+            conversation.map(Into::into),
+            event,
+        );
+        LogEntry {
+            seq,
+            event: Some(env),
+        }
+    }
+
+    #[test]
+    fn a_batch_that_cannot_read_a_view_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ViewStore::open(dir.path()).unwrap();
+        let opened = [
+            entry(
+                1,
+                None,
+                Event::BookingRegistered(BookingRegistered {
+                    booking_id: "bk1".into(),
+                    customer_id: "cus1".into(),
+                    title: None,
+                    source: BookingSource::Api,
+                }),
+            ),
+            entry(
+                2,
+                Some("c1"),
+                Event::ConversationCreated(ConversationCreated {
+                    booking_id: "bk1".into(),
+                    title: "Booking bk1".into(),
+                    participants: vec![ParticipantJoined {
+                        user_id: "cus1".into(),
+                        role: Role::Customer,
+                        name: "Ann".into(),
+                    }],
+                }),
+            ),
+        ];
+        store.fold_batch(&opened).unwrap();
+        // The conversation's record announces a 9-byte open chunk it does not hold.
+        store
+            .tree
+            .insert(keys::conversation("c1"), &[0u8, 0, 0, 9][..])
+            .unwrap();
+        let before = store.dump().unwrap();
+
+        // The broadcast folds (its stats sit in the overlay); the send cannot read its conversation.
+        let batch = [
+            entry(
+                3,
+                None,
+                Event::AdminBroadcast(AdminBroadcast {
+                    content: "hello".into(),
+                    audience: Audience::All,
+                }),
+            ),
+            entry(
+                4,
+                Some("c1"),
+                Event::MessageSent(MessageSent {
+                    message_id: "m1".into(),
+                    content: "hi".into(),
+                    message_type: MessageType::Text,
+                    attachments: Vec::new(),
+                    reply_to: None,
+                    client_message_id: None,
+                }),
+            ),
+        ];
+        match store.fold_batch(&batch) {
+            Err(StoreError::Corrupt {
+                key,
+                source: Corruption::Layout(_),
+            }) => assert_eq!(key, "c/c1"),
+            other => panic!("expected the corrupt record, got {:?}", other.map(|_| ())),
+        }
+        assert_eq!(
+            store.checkpoint().unwrap(),
+            2,
+            "the checkpoint did not move"
+        );
+        assert_eq!(
+            store.dump().unwrap(),
+            before,
+            "nothing of the batch was committed"
+        );
+    }
 
     #[test]
     fn views_in_another_format_are_dropped_for_a_rebuild() {

@@ -8,12 +8,12 @@ use concierge_events::{
     ConversationCreated, Empty, Envelope, Event, MessageDeleted, MessageEdited, MessageSent,
     MessageType, MessagesRead, ParticipantJoined, Reaction, Role, Status, StatusChanged, Timestamp,
 };
-use concierge_projections::kv::{KvRead, Visit, VisitEntry};
+use concierge_projections::kv::{Kv, KvRead, Visit, VisitEntry};
 use concierge_projections::views::{
     BookingView, ConversationView, LastMessage, MessageView, ParticipantView, ReactionView,
     ReadPoint, ReadReceipt, StatsView,
 };
-use concierge_projections::{apply, MemKv, Outcome, StoreError, Views};
+use concierge_projections::{apply, Corruption, MemKv, Outcome, StoreError, Views};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -1801,4 +1801,160 @@ fn a_reader_racing_the_fold_that_seals_a_chunk_sees_each_message_once() {
     let moved = conv_before.chunk_start + 4;
     let found = racing(&sealed.kv).message_in(&conv_before, moved).unwrap();
     assert_eq!(found.map(|m| m.id), Some("m4".to_string()));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A store that cannot read: an error, never an absent view
+// ---------------------------------------------------------------------------------------------
+
+/// A store over [`MemKv`] whose reads of the chosen keys fail as a disk fault would (a sled I/O
+/// error), whether the key holds a value or not; a scan over a range that holds one fails.
+struct FailingKv {
+    inner: MemKv,
+    fail: Vec<Vec<u8>>,
+}
+
+impl FailingKv {
+    fn new(inner: &MemKv, fail: &[&[u8]]) -> Views<FailingKv> {
+        Views::new(FailingKv {
+            inner: inner.clone(),
+            fail: fail.iter().map(|k| k.to_vec()).collect(),
+        })
+    }
+
+    fn check(&self, key: &[u8]) -> Result<(), StoreError> {
+        if self.fail.iter().any(|f| f == key) {
+            let fault = std::io::Error::other("injected disk fault");
+            return Err(StoreError::Sled(sled::Error::Io(fault)));
+        }
+        Ok(())
+    }
+}
+
+impl KvRead for FailingKv {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        self.check(key)?;
+        self.inner.get(key)
+    }
+
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        self.check(key)?;
+        self.inner.read(key, visit)
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError> {
+        if let Some(f) = self
+            .fail
+            .iter()
+            .find(|f| start <= f.as_slice() && f.as_slice() < end)
+        {
+            self.check(f)?;
+        }
+        self.inner.scan(start, end, reverse, visit)
+    }
+}
+
+impl Kv for FailingKv {
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.inner.put(key, value);
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        self.inner.remove(key);
+    }
+}
+
+#[track_caller]
+fn assert_disk_fault<T: std::fmt::Debug>(read: Result<T, StoreError>) {
+    match read {
+        Err(StoreError::Sled(sled::Error::Io(e))) => {
+            assert_eq!(e.to_string(), "injected disk fault")
+        }
+        other => panic!("expected the injected disk fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_read_that_fails_is_an_error_not_an_absent_view() {
+    let views = given(&opened_then(vec![send("c1", &ann(), "m1", "hi").at(2)]));
+    // Without a fault: present views are there, absent ones are Ok(None).
+    assert_eq!(views.conversation("c9").unwrap(), None);
+    assert_eq!(views.booking("bk9").unwrap(), None);
+
+    let failing = FailingKv::new(
+        &views.kv,
+        &[b"c/c1", b"c/c9", b"b/bk1", b"s", b"x/checkpoint"],
+    );
+    // A present view and an absent one fail alike: neither is taken for `None`.
+    assert_disk_fault(failing.conversation("c1"));
+    assert_disk_fault(failing.conversation("c9"));
+    assert_disk_fault(failing.booking("bk1"));
+    // Nor for a default: no stats of zero, no checkpoint 0 (a rebuild from the start).
+    assert_disk_fault(failing.stats());
+    assert_disk_fault(failing.checkpoint());
+    // Reads that go through the record fail too: the message in the open chunk, pages, lists.
+    assert_disk_fault(failing.message_by_id("m1"));
+    assert_disk_fault(failing.messages("c1", 0, u64::MAX, false, 10));
+    assert_disk_fault(failing.conversations());
+    // Reads that touch no failing key still answer.
+    assert_eq!(failing.locate("m1").unwrap(), Some(("c1".to_string(), 3)));
+    assert_eq!(failing.conversations_of("cus1").unwrap(), ["c1"]);
+}
+
+#[test]
+fn a_fold_that_cannot_read_fails_instead_of_skipping() {
+    let views = given(&opened());
+    // The conversation cannot be read: the send must fail, not be skipped as "unknown
+    // conversation" (which would fold a different log than the other nodes).
+    let mut failing = FailingKv::new(&views.kv, &[b"c/c1"]);
+    assert_disk_fault(apply(
+        &mut failing,
+        3,
+        &send("c1", &ann(), "m1", "hi").at(2),
+    ));
+    assert_eq!(failing.kv.inner, views.kv, "nothing was written");
+    // The id bucket cannot be read: the send fails after its first reads, before any write.
+    let bucket = concierge_projections::kv::keys::message_index("m1");
+    let mut failing = FailingKv::new(&views.kv, &[&bucket]);
+    assert_disk_fault(apply(
+        &mut failing,
+        3,
+        &send("c1", &ann(), "m1", "hi").at(2),
+    ));
+    assert_eq!(failing.kv.inner, views.kv, "nothing was written");
+}
+
+#[test]
+fn a_value_that_does_not_decode_is_corrupt_not_absent() {
+    let mut views = given(&opened_then(vec![send("c1", &ann(), "m1", "hi").at(2)]));
+    views.kv.map.insert(b"b/bk1".to_vec(), vec![0xff]);
+    match views.booking("bk1") {
+        Err(StoreError::Corrupt {
+            key,
+            source: Corruption::Decode(_),
+        }) => assert_eq!(key, "b/bk1"),
+        other => panic!("expected a corrupt booking, got {other:?}"),
+    }
+    // A record shorter than the open chunk it announces.
+    views.kv.map.insert(b"c/c1".to_vec(), vec![0, 0, 0, 9]);
+    match views.conversation("c1") {
+        Err(StoreError::Corrupt {
+            key,
+            source: Corruption::Layout(_),
+        }) => assert_eq!(key, "c/c1"),
+        other => panic!("expected a corrupt record, got {other:?}"),
+    }
+    // A fold that reads it fails rather than overwriting it.
+    let before = views.kv.clone();
+    assert!(matches!(
+        apply(&mut views, 4, &send("c1", &ann(), "m2", "again").at(3)),
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert_eq!(views.kv, before);
 }
