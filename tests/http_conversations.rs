@@ -822,3 +822,50 @@ async fn checks_answer_in_the_documented_order() {
     let r = raw(Method::GET, &app.url("/health"), None, &[], None).await;
     assert_eq!(data((r.status, r.body), 200), json!({ "status": "ok" }));
 }
+
+/// A view the store cannot read is a fault of the node, not an absent conversation: 500 `internal`
+/// with a message that names nothing of it (never 404), and the cause in the node's log.
+#[tokio::test]
+async fn a_view_the_store_cannot_read_answers_500_internal_not_404() {
+    let mut env = TestEnv::start().await;
+    let ann = customer("cus_ann", &["bk_a1"]);
+    let conv = id_of(&created(open(&env.app, &ann, "bk_a1").await));
+    assert!(
+        env.app.terminate().success(),
+        "the app did not stop cleanly"
+    );
+    {
+        // The conversation's record (`c/<id>` in the `views` tree, docs/architecture.md) announces
+        // a 9-byte open chunk it does not hold: it cannot be decoded.
+        let db = sled::open(env.app.data_dir().join("views")).expect("open the views");
+        let tree = db.open_tree("views").expect("open the views tree");
+        let key = format!("c/{conv}");
+        assert!(tree.get(&key).unwrap().is_some(), "the record is there");
+        tree.insert(key, &[0u8, 0, 0, 9][..]).unwrap();
+        db.flush().unwrap();
+    }
+    env.app.restart().await;
+
+    let internal = json!({ "success": false, "message": "internal error", "error": "internal" });
+    let (status, body) = get(&conv_url(&env.app, &conv), &ann).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::INTERNAL_SERVER_ERROR, internal.clone())
+    );
+    let (status, body) = get(&list_url(&env.app, ""), &admin("adm_1")).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::INTERNAL_SERVER_ERROR, internal)
+    );
+    // An id the store holds nothing for is still 404.
+    error(
+        get(&conv_url(&env.app, UNKNOWN_ULID), &ann).await,
+        404,
+        "not_found",
+    );
+    let log = env.app.log();
+    assert!(
+        log.contains(&format!("view store: the value at c/{conv} is corrupt")),
+        "the cause is logged with its key:\n{log}"
+    );
+}
