@@ -152,11 +152,11 @@ impl Socket {
         self.queue.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The next queued event, waiting for one.
-    pub async fn next_event(&self) -> Arc<ServerEvent> {
+    /// Waits until something is queued (or returns at once when something is). Cancel safe.
+    pub async fn ready(&self) {
         loop {
-            if let Some(event) = self.pop_if(|_| true) {
-                return event;
+            if !self.lock().events.is_empty() {
+                return;
             }
             self.queued.notified().await;
         }
@@ -170,6 +170,44 @@ impl Socket {
         }
         let (event, size) = queue.events.pop_front()?;
         queue.bytes -= size;
+        self.popped(queue);
+        Some(event)
+    }
+
+    /// Moves queued events into `into`, oldest first, without waiting: at most `max_events`, and no
+    /// more once `max_bytes` of their encodings are taken (the first is always taken, however
+    /// large), so that one wake-up of the socket's writer writes them all with one flush. Returns
+    /// how many were taken.
+    pub fn pop_batch(
+        &self,
+        into: &mut Vec<Arc<ServerEvent>>,
+        max_events: usize,
+        max_bytes: usize,
+    ) -> usize {
+        let mut queue = self.lock();
+        let mut taken = 0;
+        let mut bytes = 0;
+        while taken < max_events {
+            match queue.events.front() {
+                Some((_, size)) if taken == 0 || bytes + size <= max_bytes => bytes += size,
+                _ => break,
+            }
+            let Some((event, _)) = queue.events.pop_front() else {
+                break;
+            };
+            into.push(event);
+            taken += 1;
+        }
+        if taken > 0 {
+            queue.bytes -= bytes;
+            self.popped(queue);
+        }
+        taken
+    }
+
+    /// After events were taken: a queue back at or under its bound ends its episode over it, and
+    /// the peak it reached is recorded.
+    fn popped(&self, mut queue: MutexGuard<'_, Queue>) {
         let caught_up =
             (queue.bytes <= self.limits.bound && queue.over_since.is_some()).then(|| {
                 queue.over_since = None;
@@ -180,7 +218,6 @@ impl Socket {
             metrics::histogram!("concierge_socket_queue_peak_bytes", "transport" => self.wire.label())
                 .record(peak as f64);
         }
-        Some(event)
     }
 
     /// Bytes queued for this socket now.
@@ -218,6 +255,9 @@ impl Socket {
             let kick = Self::let_go_locked(&mut queue, Slow::HardCap, now);
             return Offered::LetGo { kick, peak };
         }
+        // The writer waits only after finding the queue empty, so only the first event after that
+        // needs to wake it; the rest would only leave a stale permit for a spurious turn.
+        let wake = queue.events.is_empty();
         queue.events.push_back((event, size));
         queue.bytes = bytes;
         if bytes > self.limits.bound {
@@ -233,7 +273,9 @@ impl Socket {
             }
         }
         drop(queue);
-        self.queued.notify_one();
+        if wake {
+            self.queued.notify_one();
+        }
         Offered::Queued
     }
 
@@ -555,6 +597,72 @@ mod tests {
         assert_eq!(pop(&s), Some(50));
         assert_eq!((pop(&s), s.queued_bytes()), (None, 0));
         assert_eq!(s.kick(), None);
+    }
+
+    /// The sizes of what one `pop_batch` took, in order, and the bytes still queued.
+    fn batch(s: &Socket, max_events: usize, max_bytes: usize) -> (Vec<usize>, usize) {
+        let mut into = Vec::new();
+        let taken = s.pop_batch(&mut into, max_events, max_bytes);
+        assert_eq!(taken, into.len());
+        let sizes = into.iter().map(|e| encode(e).len()).collect();
+        (sizes, s.queued_bytes())
+    }
+
+    #[test]
+    fn a_batch_keeps_the_order_and_the_bytes_exact_and_stops_at_its_limits() {
+        let registry = Registry::new(LIMITS);
+        let s = socket(&registry);
+        let t0 = Instant::now();
+        for bytes in [100, 200, 300, 50, 10, 20, 30] {
+            assert_eq!(s.offer(event(bytes), t0), Offered::Queued);
+        }
+        assert_eq!(s.queued_bytes(), 710);
+        // By bytes: the next one would pass 350.
+        assert_eq!(batch(&s, 64, 350), (vec![100, 200], 410));
+        // The first is always taken, however large.
+        assert_eq!(batch(&s, 64, 10), (vec![300], 110));
+        // By count.
+        assert_eq!(batch(&s, 2, 1000), (vec![50, 10], 50));
+        assert_eq!(batch(&s, 64, 1000), (vec![20, 30], 0));
+        assert_eq!(batch(&s, 64, 1000), (vec![], 0));
+        assert_eq!(s.kick(), None);
+    }
+
+    #[test]
+    fn a_batch_that_brings_the_queue_back_under_the_bound_ends_its_episode() {
+        let registry = Registry::new(LIMITS);
+        let s = socket(&registry);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(s.offer(event(500), t0), Offered::Queued);
+        }
+        assert_eq!(batch(&s, 2, usize::MAX), (vec![500, 500], 500));
+        // Over the bound again long after: a new episode, so the grace starts again.
+        let later = t0 + 2 * LIMITS.grace;
+        assert_eq!(s.offer(event(600), later), Offered::Queued);
+        assert_eq!(s.offer(event(1), later + LIMITS.grace / 2), Offered::Queued);
+        assert_eq!((s.queued_bytes(), s.kick()), (1101, None));
+    }
+
+    #[tokio::test]
+    async fn only_the_first_event_into_an_empty_queue_wakes_the_writer() {
+        let registry = Registry::new(LIMITS);
+        let s = socket(&registry);
+        s.offer(event(1), Instant::now());
+        s.offer(event(2), Instant::now());
+        s.ready().await;
+        assert_eq!(batch(&s, 64, 1000), (vec![1, 2], 0));
+        // One wake for the two events: no permit is left over for a spurious turn.
+        let spurious = tokio::time::timeout(Duration::from_millis(10), s.ready()).await;
+        assert!(spurious.is_err());
+        let waiting = tokio::spawn({
+            let s = s.clone();
+            async move { s.ready().await }
+        });
+        tokio::task::yield_now().await;
+        s.offer(event(3), Instant::now());
+        waiting.await.unwrap();
+        assert_eq!(batch(&s, 64, 1000), (vec![3], 0));
     }
 
     #[test]

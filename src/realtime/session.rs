@@ -23,6 +23,10 @@ const RESUME_GRACE: Duration = Duration::from_millis(300);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A `resume` replays at most this many events; further behind, the client refetches over HTTP.
 const MAX_REPLAY: u64 = 100_000;
+/// One wake-up of a socket's writer takes at most this many queued events...
+const BATCH_EVENTS: usize = 64;
+/// ...and no more once this many bytes of them are taken, then writes them with one flush.
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// The connection is gone: nothing more can be written to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +74,19 @@ pub trait Transport: Send {
     fn recv(&mut self) -> impl Future<Output = Incoming<Self::ReplyTo>> + Send;
     /// Writes one server event.
     fn send(&mut self, event: &ServerEvent) -> impl Future<Output = Result<(), Gone>> + Send;
+    /// Writes server events in order, flushing once at the end where the transport can (one
+    /// syscall for a batch instead of one per event). By default, one [`Transport::send`] each.
+    fn send_batch(
+        &mut self,
+        events: &[Arc<ServerEvent>],
+    ) -> impl Future<Output = Result<(), Gone>> + Send {
+        async move {
+            for event in events {
+                self.send(event).await?;
+            }
+            Ok(())
+        }
+    }
     /// Answers a client event.
     fn reply(
         &mut self,
@@ -178,6 +195,8 @@ impl Session<'_> {
         let beat = tokio::time::sleep(beat_every.unwrap_or(Duration::from_secs(3600)));
         tokio::pin!(beat);
         let mut holding = true;
+        // Reused across wake-ups: at most BATCH_EVENTS pointers.
+        let mut batch: Vec<Arc<ServerEvent>> = Vec::new();
         loop {
             tokio::select! {
                 biased;
@@ -214,30 +233,36 @@ impl Session<'_> {
                     }
                 }
                 _ = &mut grace, if holding => holding = false,
-                event = self.socket.next_event(), if !holding => {
-                    if let Some(seq) = event.seq {
-                        if seq <= self.skip_through {
-                            continue;
-                        }
+                _ = self.socket.ready(), if !holding => {
+                    batch.clear();
+                    self.socket.pop_batch(&mut batch, BATCH_EVENTS, BATCH_BYTES);
+                    let skip_through = self.skip_through;
+                    batch.retain(|e| e.seq.is_none_or(|seq| seq > skip_through));
+                    for seq in batch.iter().filter_map(|e| e.seq) {
                         self.covered = Some(match self.covered {
                             Some((first, last)) => (first, last.max(seq)),
                             None => (seq, seq),
                         });
                     }
-                    if !self.push_live(transport, &event).await {
+                    if !batch.is_empty() && !self.push_live(transport, &batch).await {
                         return;
                     }
+                    batch.clear();
                 }
             }
         }
     }
 
-    /// Writes one live event; `false` when the socket is gone or was let go: a client that stops
-    /// reading is closed by the registry's slow-consumer rule (or when a write stalls for
-    /// [`WRITE_TIMEOUT`]), even while the write itself is blocked.
-    async fn push_live<T: Transport>(&self, transport: &mut T, event: &ServerEvent) -> bool {
+    /// Writes a batch of live events with one flush; `false` when the socket is gone or was let
+    /// go: a client that stops reading is closed by the registry's slow-consumer rule (or when a
+    /// batch's write stalls for [`WRITE_TIMEOUT`]), even while the write itself is blocked.
+    async fn push_live<T: Transport>(
+        &self,
+        transport: &mut T,
+        events: &[Arc<ServerEvent>],
+    ) -> bool {
         let kick = tokio::select! {
-            sent = transport.send(event) => return sent.is_ok(),
+            sent = transport.send_batch(events) => return sent.is_ok(),
             kick = self.socket.let_go_notice() => kick,
             _ = tokio::time::sleep(WRITE_TIMEOUT) => self.socket.let_go(Slow::WriteStalled),
         };

@@ -8,6 +8,7 @@ use crate::realtime::event::Text;
 use crate::realtime::session::Gone;
 use axum::extract::ws::{Message, WebSocket};
 use dashmap::DashMap;
+use futures::SinkExt;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -185,10 +186,15 @@ impl Polling {
             outbox.upgrading = true;
             outbox.packets.drain(..).collect()
         };
+        let mut sent = Ok(());
         for p in unfetched {
-            if socket.send(Message::Text(p)).await.is_err() {
+            sent = socket.feed(Message::Text(p)).await;
+            if sent.is_err() {
                 break;
             }
+        }
+        if sent.is_ok() {
+            let _ = socket.flush().await;
         }
         *self.upgrade.lock().unwrap_or_else(|e| e.into_inner()) = Some(socket);
         self.upgraded.notify_one();
@@ -314,13 +320,31 @@ impl Engine {
     /// # Errors
     /// [`Gone`] when the connection is closed.
     pub async fn write(&mut self, text: Text) -> Result<(), Gone> {
+        self.write_all(std::iter::once(text)).await
+    }
+
+    /// Writes Engine.IO packets in order, with one flush: over a WebSocket they are fed into its
+    /// write buffer and flushed once; over long-polling they join the outbox together and a waiting
+    /// GET is woken once, to answer them all in one response.
+    ///
+    /// # Errors
+    /// [`Gone`] when the connection is closed.
+    pub async fn write_all<I>(&mut self, packets: I) -> Result<(), Gone>
+    where
+        I: IntoIterator<Item = Text>,
+        I::IntoIter: Send,
+    {
+        let mut packets = packets.into_iter().peekable();
         loop {
             match &mut self.mode {
                 Mode::WebSocket(socket) => {
                     while let Some(p) = self.pending.pop_front() {
-                        socket.send(Message::Text(p)).await.map_err(|_| Gone)?;
+                        socket.feed(Message::Text(p)).await.map_err(|_| Gone)?;
                     }
-                    return socket.send(Message::Text(text)).await.map_err(|_| Gone);
+                    for p in packets {
+                        socket.feed(Message::Text(p)).await.map_err(|_| Gone)?;
+                    }
+                    return socket.flush().await.map_err(|_| Gone);
                 }
                 Mode::Polling { polling, .. } => {
                     let polling = polling.clone();
@@ -329,10 +353,17 @@ impl Engine {
                         if outbox.closed {
                             return Err(Gone);
                         }
-                        if !outbox.upgrading && outbox.packets.len() < OUTBOX_PACKETS {
-                            outbox.packets.push_back(text);
-                            drop(outbox);
+                        let mut pushed = false;
+                        while !outbox.upgrading && outbox.packets.len() < OUTBOX_PACKETS {
+                            let Some(p) = packets.next() else { break };
+                            outbox.packets.push_back(p);
+                            pushed = true;
+                        }
+                        drop(outbox);
+                        if pushed {
                             polling.changed.notify_one();
+                        }
+                        if packets.peek().is_none() {
                             return Ok(());
                         }
                     }

@@ -508,6 +508,14 @@ impl Transport for Sio<'_> {
         self.engine.write(packet::event(event)).await
     }
 
+    async fn send_batch(&mut self, events: &[Arc<ServerEvent>]) -> Result<(), Gone> {
+        // A fn item, not a closure: the future must be `Send` for every lifetime of `events`.
+        fn encoded(event: &Arc<ServerEvent>) -> Text {
+            packet::event(event)
+        }
+        self.engine.write_all(events.iter().map(encoded)).await
+    }
+
     async fn reply(&mut self, to: Answer, reply: Reply) -> Result<(), Gone> {
         let text = match (reply, to.ack) {
             (Reply::Ack(data), Some(id)) => packet::ack(

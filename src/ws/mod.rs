@@ -19,8 +19,10 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use futures::SinkExt;
 use serde_json::{json, Value};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a dropped client gets to take its close frame before the connection is cut.
@@ -207,6 +209,16 @@ impl Transport for Ws {
 
     async fn send(&mut self, event: &ServerEvent) -> Result<(), Gone> {
         self.write(frame::event(event)).await
+    }
+
+    /// Frames are fed into the WebSocket's write buffer and flushed once: one `write` for a batch
+    /// under the buffer's size (4 KiB, then one per 4 KiB or so), not one per frame.
+    async fn send_batch(&mut self, events: &[Arc<ServerEvent>]) -> Result<(), Gone> {
+        for event in events {
+            let frame = Message::Text(frame::event(event));
+            self.socket.feed(frame).await.map_err(|_| Gone)?;
+        }
+        self.socket.flush().await.map_err(|_| Gone)
     }
 
     async fn reply(&mut self, to: Option<Value>, reply: Reply) -> Result<(), Gone> {
