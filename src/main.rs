@@ -1,6 +1,7 @@
 //! `concierge`: the messaging engine's binary: `serve`, `token` and the operator commands.
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::Parser;
 use concierge::{auth, cli, config, log, projection, realtime, state};
 use concierge_projections::ViewStore;
@@ -193,6 +194,13 @@ async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let app = concierge::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    // Nagle's algorithm would hold a socket's next frame until the client ACKs the last one: with
+    // batched writes that added milliseconds to every delivery (docs/performance.md, issue 13).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
