@@ -11,7 +11,7 @@ mod common;
 
 use common::ws::{ws_url, Client, Ws};
 use common::*;
-use futures::stream::{self, StreamExt};
+use futures::stream::StreamExt;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tokio::net::TcpSocket;
@@ -81,28 +81,11 @@ async fn slow_admin(app: &App, sub: &str) -> Client {
 
 /// Sends `n` messages of `content` over HTTP, 8 at a time; returns their seqs, ascending.
 async fn burst(app: &App, token: &str, conv: &str, n: usize, content: &str) -> Vec<u64> {
-    let client = reqwest::Client::new();
-    let url = messages_url(app, conv);
-    let mut seqs: Vec<u64> = stream::iter(0..n)
-        .map(|_| {
-            let (client, url) = (client.clone(), url.clone());
-            let body = json!({ "content": content });
-            async move {
-                let resp = client
-                    .post(url)
-                    .bearer_auth(token)
-                    .json(&body)
-                    .send()
-                    .await
-                    .expect("send");
-                assert_eq!(resp.status().as_u16(), 201);
-                let body: Value = resp.json().await.expect("json body");
-                body["data"]["seq"].as_u64().expect("seq")
-            }
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
+    let mut seqs: Vec<u64> = post_messages(app, token, conv, n, content, 8)
+        .await
+        .iter()
+        .map(|m| m["seq"].as_u64().expect("seq"))
+        .collect();
     seqs.sort_unstable();
     seqs
 }

@@ -851,6 +851,41 @@ impl Events for sio::Client {
     }
 }
 
+/// Sends `n` messages of `content` to `conv` as `token` over HTTP, `in_flight` at a time, asserting
+/// each answers 201; returns the Messages in the order they were answered.
+pub async fn post_messages(
+    app: &App,
+    token: &str,
+    conv: &str,
+    n: usize,
+    content: &str,
+    in_flight: usize,
+) -> Vec<Value> {
+    use futures::stream::{self, StreamExt};
+    let client = reqwest::Client::new();
+    let url = messages_url(app, conv);
+    let body = json!({ "content": content });
+    stream::iter(0..n)
+        .map(|_| {
+            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            async move {
+                let resp = client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(resp.status().as_u16(), 201);
+                let body: Value = resp.json().await.expect("json body");
+                body["data"].clone()
+            }
+        })
+        .buffer_unordered(in_flight)
+        .collect()
+        .await
+}
+
 /// Sends `count` messages (`"burst 0"`, `"burst 1"`, …) to `conv` as `token` over HTTP from a
 /// task, `in_flight` requests at a time, asserting each succeeds and counting it in `done`. The
 /// task returns the Messages in the order they were answered.
