@@ -121,6 +121,12 @@ pub struct ServeArgs {
     /// socket is closed as too slow.
     #[arg(long, env = "SLOW_CONSUMER_GRACE_MS", default_value_t = 5000)]
     pub slow_consumer_grace_ms: u64,
+    /// How often, in milliseconds (1 to 60000), the views folded in memory are written to disk
+    /// with their checkpoint in one batch. A crash loses at most this much of the views, which the
+    /// node folds again from the log when it starts.
+    #[arg(long, env = "VIEWS_PERSIST_MS", default_value_t = 200,
+          value_parser = clap::value_parser!(u64).range(1..=60_000))]
+    pub views_persist_ms: u64,
     /// Name of the event log stream.
     #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
     pub stream_name: String,
@@ -193,6 +199,8 @@ pub struct Config {
     pub auth_failure_limit: u32,
     /// Each socket's queue bound and grace (SOCKET_QUEUE_BYTES, SLOW_CONSUMER_GRACE_MS).
     pub socket_queue: QueueLimits,
+    /// How often the views folded in memory are persisted (VIEWS_PERSIST_MS).
+    pub views_persist: Duration,
     pub stream_name: String,
     pub typing_stream_name: String,
     /// Replicas of the streams (1..=5, checked by the flag's parser).
@@ -249,6 +257,7 @@ impl ServeArgs {
                 bound: self.socket_queue_bytes,
                 grace: Duration::from_millis(self.slow_consumer_grace_ms),
             },
+            views_persist: Duration::from_millis(self.views_persist_ms),
             stream_name: self.stream_name,
             typing_stream_name: self.typing_stream_name,
             stream_replicas: self.stream_replicas,

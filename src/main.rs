@@ -153,6 +153,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         folded_tx,
         stopped.clone(),
     ));
+    let persister = tokio::spawn(projection::persist(
+        views.clone(),
+        state.config.views_persist,
+        stopped.clone(),
+    ));
     let monitor = tokio::spawn(projection::monitor(log, progress, stopped.clone()));
     let fanout = tokio::spawn(realtime::plan::run(state.clone(), folded_rx));
     let presence = tokio::spawn(realtime::presence::run(state.clone(), stopped.clone()));
@@ -177,7 +182,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     run(listener, state, shutdown_signal()).await?;
 
     let _ = stop.send(true);
-    let _ = tokio::join!(worker, monitor, presence, typing, pruner);
+    let _ = tokio::join!(worker, persister, monitor, presence, typing, pruner);
     fanout.abort();
     views.flush().context("cannot flush the views")?;
     if let Some(local) = local_nats {

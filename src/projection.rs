@@ -163,32 +163,29 @@ async fn fold_stream(
     tokio::join!(read, fold);
 }
 
-/// Folds one batch off the runtime's threads, then moves the progress and hands the applied
-/// events to fan-out; `false` when the views cannot be read or written (nothing of the batch is
-/// then committed) or fan-out is gone.
+/// Live batches of up to this many events fold on the worker's own task: their views are in
+/// memory (or in sled's cache), so handing them to the blocking pool would cost more thread
+/// wake-ups than the fold itself. Larger batches (catching up) fold on the blocking pool.
+const INLINE_BATCH: usize = 64;
+
+/// Folds one batch, then moves the progress and hands the applied events to fan-out; `false`
+/// when the views cannot be read or written (nothing of the batch is then committed) or fan-out
+/// is gone.
 async fn fold_batch(
     store: &ViewStore,
     progress: &Progress,
     fanout: &mpsc::Sender<Vec<(u64, Envelope)>>,
     entries: Vec<LogEntry>,
 ) -> bool {
-    let store = store.clone();
     let started = std::time::Instant::now();
-    let folded = tokio::task::spawn_blocking(move || {
-        let outcomes = store.fold_batch(&entries)?;
-        let applied_seqs: std::collections::HashSet<u64> = outcomes
-            .iter()
-            .filter(|(_, o)| *o == Outcome::Applied)
-            .map(|(seq, _)| *seq)
-            .collect();
-        let applied: Vec<(u64, Envelope)> = entries
-            .into_iter()
-            .filter(|e| applied_seqs.contains(&e.seq))
-            .filter_map(|e| e.event.map(|ev| (e.seq, ev)))
-            .collect();
-        Ok::<_, concierge_projections::StoreError>((store.checkpoint()?, outcomes.len(), applied))
-    })
-    .await;
+    let folded = if entries.len() <= INLINE_BATCH
+        && store.unpersisted_bytes() <= concierge_projections::store::PERSIST_AT_BYTES
+    {
+        Ok(fold_now(store, entries))
+    } else {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || fold_now(&store, entries)).await
+    };
     match folded {
         Ok(Ok((checkpoint, n, applied))) => {
             metrics::counter!("concierge_events_folded_total").increment(n as u64);
@@ -208,6 +205,60 @@ async fn fold_batch(
         Err(e) => {
             tracing::error!(error = %e, "fold task failed");
             false
+        }
+    }
+}
+
+/// The checkpoint after folding `entries`, how many were folded, and the applied events in log
+/// order.
+type Folded = (u64, usize, Vec<(u64, Envelope)>);
+
+fn fold_now(
+    store: &ViewStore,
+    entries: Vec<LogEntry>,
+) -> Result<Folded, concierge_projections::StoreError> {
+    let outcomes = store.fold_batch(&entries)?;
+    let applied_seqs: std::collections::HashSet<u64> = outcomes
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Applied)
+        .map(|(seq, _)| *seq)
+        .collect();
+    let applied: Vec<(u64, Envelope)> = entries
+        .into_iter()
+        .filter(|e| applied_seqs.contains(&e.seq))
+        .filter_map(|e| e.event.map(|ev| (e.seq, ev)))
+        .collect();
+    Ok((store.checkpoint()?, outcomes.len(), applied))
+}
+
+/// Persists the views folded in memory every `every`, each time in one sled batch with their
+/// checkpoint; the last persist happens at shutdown (`ViewStore::flush`). A failed persist keeps
+/// the views in memory and is tried again at the next tick.
+pub async fn persist(store: ViewStore, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let bytes = store.unpersisted_bytes();
+        metrics::gauge!("concierge_views_unpersisted_bytes").set(bytes as f64);
+        if bytes == 0 {
+            continue;
+        }
+        let store = store.clone();
+        let started = std::time::Instant::now();
+        match tokio::task::spawn_blocking(move || store.persist()).await {
+            Ok(Ok(keys)) => {
+                metrics::histogram!("concierge_views_persist_keys").record(keys as f64);
+                metrics::histogram!("concierge_views_persist_duration_seconds")
+                    .record(started.elapsed().as_secs_f64());
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "cannot persist the views; keeping them in memory and retrying")
+            }
+            Err(e) => tracing::error!(error = %e, "persist task failed"),
         }
     }
 }

@@ -384,3 +384,51 @@ async fn sends_racing_a_nats_outage_are_refused_or_land_exactly_once() {
     // No partial state: the views equal a fresh rebuild from the log.
     assert_views_equal_a_rebuild(&mut env.app);
 }
+
+/// Views are folded in memory and persisted behind (docs/architecture.md): a node killed before it
+/// persisted anything starts from its persisted checkpoint (0 here) and folds the log again, so it
+/// answers exactly what it answered before the kill.
+#[tokio::test]
+async fn a_node_killed_before_it_persists_folds_the_log_again_and_answers_the_same() {
+    let mut env = TestEnv::start_with(AppOptions {
+        extra_env: vec![("VIEWS_PERSIST_MS".into(), "60000".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    data(
+        register_booking(&env.app, "bk_1", "cus_ann", None).await,
+        201,
+    );
+    let ann = customer("cus_ann", &[]);
+    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+    for n in 0..40 {
+        let token = if n % 3 == 0 {
+            admin("adm_1")
+        } else {
+            ann.clone()
+        };
+        send(&env.app, &token, &conv, &format!("m{n}")).await;
+    }
+    let conversation_url = env.app.url(&format!("/messaging/conversations/{conv}"));
+    let before_messages = all_messages(&env.app, &ann, &conv).await;
+    let before_conversation = data(get(&conversation_url, &ann).await, 200);
+    assert_eq!(before_messages.len(), 40);
+
+    env.app.kill();
+    let persisted = {
+        let views = env.app.data_dir().join("views");
+        concierge_projections::ViewStore::open(&views)
+            .expect("open the views of the killed node")
+            .persisted_checkpoint()
+            .expect("read its checkpoint")
+    };
+    assert_eq!(persisted, 0, "nothing was persisted before the kill");
+
+    env.app.restart().await;
+    assert_eq!(all_messages(&env.app, &ann, &conv).await, before_messages);
+    assert_eq!(
+        data(get(&conversation_url, &ann).await, 200),
+        before_conversation
+    );
+    assert_views_equal_a_rebuild(&mut env.app);
+}

@@ -11,8 +11,8 @@
 //! - [`error`]: [`StoreError`], the one error of a read or write of the views: a disk fault or a
 //!   corrupt value, never taken for an absent view.
 //! - [`kv`]: the key-value surface and key layout; [`kv::MemKv`] keeps views in memory (tests, history).
-//! - [`store`]: [`store::ViewStore`], the sled store that commits each folded batch with its checkpoint
-//!   atomically.
+//! - [`store`]: [`store::ViewStore`], which commits each folded batch with its checkpoint to memory
+//!   and persists them to sled together, atomically, behind.
 
 pub mod chunk;
 pub mod error;
@@ -25,5 +25,5 @@ pub mod views;
 pub use error::{Corruption, StoreError};
 pub use fold::{apply, Outcome};
 pub use kv::MemKv;
-pub use store::{LogEntry, ViewStore};
+pub use store::{Live, LogEntry, ViewStore};
 pub use typed::Views;

@@ -1,6 +1,11 @@
-//! The sled store that keeps the views and the checkpoint together. A batch of events is folded into
-//! an overlay over the tree and committed with the new checkpoint in one atomic sled batch, so a crash
-//! leaves the views exactly at some checkpoint, never between two.
+//! The store that keeps the views and the checkpoint together: in memory first, in sled behind.
+//!
+//! A batch of events is folded into an overlay over the views and committed, with its checkpoint,
+//! to memory (the unpersisted layer), where reads see it at once. [`ViewStore::persist`] writes
+//! everything committed so far to sled, with the checkpoint of the last folded event, atomically
+//! (a redo record, see there), so sled always holds the views exactly at some checkpoint, never
+//! between two: a crash loses only what the log still holds, and the worker folds it again. Many
+//! writes of one key between two persists (a busy conversation's record) reach sled as one.
 
 use crate::error::StoreError;
 use crate::fold::{apply, Outcome};
@@ -10,19 +15,115 @@ use concierge_events::Envelope;
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::{Arc, Mutex, RwLock};
 
 const TREE: &str = "views";
 /// The encoding of the stored views (see `typed::encode`). Changing it rebuilds every node's views.
 const FORMAT: &[u8] = b"postcard-3";
+/// A fold that finds more than this many unpersisted bytes persists them first, so catching up and
+/// rebuilding hold a bounded amount in memory whatever the persist timer does.
+pub const PERSIST_AT_BYTES: usize = 32 * 1024 * 1024;
 
-/// The views of one node, in sled. Cheap to clone; one folder per node.
+/// A value as the unpersisted layer holds it: `None` is a removal still to reach sled.
+type Slot = Option<Arc<Vec<u8>>>;
+
+/// The views of one node. Cheap to clone; one folder per node.
 #[derive(Clone)]
 pub struct ViewStore {
     db: sled::Db,
     tree: sled::Tree,
     /// Held from reading the checkpoint to committing a batch: a fold abandoned by a restarted
     /// worker may still be running, and the next one must start from what it committed.
-    folding: std::sync::Arc<std::sync::Mutex<()>>,
+    folding: Arc<Mutex<()>>,
+    /// Held by one persist at a time, so batches reach sled in the order they were folded.
+    persisting: Arc<Mutex<()>>,
+    mem: Arc<RwLock<Unpersisted>>,
+}
+
+/// The views in memory, newest first: `dirty` (folded since the last persist began) over
+/// `writing` (taken by the persist under way, read until sled has it) over `cache` (values as sled
+/// holds them). Reads that find a key here never touch sled, whose reads all wait while a persist
+/// writes its batch.
+#[derive(Default)]
+struct Unpersisted {
+    dirty: BTreeMap<Vec<u8>, Slot>,
+    dirty_bytes: usize,
+    writing: Arc<BTreeMap<Vec<u8>, Slot>>,
+    cache: Cache,
+    /// Counts completed persists and wipes: a value read from sled may enter the cache only if
+    /// sled has not changed since the read began.
+    generation: u64,
+}
+
+/// Persisted values (and absences) recently written or read: two generations by insertion, the
+/// older dropped whole when the newer fills half of [`CACHE_BYTES`]. Never stale: only a persist
+/// changes sled, and it puts what it wrote here.
+#[derive(Default)]
+struct Cache {
+    recent: std::collections::HashMap<Vec<u8>, Slot>,
+    recent_bytes: usize,
+    older: std::collections::HashMap<Vec<u8>, Slot>,
+}
+
+/// What the cache of persisted views may hold, keys and values, across its two generations.
+pub const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+impl Cache {
+    fn get(&self, key: &[u8]) -> Option<&Slot> {
+        self.recent.get(key).or_else(|| self.older.get(key))
+    }
+
+    fn insert(&mut self, key: Vec<u8>, value: Slot) {
+        let key_len = key.len();
+        let size = key_len + value.as_ref().map_or(0, |v| v.len());
+        if self.recent_bytes + size > CACHE_BYTES / 2 {
+            self.older = std::mem::take(&mut self.recent);
+            self.recent_bytes = 0;
+        }
+        self.recent_bytes += size;
+        if let Some(old) = self.recent.insert(key, value) {
+            self.recent_bytes -= key_len + old.map_or(0, |v| v.len());
+        }
+    }
+}
+
+impl Unpersisted {
+    fn get(&self, key: &[u8]) -> Option<Slot> {
+        self.unpersisted(key)
+            .or_else(|| self.cache.get(key))
+            .cloned()
+    }
+
+    fn unpersisted(&self, key: &[u8]) -> Option<&Slot> {
+        self.dirty.get(key).or_else(|| self.writing.get(key))
+    }
+
+    /// The entries in `[start, end)`, ascending, `dirty` winning over `writing`.
+    fn range(&self, start: &[u8], end: &[u8]) -> Vec<(Vec<u8>, Slot)> {
+        let bounds = (Bound::Included(start), Bound::Excluded(end));
+        let mut dirty = self.dirty.range::<[u8], _>(bounds).peekable();
+        let mut writing = self.writing.range::<[u8], _>(bounds).peekable();
+        let mut out = Vec::new();
+        loop {
+            let order = match (dirty.peek(), writing.peek()) {
+                (None, None) => return out,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some((d, _)), Some((w, _))) => d.cmp(w),
+            };
+            if order == std::cmp::Ordering::Equal {
+                writing.next();
+            }
+            let from_dirty = order != std::cmp::Ordering::Greater;
+            let (k, v) = if from_dirty {
+                dirty.next()
+            } else {
+                writing.next()
+            }
+            .expect("peeked");
+            out.push((k.clone(), v.clone()));
+        }
+    }
 }
 
 /// One event to fold: its log sequence and, when it decoded as a known event, the event.
@@ -48,16 +149,33 @@ impl ViewStore {
             tree.insert(keys::FORMAT, FORMAT)?;
             db.flush()?;
         }
+        if let Some(redo) = tree.get(keys::REDO)? {
+            // A persist was cut off after its redo record: finish it before anything reads.
+            let entries: Vec<(Vec<u8>, Option<Vec<u8>>)> =
+                postcard::from_bytes(&redo).map_err(|e| StoreError::corrupt(keys::REDO, e))?;
+            let mut batch = sled::Batch::default();
+            for (k, v) in entries {
+                match v {
+                    Some(v) => batch.insert(k, v),
+                    None => batch.remove(k),
+                }
+            }
+            batch.remove(keys::REDO);
+            tree.apply_batch(batch)?;
+            db.flush()?;
+        }
         Ok(ViewStore {
             db,
             tree,
             folding: Default::default(),
+            persisting: Default::default(),
+            mem: Default::default(),
         })
     }
 
-    /// Read access to the views as they are now.
-    pub fn views(&self) -> Views<&sled::Tree> {
-        Views::new(&self.tree)
+    /// Read access to the views as folded so far (persisted or not).
+    pub fn views(&self) -> Views<Live<'_>> {
+        Views::new(Live { store: self })
     }
 
     /// The log sequence of the last folded event (0 when nothing is folded).
@@ -68,17 +186,29 @@ impl ViewStore {
         self.views().checkpoint()
     }
 
-    /// Folds `entries` (in log order) and commits them with the checkpoint of the last one.
-    /// Entries at or below the checkpoint are skipped, so a batch may be re-delivered safely.
+    /// The checkpoint sled holds: where a node that crashed now would start folding again.
     ///
     /// # Errors
-    /// When a view cannot be read (or does not decode) while folding, or sled cannot write the
-    /// batch. Either way nothing of the batch is visible and the checkpoint has not moved, so the
-    /// same batch may be folded again.
+    /// When sled cannot read it.
+    pub fn persisted_checkpoint(&self) -> Result<u64, StoreError> {
+        Views::new(&self.tree).checkpoint()
+    }
+
+    /// Folds `entries` (in log order) and commits them, with the checkpoint of the last one, to the
+    /// views in memory. Entries at or below the checkpoint are skipped, so a batch may be
+    /// re-delivered safely.
+    ///
+    /// # Errors
+    /// When a view cannot be read (or does not decode) while folding, or the unpersisted views
+    /// are over their bound and cannot be persisted first. Either way nothing of the batch is
+    /// visible and the checkpoint has not moved, so the same batch may be folded again.
     pub fn fold_batch(&self, entries: &[LogEntry]) -> Result<Vec<(u64, Outcome)>, StoreError> {
         let _folding = self.folding.lock().unwrap_or_else(|e| e.into_inner());
+        if self.unpersisted_bytes() > PERSIST_AT_BYTES {
+            self.persist()?;
+        }
         let checkpoint = self.checkpoint()?;
-        let mut views = Views::new(Overlay::new(&self.tree));
+        let mut views = Views::new(Overlay::new(Live { store: self }));
         let mut outcomes = Vec::with_capacity(entries.len());
         let mut last = checkpoint;
         for entry in entries.iter().filter(|e| e.seq > checkpoint) {
@@ -94,15 +224,78 @@ impl ViewStore {
             return Ok(outcomes);
         }
         views.set_checkpoint(last);
-        let mut batch = sled::Batch::default();
-        for (k, v) in views.kv.pending {
-            match v {
-                Some(v) => batch.insert(k, v),
-                None => batch.remove(k),
-            }
+        let pending = views.kv.pending;
+        let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
+        for (k, v) in pending {
+            let key_len = k.len();
+            let added = key_len + v.as_ref().map_or(0, Vec::len);
+            let replaced = mem
+                .dirty
+                .insert(k, v.map(Arc::new))
+                .map_or(0, |old| key_len + old.map_or(0, |o| o.len()));
+            mem.dirty_bytes = mem.dirty_bytes + added - replaced;
         }
-        self.tree.apply_batch(batch)?;
         Ok(outcomes)
+    }
+
+    /// Bytes of keys and values folded since the last persist began (a key written twice counts
+    /// once, at its newest size).
+    pub fn unpersisted_bytes(&self) -> usize {
+        self.mem
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .dirty_bytes
+    }
+
+    /// Writes every view folded so far, with its checkpoint, to sled; returns how many keys it
+    /// wrote. Folds and reads go on meanwhile.
+    ///
+    /// Atomic by a redo record: the whole batch is first written as one value (`x/redo`, one sled
+    /// write, so after a crash it is there whole or not at all), then key by key, then the record
+    /// is removed; opening a store that still has it writes it again. Not `apply_batch`: sled holds
+    /// every read of the tree while a batch applies, which stalled sends for the length of a persist.
+    ///
+    /// # Errors
+    /// When sled cannot write: the views stay in memory (still read, still unpersisted) and the
+    /// next persist writes them with whatever was folded since.
+    pub fn persist(&self) -> Result<usize, StoreError> {
+        let _persisting = self.persisting.lock().unwrap_or_else(|e| e.into_inner());
+        let writing = {
+            let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
+            if mem.dirty.is_empty() && mem.writing.is_empty() {
+                return Ok(0);
+            }
+            let mut dirty = std::mem::take(&mut mem.dirty);
+            mem.dirty_bytes = 0;
+            if !mem.writing.is_empty() {
+                // A persist failed: its views go out again, under what was folded since.
+                let mut older = (*mem.writing).clone();
+                older.append(&mut dirty);
+                dirty = older;
+            }
+            mem.writing = Arc::new(dirty);
+            mem.writing.clone()
+        };
+        let redo: Vec<(&[u8], Option<&[u8]>)> = writing
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)))
+            .collect();
+        let redo = postcard::to_allocvec(&redo).expect("byte strings always serialize");
+        self.tree.insert(keys::REDO, redo)?;
+        for (k, v) in writing.iter() {
+            match v {
+                Some(v) => self.tree.insert(k.as_slice(), v.as_slice())?,
+                None => self.tree.remove(k.as_slice())?,
+            };
+        }
+        self.tree.remove(keys::REDO)?;
+        let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
+        mem.writing = Arc::default();
+        mem.generation += 1;
+        for (k, v) in writing.iter() {
+            mem.cache.insert(k.clone(), v.clone());
+        }
+        Ok(writing.len())
     }
 
     /// Drops every view and the checkpoint, for a rebuild from the start of the log.
@@ -111,33 +304,42 @@ impl ViewStore {
     /// When sled cannot clear the tree.
     pub fn wipe(&self) -> Result<(), StoreError> {
         let _folding = self.folding.lock().unwrap_or_else(|e| e.into_inner());
+        let _persisting = self.persisting.lock().unwrap_or_else(|e| e.into_inner());
+        {
+            let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
+            let generation = mem.generation + 1;
+            *mem = Unpersisted {
+                generation,
+                ..Unpersisted::default()
+            };
+        }
         self.tree.clear()?;
         self.tree.insert(keys::FORMAT, FORMAT)?;
         self.db.flush()?;
         Ok(())
     }
 
-    /// Makes everything committed so far durable on disk.
+    /// Persists everything folded so far and makes it durable on disk.
     ///
     /// # Errors
-    /// When sled cannot flush.
+    /// When sled cannot write or flush.
     pub fn flush(&self) -> Result<(), StoreError> {
+        self.persist()?;
         self.db.flush()?;
         Ok(())
     }
 
-    /// Every key and value, for tests that compare whole stores.
+    /// Every key and value as folded so far, for tests that compare whole stores.
     ///
     /// # Errors
     /// When sled cannot read an entry.
     pub fn dump(&self) -> Result<BTreeMap<Vec<u8>, Vec<u8>>, StoreError> {
-        self.tree
-            .iter()
-            .map(|item| {
-                let (k, v) = item?;
-                Ok((k.to_vec(), v.to_vec()))
-            })
-            .collect()
+        let mut all = BTreeMap::new();
+        Live { store: self }.scan(b"", &[0xff], false, &mut |k, v| {
+            all.insert(k.to_vec(), v.to_vec());
+            Ok(true)
+        })?;
+        Ok(all)
     }
 
     pub fn size_on_disk(&self) -> u64 {
@@ -145,7 +347,72 @@ impl ViewStore {
     }
 }
 
-/// The live tree. A sled error is returned, never taken for an absent key.
+/// The views as folded so far: the unpersisted layer over the sled tree. Each read sees every
+/// batch committed before it began.
+#[derive(Clone, Copy)]
+pub struct Live<'a> {
+    store: &'a ViewStore,
+}
+
+impl Live<'_> {
+    /// The value at `key`: from memory when it is there, else from sled, then cached.
+    fn slot(&self, key: &[u8]) -> Result<Slot, StoreError> {
+        let generation = {
+            let mem = self.store.mem.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(slot) = mem.get(key) {
+                return Ok(slot);
+            }
+            mem.generation
+        };
+        let slot = sled::Tree::get(&self.store.tree, key)?.map(|v| Arc::new(v.to_vec()));
+        let mut mem = self.store.mem.write().unwrap_or_else(|e| e.into_inner());
+        // A persist since the read may have changed the key; a fold since may have folded it.
+        if mem.generation == generation && mem.unpersisted(key).is_none() {
+            mem.cache.insert(key.to_vec(), slot.clone());
+        }
+        Ok(slot)
+    }
+}
+
+/// Memory first, then sled. A key leaves the unpersisted layers only after sled has it, so a read
+/// that misses them finds the same value (or a newer one) in sled. Scans read the unpersisted
+/// layers and sled, not the cache.
+impl KvRead for Live<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.slot(key)?.map(|v| v.to_vec()))
+    }
+
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        visit(self.slot(key)?.as_deref().map(Vec::as_slice))
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError> {
+        let over = self
+            .store
+            .mem
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .range(start, end);
+        let tree = &self.store.tree;
+        let base = |v: &mut VisitEntry<'_>| tree.scan(start, end, reverse, v);
+        let entries = over
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)));
+        if reverse {
+            merge(entries.rev(), base, true, visit)
+        } else {
+            merge(entries, base, false, visit)
+        }
+    }
+}
+
+/// The sled tree alone. A sled error is returned, never taken for an absent key.
 impl KvRead for &sled::Tree {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(sled::Tree::get(self, key)?.map(|v| v.to_vec()))
@@ -183,14 +450,14 @@ impl KvRead for &sled::Tree {
     }
 }
 
-/// Writes of one batch, held over the tree until commit; reads see them on top of the tree.
+/// Writes of one batch, held over the live views until commit; reads see them on top.
 struct Overlay<'a> {
-    base: &'a sled::Tree,
+    base: Live<'a>,
     pending: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
 }
 
 impl<'a> Overlay<'a> {
-    fn new(base: &'a sled::Tree) -> Self {
+    fn new(base: Live<'a>) -> Self {
         Overlay {
             base,
             pending: BTreeMap::new(),
@@ -202,7 +469,7 @@ impl KvRead for Overlay<'_> {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         match self.pending.get(key) {
             Some(v) => Ok(v.clone()),
-            None => KvRead::get(&self.base, key),
+            None => self.base.get(key),
         }
     }
 
@@ -221,59 +488,69 @@ impl KvRead for Overlay<'_> {
         visit: &mut VisitEntry<'_>,
     ) -> Result<(), StoreError> {
         let bounds = (Bound::Included(start), Bound::Excluded(end));
-        let pending = self.pending.range::<[u8], _>(bounds);
-        let base = self.base.range::<&[u8], _>(start..end);
+        let pending = self
+            .pending
+            .range::<[u8], _>(bounds)
+            .map(|(k, v)| (k.as_slice(), v.as_deref()));
+        let base = |v: &mut VisitEntry<'_>| self.base.scan(start, end, reverse, v);
         if reverse {
-            merge(pending.rev().peekable(), base.rev(), true, visit)
+            merge(pending.rev(), base, true, visit)
         } else {
-            merge(pending.peekable(), base, false, visit)
+            merge(pending, base, false, visit)
         }
     }
 }
 
-/// Visits the union of the overlay's and the tree's entries in key order (reversed when `reverse`);
-/// on equal keys the overlay wins, and its `None` hides the key. Stops at the tree's first error.
-fn merge<'p>(
-    mut over: std::iter::Peekable<impl Iterator<Item = (&'p Vec<u8>, &'p Option<Vec<u8>>)>>,
-    mut base: impl Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>,
+/// Visits the union of `over` (entries in scan order) and what `base` scans, in key order
+/// (reversed when `reverse`); on equal keys `over` wins, and its `None` hides the key. Stops at the
+/// first `Ok(false)` or error of `visit`, and at the first error of `base`.
+fn merge<'o>(
+    over: impl Iterator<Item = (&'o [u8], Option<&'o [u8]>)>,
+    base: impl FnOnce(&mut VisitEntry<'_>) -> Result<(), StoreError>,
     reverse: bool,
     visit: &mut VisitEntry<'_>,
 ) -> Result<(), StoreError> {
-    let mut next_base = base.next().transpose()?;
-    loop {
-        let take_over = match (&next_base, over.peek()) {
-            (None, None) => return Ok(()),
-            (None, Some(_)) => true,
-            (Some(_), None) => false,
-            (Some((bk, _)), Some((ok, _))) => {
-                if reverse {
-                    ok.as_slice() >= bk.as_ref()
-                } else {
-                    ok.as_slice() <= bk.as_ref()
+    let mut over = over.peekable();
+    let mut stopped = false;
+    let before = |o: &[u8], b: &[u8]| if reverse { o > b } else { o < b };
+    base(&mut |bk, bv| {
+        while let Some(&(ok, ov)) = over.peek() {
+            if !before(ok, bk) {
+                break;
+            }
+            over.next();
+            if let Some(v) = ov {
+                if !visit(ok, v)? {
+                    stopped = true;
+                    return Ok(false);
                 }
             }
-        };
-        if take_over {
-            let (k, v) = over.next().expect("peeked");
-            if next_base
-                .as_ref()
-                .is_some_and(|(bk, _)| bk.as_ref() == k.as_slice())
-            {
-                next_base = base.next().transpose()?;
+        }
+        let value = match over.peek() {
+            Some(&(ok, ov)) if ok == bk => {
+                over.next();
+                ov
             }
+            _ => Some(bv),
+        };
+        if let Some(v) = value {
+            if !visit(bk, v)? {
+                stopped = true;
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    })?;
+    if !stopped {
+        for (k, v) in over {
             if let Some(v) = v {
                 if !visit(k, v)? {
-                    return Ok(());
+                    break;
                 }
             }
-        } else {
-            let (k, v) = next_base.take().expect("checked");
-            if !visit(&k, &v)? {
-                return Ok(());
-            }
-            next_base = base.next().transpose()?;
         }
     }
+    Ok(())
 }
 
 impl Kv for Overlay<'_> {
@@ -289,7 +566,7 @@ impl Kv for Overlay<'_> {
         if let Some(value) = self.pending.get_mut(key) {
             return change(value);
         }
-        let mut value = KvRead::get(&self.base, key)?;
+        let mut value = self.base.get(key)?;
         let changed = change(&mut value);
         self.pending.insert(key.to_vec(), value);
         changed
@@ -355,11 +632,14 @@ mod tests {
             ),
         ];
         store.fold_batch(&opened).unwrap();
+        store.persist().unwrap();
         // The conversation's record announces a 9-byte open chunk it does not hold.
         store
             .tree
             .insert(keys::conversation("c1"), &[0u8, 0, 0, 9][..])
             .unwrap();
+        // As after a restart: nothing cached.
+        store.mem.write().unwrap().cache = Cache::default();
         let before = store.dump().unwrap();
 
         // The broadcast folds (its stats sit in the overlay); the send cannot read its conversation.
@@ -402,6 +682,134 @@ mod tests {
             before,
             "nothing of the batch was committed"
         );
+    }
+
+    /// Sled holds a, b, c, d; a persist under way is writing b (new) and c (removed); folds
+    /// since wrote b again, e, and removed d. Every read sees the newest layer that has the key.
+    #[test]
+    fn reads_see_memory_over_the_persist_under_way_over_sled() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ViewStore::open(dir.path()).unwrap();
+        for k in ["k/a", "k/b", "k/c", "k/d"] {
+            store.tree.insert(k, "sled").unwrap();
+        }
+        let slot = |v: &str| Some(Arc::new(v.as_bytes().to_vec()));
+        {
+            let mut mem = store.mem.write().unwrap();
+            mem.writing = Arc::new(BTreeMap::from([
+                (b"k/b".to_vec(), slot("writing")),
+                (b"k/c".to_vec(), None),
+            ]));
+            mem.dirty = BTreeMap::from([
+                (b"k/b".to_vec(), slot("dirty")),
+                (b"k/d".to_vec(), None),
+                (b"k/e".to_vec(), slot("dirty")),
+            ]);
+        }
+        let live = Live { store: &store };
+        let scan = |reverse: bool, limit: usize| {
+            let mut seen = Vec::new();
+            live.scan(b"k/", b"k0", reverse, &mut |k, v| {
+                seen.push(format!(
+                    "{}={}",
+                    String::from_utf8_lossy(k),
+                    String::from_utf8_lossy(v)
+                ));
+                Ok(seen.len() < limit)
+            })
+            .unwrap();
+            seen
+        };
+        assert_eq!(
+            scan(false, 10),
+            ["k/a=sled", "k/b=dirty", "k/e=dirty"],
+            "forward"
+        );
+        assert_eq!(
+            scan(true, 10),
+            ["k/e=dirty", "k/b=dirty", "k/a=sled"],
+            "reverse"
+        );
+        assert_eq!(scan(false, 2), ["k/a=sled", "k/b=dirty"], "stops when told");
+        assert_eq!(live.get(b"k/b").unwrap(), Some(b"dirty".to_vec()));
+        assert_eq!(
+            live.get(b"k/c").unwrap(),
+            None,
+            "removed by the persist under way"
+        );
+        assert_eq!(live.get(b"k/d").unwrap(), None, "removed since");
+        assert_eq!(live.get(b"k/a").unwrap(), Some(b"sled".to_vec()));
+
+        // The next persist writes both layers, the newer winning, and empties memory.
+        assert_eq!(store.persist().unwrap(), 4);
+        assert!(store.mem.read().unwrap().dirty.is_empty());
+        assert!(store.mem.read().unwrap().writing.is_empty());
+        let sled: Vec<_> = store
+            .tree
+            .scan_prefix("k/")
+            .map(|e| {
+                let (k, v) = e.unwrap();
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(&v)
+                )
+            })
+            .collect();
+        assert_eq!(sled, ["k/a=sled", "k/b=dirty", "k/e=dirty"]);
+    }
+
+    /// A persist cut off after its redo record and half of its keys: opening the store again
+    /// finishes it, and sled holds the whole batch with its checkpoint.
+    #[test]
+    fn a_persist_cut_off_midway_is_finished_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let whole = {
+            let store = ViewStore::open(dir.path()).unwrap();
+            store.tree.insert("k/old", "sled").unwrap();
+            store.mem.write().unwrap().dirty = BTreeMap::from([
+                (b"k/a".to_vec(), Some(Arc::new(b"new".to_vec()))),
+                (b"k/b".to_vec(), Some(Arc::new(b"new".to_vec()))),
+                (b"k/old".to_vec(), None),
+                (
+                    keys::CHECKPOINT.to_vec(),
+                    Some(Arc::new(9u64.to_be_bytes().to_vec())),
+                ),
+            ]);
+            let whole = store.dump().unwrap();
+            // What persist writes first, then only the first key of four.
+            let dirty = std::mem::take(&mut store.mem.write().unwrap().dirty);
+            let redo: Vec<(&[u8], Option<&[u8]>)> = dirty
+                .iter()
+                .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)))
+                .collect();
+            store
+                .tree
+                .insert(keys::REDO, postcard::to_allocvec(&redo).unwrap())
+                .unwrap();
+            store.tree.insert("k/a", "new").unwrap();
+            store.db.flush().unwrap();
+            assert_eq!(store.persisted_checkpoint().unwrap(), 0);
+            whole
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let store = loop {
+            match ViewStore::open(dir.path()) {
+                Ok(s) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
+        assert_eq!(store.persisted_checkpoint().unwrap(), 9);
+        assert_eq!(
+            store.tree.get(keys::REDO).unwrap(),
+            None,
+            "the record is gone"
+        );
+        assert_eq!(store.dump().unwrap(), whole);
+        assert_eq!(store.tree.get("k/old").unwrap(), None);
     }
 
     #[test]

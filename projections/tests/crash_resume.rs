@@ -1,6 +1,7 @@
-//! The store's promise, as a property: however a log is split into batches, and however often the
-//! node stops and reopens its store between them (re-delivering what it had already folded), the
-//! views end up byte for byte what one batch makes, and what folding event by event in memory makes.
+//! The store's promise, as a property: however a log is split into batches, however often the
+//! node persists, stops cleanly or crashes (losing what it had folded in memory and not persisted)
+//! and reopens its store between them, re-delivering what it had already folded, the views end up
+//! byte for byte what one batch makes, and what folding event by event in memory makes.
 //!
 //! The logs are random but shaped like real ones: a few bookings, customers and admins, many sends,
 //! edits, deletes, reads, reactions, joins and status changes, some of them duplicates or stale
@@ -557,12 +558,27 @@ fn open(dir: &std::path::Path) -> ViewStore {
     }
 }
 
+/// What the node does after a batch.
+#[derive(Clone, Copy, Debug)]
+enum After {
+    /// Goes on folding; the views stay in memory.
+    Continue,
+    /// Persists the views to sled and goes on.
+    Persist,
+    /// Stops cleanly (flush) and starts again on the same folder.
+    Restart,
+    /// Dies without persisting and starts again: what was folded since the last persist is lost.
+    Crash,
+}
+
 /// How store B is fed: batch sizes, how many already-folded entries each batch re-delivers at its
-/// front, and after which batch a whole already-folded batch is delivered again.
+/// front, what the node does after each batch, and after which batch a whole already-folded batch
+/// is delivered again.
 #[derive(Clone, Debug)]
 struct Delivery {
     sizes: Vec<usize>,
     overlaps: Vec<usize>,
+    after: Vec<After>,
     redeliver_after: usize,
 }
 
@@ -570,11 +586,21 @@ fn delivery() -> impl Strategy<Value = Delivery> {
     (
         prop::collection::vec(1..60usize, 1..6),
         prop::collection::vec(0..4usize, 6),
+        prop::collection::vec(
+            prop_oneof![
+                Just(After::Continue),
+                Just(After::Persist),
+                Just(After::Restart),
+                Just(After::Crash)
+            ],
+            6,
+        ),
         0..6usize,
     )
-        .prop_map(|(sizes, overlaps, redeliver_after)| Delivery {
+        .prop_map(|(sizes, overlaps, after, redeliver_after)| Delivery {
             sizes,
             overlaps,
+            after,
             redeliver_after,
         })
 }
@@ -594,16 +620,19 @@ proptest! {
         prop_assert_eq!(a.fold_batch(&log).unwrap(), reference.clone());
         prop_assert_eq!(a.checkpoint().unwrap(), last_seq);
 
-        // B: batches of random sizes, reopening the store after each, with re-deliveries.
+        // B: batches of random sizes, persisting, restarting or crashing after each, with
+        // re-deliveries. A crash takes the node back to its persisted checkpoint, and the log is
+        // delivered again from there, as the worker does.
         let dir_b = tempfile::tempdir().unwrap();
         let mut b = open(dir_b.path());
         let mut start = 0;
         let mut batch = 0;
         let mut redelivered = false;
+        let mut crashes = 0;
         while start < log.len() {
             let size = match delivery.sizes.get(batch) {
-                Some(size) => *size,
-                None => log.len() - start,
+                Some(size) if crashes < 8 => *size,
+                _ => log.len() - start,
             };
             let end = (start + size).min(log.len());
             let from = start.saturating_sub(delivery.overlaps[batch % delivery.overlaps.len()]);
@@ -612,10 +641,29 @@ proptest! {
             prop_assert_eq!(&outcomes[..], &reference[start..end]);
             prop_assert_eq!(b.checkpoint().unwrap(), log[end - 1].seq);
 
-            // Stop the node and start it again on the same folder.
-            drop(b);
-            b = open(dir_b.path());
-            prop_assert_eq!(b.checkpoint().unwrap(), log[end - 1].seq, "the checkpoint survives a restart");
+            match delivery.after[batch % delivery.after.len()] {
+                After::Continue => {}
+                After::Persist => {
+                    b.persist().unwrap();
+                    prop_assert_eq!(b.persisted_checkpoint().unwrap(), log[end - 1].seq);
+                }
+                After::Restart => {
+                    b.flush().unwrap();
+                    drop(b);
+                    b = open(dir_b.path());
+                    prop_assert_eq!(b.checkpoint().unwrap(), log[end - 1].seq, "the checkpoint survives a restart");
+                }
+                After::Crash => {
+                    let persisted = b.persisted_checkpoint().unwrap();
+                    drop(b);
+                    b = open(dir_b.path());
+                    prop_assert_eq!(b.checkpoint().unwrap(), persisted, "a crash goes back to the persisted checkpoint");
+                    crashes += 1;
+                    start = log.partition_point(|e| e.seq <= persisted);
+                    batch += 1;
+                    continue;
+                }
+            }
 
             if batch == delivery.redeliver_after || (end == log.len() && !redelivered) {
                 let before = b.dump().unwrap();
@@ -627,6 +675,12 @@ proptest! {
             start = end;
             batch += 1;
         }
+        // What sled holds after a clean stop is what was folded.
+        let folded = b.dump().unwrap();
+        b.flush().unwrap();
+        drop(b);
+        let b = open(dir_b.path());
+        prop_assert!(b.dump().unwrap() == folded, "a clean stop persists every folded view");
 
         let mut dump_a = a.dump().unwrap();
         prop_assert!(dump_a == b.dump().unwrap(), "one batch and many batches disagree");
