@@ -49,6 +49,7 @@ struct Unpersisted {
     dirty: BTreeMap<Vec<u8>, Slot>,
     dirty_bytes: usize,
     writing: Arc<BTreeMap<Vec<u8>, Slot>>,
+    writing_bytes: usize,
     cache: Cache,
     /// Counts completed persists and wipes: a value read from sled may enter the cache only if
     /// sled has not changed since the read began.
@@ -238,13 +239,12 @@ impl ViewStore {
         Ok(outcomes)
     }
 
-    /// Bytes of keys and values folded since the last persist began (a key written twice counts
-    /// once, at its newest size).
+    /// Bytes of keys and values folded and not yet in sled: since the last persist began, and
+    /// what that persist writes or failed to write (a key written twice counts once, at its
+    /// newest size, within each).
     pub fn unpersisted_bytes(&self) -> usize {
-        self.mem
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .dirty_bytes
+        let mem = self.mem.read().unwrap_or_else(|e| e.into_inner());
+        mem.dirty_bytes + mem.writing_bytes
     }
 
     /// Writes every view folded so far, with its checkpoint, to sled; returns how many keys it
@@ -266,7 +266,7 @@ impl ViewStore {
                 return Ok(0);
             }
             let mut dirty = std::mem::take(&mut mem.dirty);
-            mem.dirty_bytes = 0;
+            mem.writing_bytes += std::mem::take(&mut mem.dirty_bytes);
             if !mem.writing.is_empty() {
                 // A persist failed: its views go out again, under what was folded since.
                 let mut older = (*mem.writing).clone();
@@ -276,12 +276,7 @@ impl ViewStore {
             mem.writing = Arc::new(dirty);
             mem.writing.clone()
         };
-        let redo: Vec<(&[u8], Option<&[u8]>)> = writing
-            .iter()
-            .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)))
-            .collect();
-        let redo = postcard::to_allocvec(&redo).expect("byte strings always serialize");
-        self.tree.insert(keys::REDO, redo)?;
+        self.tree.insert(keys::REDO, redo_record(&writing))?;
         for (k, v) in writing.iter() {
             match v {
                 Some(v) => self.tree.insert(k.as_slice(), v.as_slice())?,
@@ -291,6 +286,7 @@ impl ViewStore {
         self.tree.remove(keys::REDO)?;
         let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
         mem.writing = Arc::default();
+        mem.writing_bytes = 0;
         mem.generation += 1;
         for (k, v) in writing.iter() {
             mem.cache.insert(k.clone(), v.clone());
@@ -345,6 +341,16 @@ impl ViewStore {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+/// A persist's batch as one value (postcard: a list of key and value or removal), what
+/// [`ViewStore::open`] reads back when a persist was cut off.
+fn redo_record(entries: &BTreeMap<Vec<u8>, Slot>) -> Vec<u8> {
+    let redo: Vec<(&[u8], Option<&[u8]>)> = entries
+        .iter()
+        .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)))
+        .collect();
+    postcard::to_allocvec(&redo).expect("byte strings always serialize")
 }
 
 /// The views as folded so far: the unpersisted layer over the sled tree. Each read sees every
@@ -602,6 +608,20 @@ mod tests {
         }
     }
 
+    /// Opens the store in `dir` again, waiting for sled to release the lock of the dropped one.
+    fn reopen(dir: &Path) -> ViewStore {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            match ViewStore::open(dir) {
+                Ok(s) => return s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20))
+                }
+                Err(e) => panic!("{e}"),
+            }
+        }
+    }
+
     #[test]
     fn a_batch_that_cannot_read_a_view_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
@@ -779,29 +799,13 @@ mod tests {
             let whole = store.dump().unwrap();
             // What persist writes first, then only the first key of four.
             let dirty = std::mem::take(&mut store.mem.write().unwrap().dirty);
-            let redo: Vec<(&[u8], Option<&[u8]>)> = dirty
-                .iter()
-                .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)))
-                .collect();
-            store
-                .tree
-                .insert(keys::REDO, postcard::to_allocvec(&redo).unwrap())
-                .unwrap();
+            store.tree.insert(keys::REDO, redo_record(&dirty)).unwrap();
             store.tree.insert("k/a", "new").unwrap();
             store.db.flush().unwrap();
             assert_eq!(store.persisted_checkpoint().unwrap(), 0);
             whole
         };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let store = loop {
-            match ViewStore::open(dir.path()) {
-                Ok(s) => break s,
-                Err(_) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
+        let store = reopen(dir.path());
         assert_eq!(store.persisted_checkpoint().unwrap(), 9);
         assert_eq!(
             store.tree.get(keys::REDO).unwrap(),
@@ -824,16 +828,7 @@ mod tests {
             store.tree.insert(keys::FORMAT, b"json-0").unwrap();
             store.flush().unwrap();
         }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let store = loop {
-            match ViewStore::open(dir.path()) {
-                Ok(s) => break s,
-                Err(_) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(20))
-                }
-                Err(e) => panic!("{e}"),
-            }
-        };
+        let store = reopen(dir.path());
         assert_eq!(store.checkpoint().unwrap(), 0);
         assert_eq!(store.dump().unwrap().len(), 1);
     }
