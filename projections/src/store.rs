@@ -38,6 +38,8 @@ pub struct ViewStore {
     /// Held by one persist at a time, so batches reach sled in the order they were folded.
     persisting: Arc<Mutex<()>>,
     mem: Arc<RwLock<Unpersisted>>,
+    /// A fold finding more unpersisted bytes than this persists first ([`PERSIST_AT_BYTES`]).
+    persist_at: usize,
 }
 
 /// The views in memory, newest first: `dirty` (folded since the last persist began) over
@@ -171,7 +173,15 @@ impl ViewStore {
             folding: Default::default(),
             persisting: Default::default(),
             mem: Default::default(),
+            persist_at: PERSIST_AT_BYTES,
         })
+    }
+
+    /// The same store with another bound on unpersisted views (tests use a small one so that
+    /// folds persist as catching up does).
+    pub fn with_persist_at(mut self, bytes: usize) -> ViewStore {
+        self.persist_at = bytes;
+        self
     }
 
     /// Read access to the views as folded so far (persisted or not).
@@ -205,8 +215,8 @@ impl ViewStore {
     /// visible and the checkpoint has not moved, so the same batch may be folded again.
     pub fn fold_batch(&self, entries: &[LogEntry]) -> Result<Vec<(u64, Outcome)>, StoreError> {
         let _folding = self.folding.lock().unwrap_or_else(|e| e.into_inner());
-        if self.unpersisted_bytes() > PERSIST_AT_BYTES {
-            self.persist()?;
+        if self.unpersisted_bytes() > self.persist_at {
+            self.persist_as(Write::OneBatch)?;
         }
         let checkpoint = self.checkpoint()?;
         let mut views = Views::new(Overlay::new(Live { store: self }));
@@ -254,11 +264,16 @@ impl ViewStore {
     /// write, so after a crash it is there whole or not at all), then key by key, then the record
     /// is removed; opening a store that still has it writes it again. Not `apply_batch`: sled holds
     /// every read of the tree while a batch applies, which stalled sends for the length of a persist.
+    /// (A fold over the memory bound persists with `apply_batch`: `Write::OneBatch`.)
     ///
     /// # Errors
     /// When sled cannot write: the views stay in memory (still read, still unpersisted) and the
     /// next persist writes them with whatever was folded since.
     pub fn persist(&self) -> Result<usize, StoreError> {
+        self.persist_as(Write::KeyByKey)
+    }
+
+    fn persist_as(&self, how: Write) -> Result<usize, StoreError> {
         let _persisting = self.persisting.lock().unwrap_or_else(|e| e.into_inner());
         let writing = {
             let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
@@ -276,14 +291,28 @@ impl ViewStore {
             mem.writing = Arc::new(dirty);
             mem.writing.clone()
         };
-        self.tree.insert(keys::REDO, redo_record(&writing))?;
-        for (k, v) in writing.iter() {
-            match v {
-                Some(v) => self.tree.insert(k.as_slice(), v.as_slice())?,
-                None => self.tree.remove(k.as_slice())?,
-            };
+        match how {
+            Write::KeyByKey => {
+                self.tree.insert(keys::REDO, redo_record(&writing))?;
+                for (k, v) in writing.iter() {
+                    match v {
+                        Some(v) => self.tree.insert(k.as_slice(), v.as_slice())?,
+                        None => self.tree.remove(k.as_slice())?,
+                    };
+                }
+                self.tree.remove(keys::REDO)?;
+            }
+            Write::OneBatch => {
+                let mut batch = sled::Batch::default();
+                for (k, v) in writing.iter() {
+                    match v {
+                        Some(v) => batch.insert(k.as_slice(), v.as_slice()),
+                        None => batch.remove(k.as_slice()),
+                    }
+                }
+                self.tree.apply_batch(batch)?;
+            }
         }
-        self.tree.remove(keys::REDO)?;
         let mut mem = self.mem.write().unwrap_or_else(|e| e.into_inner());
         mem.writing = Arc::default();
         mem.writing_bytes = 0;
@@ -341,6 +370,17 @@ impl ViewStore {
     pub fn size_on_disk(&self) -> u64 {
         self.db.size_on_disk().unwrap_or(0)
     }
+}
+
+/// How a persist makes its write atomic.
+#[derive(Clone, Copy)]
+enum Write {
+    /// A redo record, then key by key: reads of sled wait only per key. The persister's way.
+    KeyByKey,
+    /// One sled batch: every read of sled waits until it is applied, but nothing is written twice.
+    /// A fold's way when the views in memory are over their bound (catching up, rebuilding),
+    /// when nothing is served yet or the node is behind anyway.
+    OneBatch,
 }
 
 /// A persist's batch as one value (postcard: a list of key and value or removal), what

@@ -576,6 +576,8 @@ enum After {
 /// is delivered again.
 #[derive(Clone, Debug)]
 struct Delivery {
+    /// The store's bound on unpersisted views: small ones make folds persist first, in one batch.
+    persist_at: usize,
     sizes: Vec<usize>,
     overlaps: Vec<usize>,
     after: Vec<After>,
@@ -596,13 +598,17 @@ fn delivery() -> impl Strategy<Value = Delivery> {
             6,
         ),
         0..6usize,
+        prop_oneof![Just(usize::MAX), 0..20_000usize],
     )
-        .prop_map(|(sizes, overlaps, after, redeliver_after)| Delivery {
-            sizes,
-            overlaps,
-            after,
-            redeliver_after,
-        })
+        .prop_map(
+            |(sizes, overlaps, after, redeliver_after, persist_at)| Delivery {
+                persist_at,
+                sizes,
+                overlaps,
+                after,
+                redeliver_after,
+            },
+        )
 }
 
 proptest! {
@@ -624,7 +630,7 @@ proptest! {
         // re-deliveries. A crash takes the node back to its persisted checkpoint, and the log is
         // delivered again from there, as the worker does.
         let dir_b = tempfile::tempdir().unwrap();
-        let mut b = open(dir_b.path());
+        let mut b = open(dir_b.path()).with_persist_at(delivery.persist_at);
         let mut start = 0;
         let mut batch = 0;
         let mut redelivered = false;
@@ -650,13 +656,13 @@ proptest! {
                 After::Restart => {
                     b.flush().unwrap();
                     drop(b);
-                    b = open(dir_b.path());
+                    b = open(dir_b.path()).with_persist_at(delivery.persist_at);
                     prop_assert_eq!(b.checkpoint().unwrap(), log[end - 1].seq, "the checkpoint survives a restart");
                 }
                 After::Crash => {
                     let persisted = b.persisted_checkpoint().unwrap();
                     drop(b);
-                    b = open(dir_b.path());
+                    b = open(dir_b.path()).with_persist_at(delivery.persist_at);
                     prop_assert_eq!(b.checkpoint().unwrap(), persisted, "a crash goes back to the persisted checkpoint");
                     crashes += 1;
                     start = log.partition_point(|e| e.seq <= persisted);
