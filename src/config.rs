@@ -121,8 +121,8 @@ pub struct ServeArgs {
     /// socket is closed as too slow.
     #[arg(long, env = "SLOW_CONSUMER_GRACE_MS", default_value_t = 5000)]
     pub slow_consumer_grace_ms: u64,
-    /// How often, in milliseconds (1 to 60000), the views folded in memory are written to disk
-    /// with their checkpoint in one batch. A crash loses at most this much of the views, which the
+    /// How often, in milliseconds (1 to 60000), the views folded in memory are written to disk,
+    /// atomically with their checkpoint. A crash loses at most this much of the views, which the
     /// node folds again from the log when it starts.
     #[arg(long, env = "VIEWS_PERSIST_MS", default_value_t = 200,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]

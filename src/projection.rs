@@ -231,8 +231,8 @@ fn fold_now(
     Ok((store.checkpoint()?, outcomes.len(), applied))
 }
 
-/// Persists the views folded in memory every `every`, each time in one sled batch with their
-/// checkpoint; the last persist happens at shutdown (`ViewStore::flush`). A failed persist keeps
+/// Persists the views folded in memory every `every`, each time atomically with their checkpoint
+/// (`ViewStore::persist`); the last persist happens at shutdown (`ViewStore::flush`). A failed persist keeps
 /// the views in memory and is tried again at the next tick.
 pub async fn persist(store: ViewStore, every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(every);

@@ -44,8 +44,7 @@ pub struct ViewStore {
 
 /// The views in memory, newest first: `dirty` (folded since the last persist began) over
 /// `writing` (taken by the persist under way, read until sled has it) over `cache` (values as sled
-/// holds them). Reads that find a key here never touch sled, whose reads all wait while a persist
-/// writes its batch.
+/// holds them). Reads that find a key here never touch sled, so they never wait for a persist.
 #[derive(Default)]
 struct Unpersisted {
     dirty: BTreeMap<Vec<u8>, Slot>,
