@@ -42,12 +42,8 @@ async fn setup(env: &[(&str, &str)]) -> (TestEnv, String, String) {
         ..AppOptions::default()
     })
     .await;
-    data(
-        register_booking(&env.app, "bk_1", "cus_ann", None).await,
-        201,
-    );
     let ann = customer("cus_ann", &[]);
-    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+    let conv = fixtures::conversation_of(&env.app, "cus_ann", "bk_1").await;
     (env, ann, conv)
 }
 

@@ -395,12 +395,8 @@ async fn a_node_killed_before_it_persists_folds_the_log_again_and_answers_the_sa
         ..AppOptions::default()
     })
     .await;
-    data(
-        register_booking(&env.app, "bk_1", "cus_ann", None).await,
-        201,
-    );
     let ann = customer("cus_ann", &[]);
-    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+    let conv = fixtures::conversation_of(&env.app, "cus_ann", "bk_1").await;
     for n in 0..40 {
         let token = if n % 3 == 0 {
             admin("adm_1")
