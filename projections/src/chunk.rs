@@ -5,7 +5,9 @@
 //! an id bucket is a run of `[len: u16 BE][id][seq: u64 BE][len: u16 BE][conversation id]` entries.
 //! Both only grow at the end; a changed message rewrites its chunk in the same order.
 
-/// How many messages one chunk holds before the conversation starts a new one.
+/// How many messages one chunk holds before the conversation starts a new one. Readers take
+/// chunks of any length (a store written with another bound reads as it was), so this may change
+/// without a rebuild.
 pub const MESSAGES_PER_CHUNK: usize = 32;
 /// A chunk this large takes no more messages: a live send rewrites its chunk, so long messages
 /// must not make that a large write.
@@ -13,32 +15,32 @@ pub const CHUNK_BYTES: usize = 16 * 1024;
 
 /// Whether the next message goes into a new chunk.
 pub fn is_full(chunk: &[u8]) -> bool {
-    if chunk.len() >= CHUNK_BYTES {
-        return true;
-    }
-    let mut n = 0;
-    let mut at = 0;
-    while let Some((_, _, end)) = entry_at(chunk, at) {
-        n += 1;
-        at = end;
-    }
-    n >= MESSAGES_PER_CHUNK
+    chunk.len() >= CHUNK_BYTES || entries(chunk).count() >= MESSAGES_PER_CHUNK
 }
 
 const ENTRY_HEAD: usize = 12;
 
 /// The entries of a message chunk, oldest first: `(seq, encoded message)`. Stops at the first
-/// malformed entry (chunks are only written through [`push`], so there is none).
-pub fn entries(chunk: &[u8]) -> impl DoubleEndedIterator<Item = (u64, &[u8])> + '_ {
-    let mut spans = Vec::new();
-    let mut at = 0;
-    while let Some((seq, start, end)) = entry_at(chunk, at) {
-        spans.push((seq, start, end));
-        at = end;
+/// malformed entry (chunks are only written through [`push`], so there is none). Allocates
+/// nothing: a send looks its message up here.
+pub fn entries(chunk: &[u8]) -> Entries<'_> {
+    Entries { chunk, at: 0 }
+}
+
+/// See [`entries`].
+pub struct Entries<'a> {
+    chunk: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Iterator for Entries<'a> {
+    type Item = (u64, &'a [u8]);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (seq, start, end) = entry_at(self.chunk, self.at)?;
+        self.at = end;
+        Some((seq, &self.chunk[start..end]))
     }
-    spans
-        .into_iter()
-        .map(move |(seq, start, end)| (seq, &chunk[start..end]))
 }
 
 fn entry_at(chunk: &[u8], at: usize) -> Option<(u64, usize, usize)> {
@@ -129,8 +131,6 @@ mod tests {
             all,
             vec![(3, &b"three"[..]), (7, &b"seven"[..]), (9, &b""[..])]
         );
-        let newest_first: Vec<u64> = entries(&chunk).rev().map(|(s, _)| s).collect();
-        assert_eq!(newest_first, vec![9, 7, 3]);
     }
 
     #[test]

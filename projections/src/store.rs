@@ -382,14 +382,39 @@ enum Write {
     OneBatch,
 }
 
-/// A persist's batch as one value (postcard: a list of key and value or removal), what
-/// [`ViewStore::open`] reads back when a persist was cut off.
+/// A persist's batch as one value, what [`ViewStore::open`] reads back when a persist was cut
+/// off: postcard's encoding of a list of key and value or removal, written here byte string by
+/// byte string (serde would write them byte by byte, and the record is a whole persist).
 fn redo_record(entries: &BTreeMap<Vec<u8>, Slot>) -> Vec<u8> {
-    let redo: Vec<(&[u8], Option<&[u8]>)> = entries
+    let size: usize = entries
         .iter()
-        .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)))
-        .collect();
-    postcard::to_allocvec(&redo).expect("byte strings always serialize")
+        .map(|(k, v)| k.len() + v.as_ref().map_or(0, |v| v.len()) + 21)
+        .sum();
+    let mut out = Vec::with_capacity(size + 10);
+    push_varint(&mut out, entries.len());
+    for (k, v) in entries {
+        push_varint(&mut out, k.len());
+        out.extend_from_slice(k);
+        match v {
+            Some(v) => {
+                out.push(1);
+                push_varint(&mut out, v.len());
+                out.extend_from_slice(v);
+            }
+            None => out.push(0),
+        }
+    }
+    out
+}
+
+/// Postcard's unsigned varint: seven bits a byte, low bits first, the high bit set on all but the
+/// last.
+fn push_varint(out: &mut Vec<u8>, mut n: usize) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
 }
 
 /// The views as folded so far: the unpersisted layer over the sled tree. Each read sees every
@@ -870,5 +895,25 @@ mod tests {
         let store = reopen(dir.path());
         assert_eq!(store.checkpoint().unwrap(), 0);
         assert_eq!(store.dump().unwrap().len(), 1);
+    }
+
+    /// The hand-written redo record is postcard's encoding, which `open` decodes: long keys and
+    /// values (varints of two and three bytes), removals and empty values included.
+    #[test]
+    fn the_redo_record_is_postcards_encoding() {
+        let entries: BTreeMap<Vec<u8>, Slot> = BTreeMap::from([
+            (b"c/one".to_vec(), Some(Arc::new(vec![7; 200]))),
+            (vec![b'k'; 130], None),
+            (b"m/two".to_vec(), Some(Arc::new(vec![9; 70_000]))),
+            (b"u/empty".to_vec(), Some(Arc::new(Vec::new()))),
+        ]);
+        let by_serde: Vec<(&[u8], Option<&[u8]>)> = entries
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)))
+            .collect();
+        assert_eq!(
+            redo_record(&entries),
+            postcard::to_allocvec(&by_serde).unwrap()
+        );
     }
 }
