@@ -8,7 +8,7 @@
 /// How many messages one chunk holds before the conversation starts a new one. Readers take
 /// chunks of any length (a store written with another bound reads as it was), so this may change
 /// without a rebuild.
-pub const MESSAGES_PER_CHUNK: usize = 32;
+pub const MESSAGES_PER_CHUNK: usize = 8;
 /// A chunk this large takes no more messages: a live send rewrites its chunk, so long messages
 /// must not make that a large write.
 pub const CHUNK_BYTES: usize = 16 * 1024;

@@ -1579,7 +1579,7 @@ fn two_long_conversations() -> (Views<MemKv>, Vec<(u64, String, String)>) {
 
 #[test]
 fn long_conversations_page_exactly_as_their_log_across_chunks() {
-    assert_eq!(concierge_projections::chunk::MESSAGES_PER_CHUNK, 32);
+    assert_eq!(concierge_projections::chunk::MESSAGES_PER_CHUNK, 8);
     let (views, c1) = two_long_conversations();
     let seqs = |page: &[MessageView]| page.iter().map(|m| m.seq).collect::<Vec<_>>();
     let all: Vec<u64> = c1.iter().map(|(s, _, _)| *s).collect();
@@ -1761,17 +1761,20 @@ impl KvRead for CommitBetweenReads {
 
 #[test]
 fn a_reader_racing_the_fold_that_seals_a_chunk_sees_each_message_once() {
+    use concierge_projections::chunk::MESSAGES_PER_CHUNK;
     let mut events = opened();
-    for i in 0..32 {
+    for i in 0..MESSAGES_PER_CHUNK {
         events.push(send("c1", &ann(), &format!("m{i}"), "hi"));
     }
     let full = given(&events);
     let conv_before = conv(&full, "c1");
+    assert!(!full.kv.map.keys().any(|k| k.starts_with(b"m/c1/")));
     let mut sealed = full.clone();
-    then_applied(&mut sealed, &send("c1", &ann(), "m32", "sealing"));
+    let sealing = format!("m{MESSAGES_PER_CHUNK}");
+    then_applied(&mut sealed, &send("c1", &ann(), &sealing, "sealing"));
     assert!(
         sealed.kv.map.keys().any(|k| k.starts_with(b"m/c1/")),
-        "the 33rd message seals the first chunk"
+        "the message after a full chunk seals it"
     );
     let racing = |read_first: &MemKv| {
         Views::new(CommitBetweenReads {
@@ -1780,7 +1783,7 @@ fn a_reader_racing_the_fold_that_seals_a_chunk_sees_each_message_once() {
             reads: Default::default(),
         })
     };
-    let expected: Vec<String> = (0..32).map(|i| format!("m{i}")).collect();
+    let expected: Vec<String> = (0..MESSAGES_PER_CHUNK).map(|i| format!("m{i}")).collect();
     let forward = racing(&full.kv)
         .messages("c1", 0, u64::MAX, false, 1000)
         .unwrap();
