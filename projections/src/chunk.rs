@@ -131,6 +131,14 @@ mod tests {
             all,
             vec![(3, &b"three"[..]), (7, &b"seven"[..]), (9, &b""[..])]
         );
+        assert!(!is_full(&chunk));
+        for seq in 10..10 + (MESSAGES_PER_CHUNK as u64 - 4) {
+            push(&mut chunk, seq, b"more");
+        }
+        assert!(!is_full(&chunk), "one short of the bound");
+        push(&mut chunk, 99, b"last");
+        assert!(is_full(&chunk));
+        assert_eq!(entries(&chunk).count(), MESSAGES_PER_CHUNK);
     }
 
     #[test]
