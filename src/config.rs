@@ -31,6 +31,8 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Print the event log as JSON lines (one event per line, with its seq) as it grows.
     Tail(TailArgs),
+    /// Print the HTTP API's OpenAPI 3.1 document (what a node serves at /openapi.json).
+    Openapi,
 }
 
 /// Where an operator command finds the log and the views: the same settings as `serve`.

@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         Command::Rebuild(args) => run_to_end(cli::rebuild(args)),
         Command::Replay(args) => run_to_end(cli::replay(args)),
         Command::Tail(args) => run_to_end(cli::tail(args)),
+        Command::Openapi => openapi(),
         Command::Serve(args) => {
             init_tracing();
             let config = match args.check() {
@@ -57,6 +58,20 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// Prints the OpenAPI document, pretty, as `docs/openapi.json` holds it.
+fn openapi() -> ExitCode {
+    match concierge::http::openapi_document().to_pretty_json() {
+        Ok(json) => {
+            println!("{json}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: cannot encode the OpenAPI document: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn token(args: TokenArgs) -> ExitCode {

@@ -11,6 +11,26 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 /// Route 13: an admin's message to every customer, every admin, or both, on their sockets.
+#[utoipa::path(
+    post,
+    path = "/messaging/admin/broadcast",
+    operation_id = "broadcast",
+    tag = "admin",
+    summary = "Broadcast to every customer, admin, or both (admins)",
+    request_body(content = crate::http::openapi::BroadcastBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Sent", body = crate::http::openapi::Envelope<crate::http::openapi::BroadcastSent>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 413, response = crate::http::openapi::PayloadTooLarge),
+        (status = 415, response = crate::http::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn broadcast(
     State(app): State<AppState>,
     caller: Caller,

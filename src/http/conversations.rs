@@ -18,6 +18,23 @@ use serde::Serialize;
 
 /// Route 1: the caller's conversations (a customer's own; an admin's all, or joined with `mine`),
 /// newest activity first.
+#[utoipa::path(
+    get,
+    path = "/messaging/conversations",
+    operation_id = "listConversations",
+    tag = "conversations",
+    summary = "The caller's conversations, newest activity first",
+    params(crate::http::openapi::ConversationQuery),
+    responses(
+        (status = 200, description = "A page of conversations", body = crate::http::openapi::Envelope<crate::http::openapi::ConversationList>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -89,6 +106,26 @@ struct ConversationPage {
 }
 
 /// Route 2: the booking's one conversation, created on first use (201) or existing (200).
+#[utoipa::path(
+    get,
+    path = "/messaging/conversations/booking/{bookingId}",
+    operation_id = "openBookingConversation",
+    tag = "conversations",
+    summary = "Get or create the booking's one conversation",
+    params(("bookingId" = crate::http::openapi::ExternalId, Path, description = "The booking, as the booking platform names it")),
+    responses(
+        (status = 200, description = "The existing conversation", body = crate::http::openapi::Envelope<crate::http::openapi::Conversation>),
+        (status = 201, description = "The conversation, created by this call", body = crate::http::openapi::Envelope<crate::http::openapi::Conversation>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn by_booking(
     State(app): State<AppState>,
     caller: Caller,
@@ -109,6 +146,24 @@ pub async fn by_booking(
 }
 
 /// Route 7: one conversation.
+#[utoipa::path(
+    get,
+    path = "/messaging/conversations/{conversationId}",
+    operation_id = "getConversation",
+    tag = "conversations",
+    summary = "One conversation",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation")),
+    responses(
+        (status = 200, description = "The conversation", body = crate::http::openapi::Envelope<crate::http::openapi::Conversation>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn one(
     State(app): State<AppState>,
     caller: Caller,
@@ -124,6 +179,28 @@ pub async fn one(
 }
 
 /// Route 11: an admin sets the conversation's status.
+#[utoipa::path(
+    put,
+    path = "/messaging/conversations/{conversationId}/status",
+    operation_id = "setConversationStatus",
+    tag = "conversations",
+    summary = "Set the conversation's status (admins)",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation")),
+    request_body(content = crate::http::openapi::SetStatus, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The conversation with its status", body = crate::http::openapi::Envelope<crate::http::openapi::Conversation>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 413, response = crate::http::openapi::PayloadTooLarge),
+        (status = 415, response = crate::http::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn set_status(
     State(app): State<AppState>,
     caller: Caller,

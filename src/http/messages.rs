@@ -19,6 +19,24 @@ use serde::Serialize;
 /// Route 3: a page of messages, each page oldest first; page 1 is the newest. `before=<id>` pages by
 /// cursor instead. Marks the conversation read for the caller; if the log cannot take that, the page
 /// is still returned, unmarked.
+#[utoipa::path(
+    get,
+    path = "/messaging/conversations/{conversationId}/messages",
+    operation_id = "listMessages",
+    tag = "messages",
+    summary = "A page of messages, oldest first; marks the conversation read",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), crate::http::openapi::MessageQuery),
+    responses(
+        (status = 200, description = "A page of messages", body = crate::http::openapi::Envelope<crate::http::openapi::MessageList>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn list(
     State(app): State<AppState>,
     caller: Caller,
@@ -102,6 +120,30 @@ struct MessagePage {
 }
 
 /// Route 4: send a message. A retry with the same client key answers 200 with the original.
+#[utoipa::path(
+    post,
+    path = "/messaging/conversations/{conversationId}/messages",
+    operation_id = "sendMessage",
+    tag = "messages",
+    summary = "Send a message",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("Idempotency-Key" = Option<String>, Header, description = "An idempotency key, as `clientMessageId`")),
+    request_body(content = crate::http::openapi::SendMessage, content_type = "application/json"),
+    responses(
+        (status = 201, description = "The message, written to the log", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
+        (status = 200, description = "A retry with a known key: the original message; nothing written", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 409, response = crate::http::openapi::Conflict),
+        (status = 413, response = crate::http::openapi::PayloadTooLarge),
+        (status = 415, response = crate::http::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn send(
     State(app): State<AppState>,
     caller: Caller,
@@ -132,6 +174,25 @@ pub async fn send(
 }
 
 /// Route 5: mark everything read for the caller.
+#[utoipa::path(
+    put,
+    path = "/messaging/conversations/{conversationId}/read",
+    operation_id = "markRead",
+    tag = "messages",
+    summary = "Mark everything read for the caller",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation")),
+    responses(
+        (status = 200, description = "Read", body = crate::http::openapi::Envelope<crate::http::openapi::ReadOutcome>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn mark_read(
     State(app): State<AppState>,
     caller: Caller,
@@ -143,6 +204,29 @@ pub async fn mark_read(
 }
 
 /// Route 8: the sender edits a message's content.
+#[utoipa::path(
+    patch,
+    path = "/messaging/conversations/{conversationId}/messages/{messageId}",
+    operation_id = "editMessage",
+    tag = "messages",
+    summary = "Edit a message (its sender)",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("messageId" = crate::http::openapi::Ulid, Path, description = "The message")),
+    request_body(content = crate::http::openapi::EditMessage, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The edited message", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 409, response = crate::http::openapi::Conflict),
+        (status = 413, response = crate::http::openapi::PayloadTooLarge),
+        (status = 415, response = crate::http::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn edit(
     State(app): State<AppState>,
     caller: Caller,
@@ -157,6 +241,25 @@ pub async fn edit(
 }
 
 /// Route 9: the sender or an admin deletes a message (soft: it keeps its place, without content).
+#[utoipa::path(
+    delete,
+    path = "/messaging/conversations/{conversationId}/messages/{messageId}",
+    operation_id = "deleteMessage",
+    tag = "messages",
+    summary = "Delete a message (its sender or an admin)",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("messageId" = crate::http::openapi::Ulid, Path, description = "The message")),
+    responses(
+        (status = 200, description = "The deleted message (repeating is 200 and writes nothing)", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn delete(
     State(app): State<AppState>,
     caller: Caller,
@@ -168,6 +271,29 @@ pub async fn delete(
 }
 
 /// Route 10: the caller's reaction to a message.
+#[utoipa::path(
+    post,
+    path = "/messaging/conversations/{conversationId}/messages/{messageId}/reactions",
+    operation_id = "addReaction",
+    tag = "messages",
+    summary = "Add the caller's reaction",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("messageId" = crate::http::openapi::Ulid, Path, description = "The message")),
+    request_body(content = crate::http::openapi::AddReaction, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The message with its reactions", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 409, response = crate::http::openapi::Conflict),
+        (status = 413, response = crate::http::openapi::PayloadTooLarge),
+        (status = 415, response = crate::http::openapi::UnsupportedMediaType),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn react(
     State(app): State<AppState>,
     caller: Caller,
@@ -182,6 +308,26 @@ pub async fn react(
 }
 
 /// Route 10: removing the caller's reaction (the emoji percent-encoded in the path).
+#[utoipa::path(
+    delete,
+    path = "/messaging/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}",
+    operation_id = "removeReaction",
+    tag = "messages",
+    summary = "Remove the caller's reaction",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("messageId" = crate::http::openapi::Ulid, Path, description = "The message"), ("emoji" = String, Path, description = "The emoji, percent-encoded")),
+    responses(
+        (status = 200, description = "The message with its reactions", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 409, response = crate::http::openapi::Conflict),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn unreact(
     State(app): State<AppState>,
     caller: Caller,

@@ -15,6 +15,7 @@ pub mod dev;
 pub mod error;
 pub mod extract;
 pub mod messages;
+pub mod openapi;
 pub mod ops;
 pub mod replay;
 pub mod stats;
@@ -27,57 +28,23 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, patch, post, put};
+use axum::routing::get;
 use axum::{Json, Router};
+use bytes::Bytes;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 use tower_http::cors::CorsLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
 
 /// The whole HTTP surface of a node: the REST API with the real-time transports' routes and the web
 /// UI merged in, behind one fallback, CORS and request metrics.
 pub fn app(state: AppState, transports: Router<AppState>) -> Router {
-    let mut router = Router::new()
-        .route("/messaging/conversations", get(conversations::list))
-        .route(
-            "/messaging/conversations/booking/{booking_id}",
-            get(conversations::by_booking),
-        )
-        .route("/messaging/conversations/{id}", get(conversations::one))
-        .route(
-            "/messaging/conversations/{id}/messages",
-            get(messages::list).post(messages::send),
-        )
-        .route(
-            "/messaging/conversations/{id}/read",
-            put(messages::mark_read),
-        )
-        .route(
-            "/messaging/conversations/{id}/messages/{message_id}",
-            patch(messages::edit).delete(messages::delete),
-        )
-        .route(
-            "/messaging/conversations/{id}/messages/{message_id}/reactions",
-            post(messages::react),
-        )
-        .route(
-            "/messaging/conversations/{id}/messages/{message_id}/reactions/{emoji}",
-            delete(messages::unreact),
-        )
-        .route(
-            "/messaging/conversations/{id}/status",
-            put(conversations::set_status),
-        )
-        .route("/messaging/admin/broadcast", post(broadcast::broadcast))
-        .route("/messaging/conversations/{id}/events", get(replay::events))
-        .route(
-            "/messaging/conversations/{id}/history",
-            get(replay::history),
-        )
-        .route("/messaging/stats", get(stats::stats))
-        .route("/messaging/bookings/{booking_id}", put(bookings::register))
-        .route("/health", get(ops::health))
-        .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
+    let (api, paths) = api().split_for_parts();
+    let document = openapi::document(paths);
+    let mut router = api
+        .merge(reference(&document))
         .merge(ui::routes(&state.config.client_url));
     if state.config.dev {
         router = router.merge(dev::routes());
@@ -90,6 +57,48 @@ pub fn app(state: AppState, transports: Router<AppState>) -> Router {
         .layer(middleware::from_fn(record_metrics))
         .layer(cors)
         .with_state(state)
+}
+
+/// Every route of the REST API, each registered from its handler's `#[utoipa::path]`, so that
+/// the router and the OpenAPI document list the same routes.
+fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::by_booking))
+        .routes(routes!(conversations::one))
+        .routes(routes!(messages::list, messages::send))
+        .routes(routes!(messages::mark_read))
+        .routes(routes!(messages::edit, messages::delete))
+        .routes(routes!(messages::react))
+        .routes(routes!(messages::unreact))
+        .routes(routes!(conversations::set_status))
+        .routes(routes!(broadcast::broadcast))
+        .routes(routes!(replay::events))
+        .routes(routes!(replay::history))
+        .routes(routes!(stats::stats))
+        .routes(routes!(bookings::register))
+        .routes(routes!(ops::health))
+        .routes(routes!(ops::ready))
+        .routes(routes!(ops::metrics))
+}
+
+/// The OpenAPI document a node serves at `/openapi.json` (checked in as `docs/openapi.json`).
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    openapi::document(api().split_for_parts().1)
+}
+
+/// `/openapi.json` (the document) and `/docs` (Swagger UI over it, its assets inside the binary).
+fn reference(document: &utoipa::openapi::OpenApi) -> Router<AppState> {
+    let json = Bytes::from(serde_json::to_vec(document).unwrap_or_default());
+    Router::new()
+        .route(
+            "/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], json) }
+            }),
+        )
+        .merge(SwaggerUi::new("/docs").config(utoipa_swagger_ui::Config::from("/openapi.json")))
 }
 
 fn cors(client_url: &str) -> CorsLayer {

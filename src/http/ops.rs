@@ -9,11 +9,32 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
+#[utoipa::path(
+    get,
+    path = "/health",
+    operation_id = "health",
+    tag = "operations",
+    summary = "Liveness",
+    responses(
+        (status = 200, description = "Alive", body = crate::http::openapi::Envelope<crate::http::openapi::Health>),
+    ),
+)]
 pub async fn health() -> Response {
     ok(StatusCode::OK, "ok", json!({ "status": "ok" }))
 }
 
 /// 200 only while the log is connected and this node has folded everything in it.
+#[utoipa::path(
+    get,
+    path = "/ready",
+    operation_id = "ready",
+    tag = "operations",
+    summary = "Readiness: connected to the log and caught up",
+    responses(
+        (status = 200, description = "Ready", body = crate::http::openapi::Envelope<crate::http::openapi::Ready>),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+)]
 pub async fn ready(State(app): State<AppState>) -> Response {
     if app.progress.is_ready() {
         ok(
@@ -31,6 +52,16 @@ pub async fn ready(State(app): State<AppState>) -> Response {
     }
 }
 
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    tag = "operations",
+    summary = "Prometheus metrics",
+    responses(
+        (status = 200, description = "Prometheus text format", content_type = "text/plain", body = String),
+    ),
+)]
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let body = app.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

@@ -19,6 +19,25 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 
 /// Route 14: the conversation's events as stored, each with its `seq`, oldest first after `after`.
+#[utoipa::path(
+    get,
+    path = "/messaging/conversations/{conversationId}/events",
+    operation_id = "listEvents",
+    tag = "replay",
+    summary = "The conversation's events as stored, oldest first (admins and service tokens)",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), crate::http::openapi::EventQuery),
+    responses(
+        (status = 200, description = "A page of events", body = crate::http::openapi::Envelope<crate::http::openapi::EventPage>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn events(
     State(app): State<AppState>,
     caller: Caller,
@@ -62,6 +81,25 @@ struct EventPage {
 }
 
 /// Route 15: the conversation and its messages as they stood at `at` (a time or a `seq`).
+#[utoipa::path(
+    get,
+    path = "/messaging/conversations/{conversationId}/history",
+    operation_id = "getHistory",
+    tag = "replay",
+    summary = "The conversation and its messages as they stood at a moment (admins)",
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), crate::http::openapi::HistoryQuery),
+    responses(
+        (status = 200, description = "The conversation then", body = crate::http::openapi::Envelope<crate::http::openapi::History>),
+        (status = 400, response = crate::http::openapi::BadRequest),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 404, response = crate::http::openapi::NotFound),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+        (status = 503, response = crate::http::openapi::Unavailable),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn history(
     State(app): State<AppState>,
     caller: Caller,

@@ -12,6 +12,21 @@ use serde_json::json;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 
+#[utoipa::path(
+    get,
+    path = "/messaging/stats",
+    operation_id = "getStats",
+    tag = "admin",
+    summary = "Counts for the support dashboard (admins and service tokens)",
+    responses(
+        (status = 200, description = "The counts", body = crate::http::openapi::Envelope<crate::http::openapi::Stats>),
+        (status = 401, response = crate::http::openapi::Unauthorized),
+        (status = 403, response = crate::http::openapi::Forbidden),
+        (status = 429, response = crate::http::openapi::TooManyRequests),
+        (status = 500, response = crate::http::openapi::Internal),
+    ),
+    security(("bearer" = []))
+)]
 pub async fn stats(State(app): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     if caller.role == Role::Customer {
         return Err(CommandError::Forbidden(

@@ -1,0 +1,662 @@
+//! The OpenAPI 3.1 document of the HTTP API, generated from the handlers' `#[utoipa::path]`
+//! attributes (the same attributes register the routes, so a route cannot be served without being
+//! documented), with the schemas of the contract's bodies and the error statuses each route answers.
+//!
+//! The schemas below describe the JSON the handlers write; the API fuzzer (`scripts/api-fuzz.sh`)
+//! checks every answer against them, and `docs/openapi.json` is this document checked in.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{OpenApi as Document, RefOr};
+use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
+
+/// The document's fixed part: title, security scheme, tags. Paths come from the router.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Concierge",
+        description = "Messaging between customers and support admins about bookings. Every \
+            /messaging route takes `Authorization: Bearer <JWT>` (HS256). Every answer is the \
+            envelope `{success, message, data}` or `{success: false, message, error}`. The \
+            WebSocket (`/ws`) and Socket.IO (`/socket.io/`) protocols are described in \
+            docs/websocket.md and docs/socketio.md.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    components(
+        schemas(Error, ErrorCode),
+        responses(
+            BadRequest,
+            Unauthorized,
+            Forbidden,
+            NotFound,
+            Conflict,
+            PayloadTooLarge,
+            UnsupportedMediaType,
+            TooManyRequests,
+            Unavailable,
+            Internal
+        )
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "conversations", description = "Conversations of bookings and their status"),
+        (name = "messages", description = "Messages, reads, edits, deletes and reactions"),
+        (name = "bookings", description = "The booking platform registers its bookings"),
+        (name = "admin", description = "Broadcasts and stats"),
+        (name = "replay", description = "A conversation's events from the log, and its history"),
+        (name = "operations", description = "Liveness, readiness and metrics; no token"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An HS256 JWT signed with JWT_SECRET: `sub`, `role` (customer, admin or \
+                         service), `exp`, optional `name` and `bookings`. `concierge token` prints one.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The served document: the paths the router registered, with the fixed part.
+pub fn document(paths: Document) -> Document {
+    let mut doc = ApiDoc::openapi();
+    doc.merge(paths);
+    doc
+}
+
+// --- Shared pieces -------------------------------------------------------------------------------
+
+/// A string schema with a pattern or format and an example, for the id and time types below.
+fn string(pattern: Option<&str>, format: Option<KnownFormat>, example: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(pattern.map(str::to_string))
+        .format(format.map(SchemaFormat::KnownFormat))
+        .examples([serde_json::Value::from(example)])
+        .into()
+}
+
+/// A server-generated id: a ULID, 26 characters of Crockford base32.
+pub struct Ulid;
+
+impl PartialSchema for Ulid {
+    fn schema() -> RefOr<Schema> {
+        string(
+            Some("^[0-7][0-9A-HJKMNP-TV-Z]{25}$"),
+            None,
+            "01KBKXF1V7Q6ZB4Y6X1J5V0Y9G",
+        )
+    }
+}
+impl ToSchema for Ulid {}
+
+/// A booking or user id from the booking platform: 1–128 characters of `[A-Za-z0-9._:@-]`.
+pub struct ExternalId;
+
+impl PartialSchema for ExternalId {
+    fn schema() -> RefOr<Schema> {
+        string(Some("^[A-Za-z0-9._:@-]{1,128}$"), None, "bk_1042")
+    }
+}
+impl ToSchema for ExternalId {}
+
+/// RFC 3339 UTC with milliseconds.
+pub struct Timestamp;
+
+impl PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        string(
+            None,
+            Some(KnownFormat::DateTime),
+            "2026-12-03T10:15:00.123Z",
+        )
+    }
+}
+impl ToSchema for Timestamp {}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum Role {
+    Customer,
+    Admin,
+    Service,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Archived,
+    Closed,
+}
+
+/// `system` only for admins.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum MessageType {
+    Text,
+    Image,
+    File,
+    System,
+}
+
+// --- Resources -----------------------------------------------------------------------------------
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Participant {
+    user_id: ExternalId,
+    role: Role,
+    /// The token's `name` when the user joined, else the user id.
+    name: String,
+    joined_at: Timestamp,
+    /// When the user's last socket closed; `null` when never (or, in history, not known then).
+    #[schema(required = true)]
+    last_seen: Option<Timestamp>,
+    /// Whether the user has a live socket on any node; absent from history.
+    #[schema(required = false)]
+    online: bool,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct LastMessage {
+    id: Ulid,
+    /// The first 100 characters of the newest non-deleted message.
+    #[schema(max_length = 100)]
+    content: String,
+    sender: ExternalId,
+    message_type: MessageType,
+    timestamp: Timestamp,
+}
+
+/// A conversation as the caller sees it (`unreadCount` is the caller's).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Conversation {
+    id: Ulid,
+    related_booking: ExternalId,
+    title: String,
+    participants: Vec<Participant>,
+    #[schema(required = true)]
+    last_message: Option<LastMessage>,
+    #[schema(minimum = 0)]
+    unread_count: u64,
+    /// One key per participant.
+    unread_counts: BTreeMap<String, u64>,
+    status: Status,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Attachment {
+    /// An http(s) URL.
+    url: String,
+    #[schema(max_length = 255)]
+    filename: String,
+    mimetype: String,
+    #[schema(minimum = 0)]
+    size: u64,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ReadReceipt {
+    user: ExternalId,
+    read_at: Timestamp,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Reaction {
+    user: ExternalId,
+    emoji: String,
+    created_at: Timestamp,
+}
+
+/// A message; a deleted one keeps its place with empty `content` and `attachments`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Message {
+    id: Ulid,
+    conversation_id: Ulid,
+    /// The log sequence of its `message_sent` event.
+    #[schema(minimum = 1)]
+    seq: u64,
+    sender: ExternalId,
+    sender_role: Role,
+    content: String,
+    message_type: MessageType,
+    attachments: Vec<Attachment>,
+    #[schema(required = true)]
+    reply_to: Option<Ulid>,
+    read_by: Vec<ReadReceipt>,
+    reactions: Vec<Reaction>,
+    is_deleted: bool,
+    #[schema(required = true)]
+    deleted_at: Option<Timestamp>,
+    is_edited: bool,
+    #[schema(required = true)]
+    edited_at: Option<Timestamp>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    /// The sender's idempotency key, when the send had one.
+    #[schema(required = true)]
+    client_message_id: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Pagination {
+    /// `null` for a `before` cursor page.
+    #[schema(required = true)]
+    page: Option<u64>,
+    limit: u64,
+    total: u64,
+    pages: u64,
+    /// Message pages only: whether older messages exist.
+    #[schema(required = false)]
+    has_more: bool,
+}
+
+// --- Route bodies ------------------------------------------------------------------------------------
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ConversationList {
+    conversations: Vec<Conversation>,
+    pagination: Pagination,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct MessageList {
+    messages: Vec<Message>,
+    pagination: Pagination,
+}
+
+/// Route 4's body. Unknown fields are ignored.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SendMessage {
+    /// At most 2000 characters, no control characters other than tab, CR and LF; not blank unless
+    /// an `image` or `file` message has attachments.
+    #[schema(max_length = 2000)]
+    content: String,
+    /// `text` when absent.
+    message_type: Option<MessageType>,
+    /// A message of the same conversation.
+    reply_to: Option<Ulid>,
+    #[schema(max_items = 10)]
+    attachments: Option<Vec<Attachment>>,
+    /// An idempotency key: a retry with the same key returns the original message (200).
+    client_message_id: Option<String>,
+}
+
+/// Route 8's body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EditMessage {
+    #[schema(max_length = 2000)]
+    content: String,
+}
+
+/// Route 10's body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct AddReaction {
+    /// 1–32 characters.
+    #[schema(min_length = 1, max_length = 32)]
+    emoji: String,
+}
+
+/// Route 11's body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SetStatus {
+    status: Status,
+}
+
+/// Route 12's body.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RegisterBooking {
+    customer_id: ExternalId,
+    /// Left out: the booking keeps its current title.
+    title: Option<String>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum Audience {
+    All,
+    Customers,
+    Admins,
+}
+
+/// Route 13's body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BroadcastBody {
+    #[schema(max_length = 2000)]
+    content: String,
+    audience: Audience,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ReadOutcome {
+    conversation_id: Ulid,
+    read_at: Timestamp,
+    #[schema(minimum = 0, maximum = 0)]
+    unread_count: u64,
+    /// How many messages this call marked read.
+    marked: u64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct ConversationsByStatus {
+    active: u64,
+    archived: u64,
+    closed: u64,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Stats {
+    total_conversations: u64,
+    conversations_by_status: ConversationsByStatus,
+    /// Non-deleted chat messages (broadcasts excluded).
+    total_messages: u64,
+    messages_last24h: u64,
+    /// Cluster-wide.
+    online_users: u64,
+    online_customers: u64,
+    online_admins: u64,
+    /// Mean time from a conversation's first customer message to the first admin reply; `null`
+    /// when no conversation has one.
+    #[schema(required = true)]
+    avg_first_response_seconds: Option<f64>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Booking {
+    booking_id: ExternalId,
+    customer_id: ExternalId,
+    title: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BroadcastSent {
+    id: Ulid,
+    content: String,
+    audience: Audience,
+    from: ExternalId,
+    at: Timestamp,
+}
+
+/// An event as stored in the log (docs/events.md), with its `seq`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct StoredEvent {
+    seq: u64,
+    v: u32,
+    id: Ulid,
+    /// The event type, e.g. `message_sent`.
+    r#type: String,
+    at: Timestamp,
+    /// `{id, role}` of who caused it.
+    actor: serde_json::Value,
+    conversation_id: Ulid,
+    /// The type's own fields (docs/events.md).
+    data: serde_json::Value,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct EventPage {
+    events: Vec<StoredEvent>,
+    /// The last `seq` returned, `null` when the page is empty.
+    #[schema(required = true)]
+    next_after: Option<u64>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct History {
+    conversation: Conversation,
+    messages: Vec<Message>,
+    /// The `seq` of the conversation's last event folded into the answer.
+    as_of_seq: u64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Health {
+    /// Always `ok`.
+    status: String,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Ready {
+    /// Always `ready`.
+    status: String,
+    /// The log sequence this node has folded up to.
+    folded: u64,
+}
+
+// --- The envelope --------------------------------------------------------------------------------
+
+/// A success: `data` is the route's own body.
+#[derive(Serialize, ToSchema)]
+#[schema(bound = "T: ToSchema")]
+pub struct Envelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    /// A short sentence, e.g. "Message sent".
+    pub message: String,
+    pub data: T,
+}
+
+/// Every `error` code of the API.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationFailed,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    RateLimited,
+    Unavailable,
+    Internal,
+}
+
+/// A refusal: nothing was written. `message` names the problem.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Error {
+    /// Always `false`.
+    success: bool,
+    message: String,
+    error: ErrorCode,
+}
+
+macro_rules! error_response {
+    ($name:ident, $code:literal, $description:literal, $example:literal) => {
+        #[doc = $description]
+        #[derive(ToResponse)]
+        #[response(
+                            description = $description,
+                            content_type = "application/json",
+                            example = json!({"success": false, "message": $example, "error": $code})
+                        )]
+        #[allow(dead_code)]
+        pub struct $name(Error);
+    };
+}
+
+error_response!(
+    BadRequest,
+    "validation_failed",
+    "`validation_failed`: a bad field, query parameter, path id or malformed JSON; the message names it.",
+    "limit must be an integer from 1 to 100"
+);
+error_response!(
+    Unauthorized,
+    "unauthorized",
+    "`unauthorized`: the token is missing, malformed, expired or wrongly signed.",
+    "missing bearer token"
+);
+error_response!(
+    Forbidden,
+    "forbidden",
+    "`forbidden`: authenticated but not allowed (not a participant, not an admin, a service token).",
+    "You are not a participant in this conversation"
+);
+error_response!(
+    NotFound,
+    "not_found",
+    "`not_found`: an unknown conversation, message or booking.",
+    "conversation not found"
+);
+error_response!(
+    Conflict,
+    "conflict",
+    "`conflict`: the action contradicts the current state (a closed conversation, a deleted message).",
+    "the conversation is closed"
+);
+error_response!(
+    PayloadTooLarge,
+    "payload_too_large",
+    "`payload_too_large`: the body is over 65,536 bytes.",
+    "body must be at most 65536 bytes"
+);
+error_response!(
+    UnsupportedMediaType,
+    "unsupported_media_type",
+    "`unsupported_media_type`: the body is not `application/json`.",
+    "body must be application/json"
+);
+error_response!(
+    TooManyRequests,
+    "rate_limited",
+    "`rate_limited`: over the per-user send budget, or too many failed authentications from this \
+     address; `Retry-After` says how many seconds to wait.",
+    "too many messages: try again in 3 s"
+);
+error_response!(
+    Unavailable,
+    "unavailable",
+    "`unavailable`: the event log cannot take the write right now; nothing was written.",
+    "the event log is unavailable"
+);
+error_response!(
+    Internal,
+    "internal",
+    "`internal`: a bug, or the views could not be read; the message names nothing internal.",
+    "internal error"
+);
+
+// --- Query parameters ----------------------------------------------------------------------------
+
+/// Route 1's query.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct ConversationQuery {
+    /// 1 when absent.
+    #[param(minimum = 1)]
+    page: Option<u64>,
+    /// 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u64>,
+    status: Option<Status>,
+    /// Admins: only the conversations the caller has joined.
+    mine: Option<bool>,
+}
+
+/// Route 3's query: `page`, or `before` a message (a cursor).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct MessageQuery {
+    /// 1 when absent; ignored with `before`.
+    #[param(minimum = 1)]
+    page: Option<u64>,
+    /// 50 when absent.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u64>,
+    /// The `limit` messages just older than this one, of the same conversation.
+    before: Option<Ulid>,
+}
+
+/// Route 14's query.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct EventQuery {
+    /// Events with a greater `seq`; 0 when absent.
+    #[param(minimum = 0)]
+    after: Option<u64>,
+    /// 100 when absent.
+    #[param(minimum = 1, maximum = 1000)]
+    limit: Option<u64>,
+}
+
+/// Route 15's query.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct HistoryQuery {
+    /// An RFC 3339 time, or a log `seq`: every event at or before it is folded.
+    #[param(
+        pattern = r"^([0-9]{1,19}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))$",
+        example = "2026-12-03T10:15:00.123Z"
+    )]
+    at: String,
+}
