@@ -3,7 +3,7 @@
 // server replays what was missed, and rejoins the conversation rooms after every reconnect.
 
 import { io, type Socket } from "socket.io-client";
-import { ApiError } from "./api";
+import { ApiError } from "./api/client";
 import { Cursor } from "./cursor";
 
 export type ConnectionState = "connecting" | "online" | "offline" | "unauthorized";

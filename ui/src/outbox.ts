@@ -2,7 +2,7 @@
 // from the moment it is typed, so sending it again after a lost connection can never store it twice
 // (API.md route 4): the server answers a repeat with the original.
 
-import { ApiError } from "./api";
+import { ApiError } from "./api/client";
 import type { Message } from "./types";
 
 export type PendingState = "queued" | "sending" | "failed";

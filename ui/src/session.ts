@@ -1,7 +1,7 @@
 // One signed-in page's link to the server: the HTTP client, the socket, the store both feed, and the
 // outbox. Components read the store and call these methods; nothing else talks to the server.
 
-import { Api, ApiError } from "./api";
+import { Api, ApiError } from "./api/client";
 import { Live, type ConnectionState } from "./live";
 import { Outbox, type Pending } from "./outbox";
 import { Store } from "./store";

@@ -1,74 +1,27 @@
-// The shapes API.md and WEBSOCKET.md define, as the UI reads them.
+// The shapes the UI reads. What the HTTP API returns is derived from the generated schema
+// (src/api/schema.d.ts, `npm run gen:api` from docs/openapi.json), so a change to the document shows
+// up here and `tsc` points at every use it breaks. The socket events (docs/socketio.md, not in the
+// document) carry the same Message and Conversation; only their own shapes are written out here.
 
-export type Role = "customer" | "admin" | "service";
-export type Status = "active" | "archived" | "closed";
+import type { Schemas } from "./api/client";
 
-export interface Participant {
-  userId: string;
-  role: Role;
-  name: string;
-  joinedAt: string;
-  lastSeen: string | null;
-  online?: boolean;
-}
+export type Role = Schemas["Role"];
+export type Status = Schemas["Status"];
+export type Audience = Schemas["Audience"];
+export type Participant = Schemas["Participant"];
+export type LastMessage = Schemas["LastMessage"];
+export type Conversation = Schemas["Conversation"];
+export type Reaction = Schemas["Reaction"];
+export type Message = Schemas["Message"];
 
-export interface LastMessage {
-  id: string;
-  content: string;
-  sender: string;
-  messageType: string;
-  timestamp: string;
-}
+/** One event of route 14, as stored in the log. */
+export type LogEvent = Schemas["StoredEvent"];
 
-export interface Conversation {
-  id: string;
-  relatedBooking: string;
-  title: string;
-  participants: Participant[];
-  lastMessage: LastMessage | null;
-  unreadCount: number;
-  status: Status;
-  createdAt: string;
-  updatedAt: string;
-}
-
-export interface Reaction {
-  user: string;
-  emoji: string;
-  createdAt: string;
-}
-
-export interface Message {
-  id: string;
-  conversationId: string;
-  seq: number;
-  sender: string;
-  senderRole: Role;
-  content: string;
-  messageType: string;
-  replyTo: string | null;
-  readBy: { user: string; readAt: string }[];
-  reactions: Reaction[];
-  isDeleted: boolean;
-  deletedAt: string | null;
-  isEdited: boolean;
-  editedAt: string | null;
-  createdAt: string;
-  updatedAt: string;
-}
-
+/** The `admin_broadcast` socket event (docs/events.md); route 13 answers the same fields. */
 export interface Broadcast {
   id: string;
   content: string;
   from: string;
-  audience: string;
+  audience: Audience;
   at: string;
-}
-
-/** One event of route 14, as stored in the log. */
-export interface LogEvent {
-  seq: number;
-  type: string;
-  at: string;
-  actor: string;
 }

@@ -10,6 +10,7 @@ export function message(id: string, seq: number, fields: Partial<Message> = {}):
     senderRole: "customer",
     content: `text ${id}`,
     messageType: "text",
+    attachments: [],
     replyTo: null,
     readBy: [],
     reactions: [],
@@ -19,6 +20,7 @@ export function message(id: string, seq: number, fields: Partial<Message> = {}):
     editedAt: null,
     createdAt: `2026-12-01T10:00:${String(seq % 60).padStart(2, "0")}.000Z`,
     updatedAt: `2026-12-01T10:00:${String(seq % 60).padStart(2, "0")}.000Z`,
+    clientMessageId: null,
     ...fields,
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../src/api";
+import { ApiError } from "../src/api/client";
 import { Outbox, type Pending } from "../src/outbox";
 import type { Message } from "../src/types";
 import { message } from "./fixtures";

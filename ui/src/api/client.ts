@@ -1,7 +1,22 @@
-// The HTTP half of the one module that talks to the server (API.md). Every answer is the envelope;
-// a refusal becomes an ApiError carrying the API's own message, which the UI shows as it is.
+// The HTTP half of the one module that talks to the server (docs/api.md): every REST call of the UI
+// goes through `Api`, a typed client over `paths` from ./schema.d.ts, which `npm run gen:api`
+// generates from docs/openapi.json (docs/ui.md, "The typed API client").
+//
+// Why openapi-fetch and not a hand-written wrapper: its types already do what a wrapper would have
+// to redo — the path must be one the document lists with that method, its `{params}` are required
+// and typed, the query and the JSON body are checked against the operation, and `data` is the
+// union of the operation's 2xx bodies — and they are maintained by openapi-typescript's authors for
+// exactly its output. At run time it is one small function over fetch (no dependencies of its own).
+// So `tsc --noEmit` (part of `npm run build`) fails when the UI and the document disagree: a renamed
+// field, a removed route, a wrong body. What stays ours is the envelope: every answer is
+// `{success, message, data}` or `{success: false, message, error}`, and a refusal becomes an
+// ApiError carrying the API's own message, which the UI shows as it is.
 
-import type { Broadcast, Conversation, LogEvent, Message, Status } from "./types";
+import createClient, { type Client } from "openapi-fetch";
+import type { components, paths } from "./schema";
+
+/** The document's named schemas (`components.schemas`). */
+export type Schemas = components["schemas"];
 
 export class ApiError extends Error {
   /** HTTP status, or 0 when the server could not be reached. */
@@ -22,21 +37,17 @@ export class ApiError extends Error {
 }
 
 export interface MessagePage {
-  messages: Message[];
+  messages: Schemas["Message"][];
   hasMore: boolean;
 }
 
 export interface ConversationPage {
-  conversations: Conversation[];
+  conversations: Schemas["Conversation"][];
   page: number;
   pages: number;
 }
 
-export interface History {
-  conversation: Conversation;
-  messages: Message[];
-  asOfSeq: number;
-}
+export type History = Schemas["History"];
 
 export interface SendBody {
   content: string;
@@ -44,121 +55,165 @@ export interface SendBody {
   clientMessageId: string;
 }
 
+/** What an openapi-fetch call resolves to, seen from the envelope: `data` on a 2xx, else `error`. */
+interface Answer<T> {
+  data?: { success: boolean; message?: string; data: T };
+  error?: unknown;
+  response: Response;
+}
+
+/** Unwraps the envelope of a call; a refusal, or an answer that is not the envelope, throws ApiError. */
+async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
+  let answer: Answer<T>;
+  try {
+    answer = await call;
+  } catch (e) {
+    if (e instanceof ApiError) throw e;
+    // A 2xx whose body is not JSON (openapi-fetch parses it and throws).
+    throw new ApiError(0, "internal", "The server's answer could not be read");
+  }
+  const { data, error, response } = answer;
+  if (response.ok && data?.success === true) return data.data;
+  const refusal = (typeof error === "object" && error !== null ? error : {}) as {
+    message?: unknown;
+    error?: unknown;
+  };
+  throw new ApiError(
+    response.status,
+    typeof refusal.error === "string" ? refusal.error : "internal",
+    typeof refusal.message === "string" ? refusal.message : `The server answered ${response.status}`,
+  );
+}
+
 export class Api {
-  constructor(
-    private readonly token: string,
-    private readonly base = "",
-  ) {}
+  private readonly client: Client<paths>;
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    let response: Response;
-    try {
-      response = await fetch(this.base + path, {
-        method,
-        headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        cache: "no-store",
-      });
-    } catch {
-      throw new ApiError(0, "network", "Cannot reach the server");
-    }
-    let envelope: { success?: boolean; message?: string; error?: string; data?: T };
-    try {
-      envelope = await response.json();
-    } catch {
-      throw new ApiError(response.status, "internal", `The server answered ${response.status}`);
-    }
-    if (!response.ok || envelope.success !== true) {
-      throw new ApiError(
-        response.status,
-        envelope.error ?? "internal",
-        envelope.message ?? `The server answered ${response.status}`,
-      );
-    }
-    return envelope.data as T;
+  /** `base` is the server's origin ("" for this page's); `fetchImpl` lets the unit tests answer. */
+  constructor(token: string, base = "", fetchImpl?: (request: Request) => Promise<Response>) {
+    this.client = createClient<paths>({
+      baseUrl: base,
+      headers: { Authorization: `Bearer ${token}` },
+      cache: "no-store",
+      fetch: async (request: Request) => {
+        try {
+          return await (fetchImpl ?? globalThis.fetch)(request);
+        } catch {
+          throw new ApiError(0, "network", "Cannot reach the server");
+        }
+      },
+    });
   }
 
-  conversationByBooking(bookingId: string): Promise<Conversation> {
-    return this.request("GET", `/messaging/conversations/booking/${encodeURIComponent(bookingId)}`);
+  conversationByBooking(bookingId: string): Promise<Schemas["Conversation"]> {
+    return unwrap(
+      this.client.GET("/messaging/conversations/booking/{bookingId}", {
+        params: { path: { bookingId } },
+      }),
+    );
   }
 
-  conversation(id: string): Promise<Conversation> {
-    return this.request("GET", `/messaging/conversations/${id}`);
+  conversation(conversationId: string): Promise<Schemas["Conversation"]> {
+    return unwrap(
+      this.client.GET("/messaging/conversations/{conversationId}", {
+        params: { path: { conversationId } },
+      }),
+    );
   }
 
-  async conversations(status: Status | null, page: number): Promise<ConversationPage> {
-    const query = new URLSearchParams({ page: String(page), limit: "50" });
-    if (status) query.set("status", status);
-    const data = await this.request<{
-      conversations: Conversation[];
-      pagination: { page: number; pages: number };
-    }>("GET", `/messaging/conversations?${query}`);
-    return { conversations: data.conversations, page: data.pagination.page, pages: data.pagination.pages };
+  async conversations(status: Schemas["Status"] | null, page: number): Promise<ConversationPage> {
+    const data = await unwrap(
+      this.client.GET("/messaging/conversations", {
+        params: { query: { page, limit: 50, ...(status ? { status } : {}) } },
+      }),
+    );
+    return {
+      conversations: data.conversations,
+      page: data.pagination.page ?? page,
+      pages: data.pagination.pages,
+    };
   }
 
   /** The newest page, or the page just older than `before`; reading marks the conversation read. */
   async messages(conversationId: string, before: string | null, limit = 50): Promise<MessagePage> {
-    const query = new URLSearchParams({ limit: String(limit) });
-    if (before) query.set("before", before);
-    const data = await this.request<{ messages: Message[]; pagination: { hasMore: boolean } }>(
-      "GET",
-      `/messaging/conversations/${conversationId}/messages?${query}`,
+    const data = await unwrap(
+      this.client.GET("/messaging/conversations/{conversationId}/messages", {
+        params: { path: { conversationId }, query: { limit, ...(before ? { before } : {}) } },
+      }),
     );
-    return { messages: data.messages, hasMore: data.pagination.hasMore };
+    return { messages: data.messages, hasMore: data.pagination.hasMore ?? false };
   }
 
-  send(conversationId: string, body: SendBody): Promise<Message> {
-    return this.request("POST", `/messaging/conversations/${conversationId}/messages`, {
-      content: body.content,
-      messageType: "text",
-      replyTo: body.replyTo,
-      clientMessageId: body.clientMessageId,
-    });
-  }
-
-  edit(conversationId: string, messageId: string, content: string): Promise<Message> {
-    return this.request("PATCH", `/messaging/conversations/${conversationId}/messages/${messageId}`, {
-      content,
-    });
-  }
-
-  remove(conversationId: string, messageId: string): Promise<Message> {
-    return this.request("DELETE", `/messaging/conversations/${conversationId}/messages/${messageId}`);
-  }
-
-  react(conversationId: string, messageId: string, emoji: string): Promise<Message> {
-    return this.request(
-      "POST",
-      `/messaging/conversations/${conversationId}/messages/${messageId}/reactions`,
-      { emoji },
+  send(conversationId: string, body: SendBody): Promise<Schemas["Message"]> {
+    return unwrap(
+      this.client.POST("/messaging/conversations/{conversationId}/messages", {
+        params: { path: { conversationId } },
+        body: {
+          content: body.content,
+          messageType: "text",
+          replyTo: body.replyTo,
+          clientMessageId: body.clientMessageId,
+        },
+      }),
     );
   }
 
-  unreact(conversationId: string, messageId: string, emoji: string): Promise<Message> {
-    return this.request(
-      "DELETE",
-      `/messaging/conversations/${conversationId}/messages/${messageId}/reactions/${encodeURIComponent(emoji)}`,
+  edit(conversationId: string, messageId: string, content: string): Promise<Schemas["Message"]> {
+    return unwrap(
+      this.client.PATCH("/messaging/conversations/{conversationId}/messages/{messageId}", {
+        params: { path: { conversationId, messageId } },
+        body: { content },
+      }),
     );
   }
 
-  setStatus(conversationId: string, status: Status): Promise<Conversation> {
-    return this.request("PUT", `/messaging/conversations/${conversationId}/status`, { status });
+  remove(conversationId: string, messageId: string): Promise<Schemas["Message"]> {
+    return unwrap(
+      this.client.DELETE("/messaging/conversations/{conversationId}/messages/{messageId}", {
+        params: { path: { conversationId, messageId } },
+      }),
+    );
   }
 
-  broadcast(content: string, audience: string): Promise<Broadcast> {
-    return this.request("POST", "/messaging/admin/broadcast", { content, audience });
+  react(conversationId: string, messageId: string, emoji: string): Promise<Schemas["Message"]> {
+    return unwrap(
+      this.client.POST("/messaging/conversations/{conversationId}/messages/{messageId}/reactions", {
+        params: { path: { conversationId, messageId } },
+        body: { emoji },
+      }),
+    );
+  }
+
+  unreact(conversationId: string, messageId: string, emoji: string): Promise<Schemas["Message"]> {
+    return unwrap(
+      this.client.DELETE(
+        "/messaging/conversations/{conversationId}/messages/{messageId}/reactions/{emoji}",
+        { params: { path: { conversationId, messageId, emoji } } },
+      ),
+    );
+  }
+
+  setStatus(conversationId: string, status: Schemas["Status"]): Promise<Schemas["Conversation"]> {
+    return unwrap(
+      this.client.PUT("/messaging/conversations/{conversationId}/status", {
+        params: { path: { conversationId } },
+        body: { status },
+      }),
+    );
+  }
+
+  broadcast(content: string, audience: Schemas["Audience"]): Promise<Schemas["BroadcastSent"]> {
+    return unwrap(this.client.POST("/messaging/admin/broadcast", { body: { content, audience } }));
   }
 
   /** Every event of a conversation, oldest first (route 14), following `nextAfter` to the end. */
-  async events(conversationId: string): Promise<LogEvent[]> {
-    const all: LogEvent[] = [];
+  async events(conversationId: string): Promise<Schemas["StoredEvent"][]> {
+    const all: Schemas["StoredEvent"][] = [];
     let after = 0;
     for (;;) {
-      const data = await this.request<{ events: LogEvent[]; nextAfter: number | null }>(
-        "GET",
-        `/messaging/conversations/${conversationId}/events?after=${after}&limit=1000`,
+      const data = await unwrap(
+        this.client.GET("/messaging/conversations/{conversationId}/events", {
+          params: { path: { conversationId }, query: { after, limit: 1000 } },
+        }),
       );
       all.push(...data.events);
       if (data.nextAfter === null || data.events.length < 1000) return all;
@@ -167,43 +222,10 @@ export class Api {
   }
 
   history(conversationId: string, atSeq: number): Promise<History> {
-    return this.request("GET", `/messaging/conversations/${conversationId}/history?at=${atSeq}`);
+    return unwrap(
+      this.client.GET("/messaging/conversations/{conversationId}/history", {
+        params: { path: { conversationId }, query: { at: String(atSeq) } },
+      }),
+    );
   }
-}
-
-/** The dev form's minting route (`--dev` only); null when the server is not in dev mode. */
-export async function devMode(): Promise<boolean> {
-  try {
-    const response = await fetch("/test/socket-status", { cache: "no-store" });
-    return response.ok;
-  } catch {
-    return false;
-  }
-}
-
-export async function mintDevToken(input: {
-  sub: string;
-  role: string;
-  name: string;
-  bookings: string[];
-}): Promise<string> {
-  let response: Response;
-  try {
-    response = await fetch("/test/token", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(input),
-    });
-  } catch {
-    throw new ApiError(0, "network", "Cannot reach the server");
-  }
-  const envelope = (await response.json().catch(() => ({}))) as {
-    message?: string;
-    error?: string;
-    data?: { token: string };
-  };
-  if (!response.ok || !envelope.data) {
-    throw new ApiError(response.status, envelope.error ?? "internal", envelope.message ?? "Could not mint a token");
-  }
-  return envelope.data.token;
 }

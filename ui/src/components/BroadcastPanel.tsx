@@ -1,12 +1,13 @@
 import { useState } from "preact/hooks";
 import type { Session } from "../session";
+import type { Audience } from "../types";
 import { ErrorNote } from "./ErrorNote";
 
 /** Route 13: an announcement to all customers, all admins, or everyone. */
 export function BroadcastPanel({ session }: { session: Session }) {
   const [open, setOpen] = useState(false);
   const [text, setText] = useState("");
-  const [audience, setAudience] = useState("customers");
+  const [audience, setAudience] = useState<Audience>("customers");
   const [result, setResult] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -48,7 +49,7 @@ export function BroadcastPanel({ session }: { session: Session }) {
           />
           <label>
             <span class="label">Audience</span>
-            <select aria-label="Audience" value={audience} onChange={(e) => setAudience(e.currentTarget.value)}>
+            <select aria-label="Audience" value={audience} onChange={(e) => setAudience(e.currentTarget.value as Audience)}>
               <option value="all">All</option>
               <option value="customers">Customers</option>
               <option value="admins">Admins</option>

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import type { History } from "../api";
+import type { History } from "../api/client";
 import { nameOf, useSession } from "../hooks";
 import type { Session } from "../session";
 import type { Conversation, Message, Status } from "../types";

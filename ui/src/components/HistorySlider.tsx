@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import type { History } from "../api";
+import type { History } from "../api/client";
 import type { Session } from "../session";
 import type { LogEvent } from "../types";
 import { ErrorNote } from "./ErrorNote";

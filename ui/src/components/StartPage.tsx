@@ -1,5 +1,6 @@
 import { useEffect, useState } from "preact/hooks";
-import { ApiError, devMode, mintDevToken } from "../api";
+import { ApiError } from "../api/client";
+import { devMode, mintDevToken } from "../devtoken";
 import { readClaims, storeToken, type Claims } from "../token";
 import { ErrorNote } from "./ErrorNote";
 
