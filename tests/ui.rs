@@ -1,12 +1,15 @@
 //! The web UI's own checks, run from `cargo test` so that nothing lands untested: its unit tests
-//! (vitest), a fresh build compared byte for byte with the committed `ui/dist` (which the binary
-//! embeds), and the browser suite (`ui/e2e/`, playwright-core driving Chromium against real
-//! `concierge serve` processes).
+//! (vitest, among them the check that `ui/src/api/schema.d.ts` is what `npm run gen:api` generates
+//! from `docs/openapi.json`), a fresh build compared byte for byte with the committed `ui/dist`
+//! (which the binary embeds; its `tsc` checks the UI against those generated types), and the
+//! browser suite (`ui/e2e/`, playwright-core driving Chromium against real `concierge serve`
+//! processes).
 //!
 //! Needs `node` and `npm` on PATH and, for the browser suite, `/usr/bin/chromium` (Debian:
 //! `apt-get install -y nodejs npm chromium`); runs `npm ci` in `ui/` first when its
-//! `node_modules` is missing. A missing tool fails the test with the command that installs it.
-//! The three tests run one at a time: each of them keeps both cores of a small machine busy.
+//! `node_modules` is missing or predates a dependency. A missing tool fails the test with the
+//! command that installs it. The three tests run one at a time: each of them keeps both cores of a
+//! small machine busy.
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -47,7 +50,15 @@ fn ensure_node_and_deps(dir: &Path) {
         node_runs_vite(&version),
         "Node.js {version} is too old for ui/'s Vite (it needs 20.19+ or 22.12+): {NODE_HINT}"
     );
-    if dir.join("node_modules/vite/package.json").exists() {
+    // A file of each dependency added since the first: a `node_modules` installed before one was
+    // lacks it and is installed again. openapi-typescript (the generator of src/api/schema.d.ts) is
+    // nested in tools/openapi with the TypeScript 5 it needs; ui/ itself builds with TypeScript 7.
+    let installed = [
+        "node_modules/vite/package.json",
+        "node_modules/openapi-fetch/package.json",
+        "tools/openapi/node_modules/openapi-typescript/package.json",
+    ];
+    if installed.iter().all(|file| dir.join(file).exists()) {
         return;
     }
     let mut npm = Command::new("npm");
