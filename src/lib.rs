@@ -14,7 +14,7 @@
 //! - [`history`]: a conversation as it stood at a moment, folded from the log.
 //! - [`realtime`]: the real-time core, no wire format: sockets and rooms, delivery plans, presence,
 //!   typing, resume, per-socket queues.
-//! - [`ws`]: the `/ws` codec (WEBSOCKET.md) and [`socketio`]: the Socket.IO codec (SOCKETIO.md),
+//! - [`ws`]: the `/ws` codec (docs/websocket.md) and [`socketio`]: the Socket.IO codec (docs/socketio.md),
 //!   both thin, over the core.
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
 //! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.

@@ -1,4 +1,4 @@
-//! What a client may ask of the real-time core, one variant per client event of WEBSOCKET.md, decoded
+//! What a client may ask of the real-time core, one variant per client event of docs/websocket.md, decoded
 //! from an event name and its `data` object. Each codec finds the name and the data in its own
 //! framing and hands them here, so both codecs take exactly the same events with the same checks.
 
@@ -35,7 +35,7 @@ pub enum ClientEvent {
     Ping,
 }
 
-/// The client event names of WEBSOCKET.md.
+/// The client event names of docs/websocket.md.
 pub const NAMES: [&str; 9] = [
     "authenticate",
     "join_conversation",

@@ -14,9 +14,9 @@ pub type Text = axum::extract::ws::Utf8Bytes;
 /// The wire formats an event may be written in; one cached encoding each.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Wire {
-    /// `/ws` frames (WEBSOCKET.md).
+    /// `/ws` frames (docs/websocket.md).
     WebSocket = 0,
-    /// Socket.IO event packets (SOCKETIO.md).
+    /// Socket.IO event packets (docs/socketio.md).
     SocketIo = 1,
 }
 
@@ -58,7 +58,7 @@ impl ServerEvent {
     }
 }
 
-/// The `data` of every server event of WEBSOCKET.md's table.
+/// The `data` of every server event of docs/websocket.md's table.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
 pub enum Data {

@@ -37,7 +37,7 @@ pub struct Gone;
 pub enum Reply {
     /// Done; the ack's `data`.
     Ack(Value),
-    /// Refused with an `error` code of API.md's table and a message naming the problem.
+    /// Refused with an `error` code of docs/api.md's table and a message naming the problem.
     Error(&'static str, String),
 }
 

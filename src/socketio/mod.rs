@@ -1,4 +1,4 @@
-//! The Socket.IO codec of SOCKETIO.md: Socket.IO v5 over Engine.IO v4 at `/socket.io/`, both
+//! The Socket.IO codec of docs/socketio.md: Socket.IO v5 over Engine.IO v4 at `/socket.io/`, both
 //! transports (long-polling, then the upgrade; or a WebSocket alone). It reads the token, decodes
 //! event packets into client events and writes server events as event packets; everything else is
 //! the real-time core's ([`crate::realtime`]), exactly as for `/ws`.
@@ -201,7 +201,7 @@ async fn post_request(
         return engine_error(1, "Session ID unknown");
     };
     let Ok(body) = Limited::new(body, MAX_MESSAGE_BYTES).collect().await else {
-        // Over maxPayload: the connection is closed, as SOCKETIO.md says.
+        // Over maxPayload: the connection is closed, as docs/socketio.md says.
         polling.close();
         return (StatusCode::PAYLOAD_TOO_LARGE, "payload over 64 KiB").into_response();
     };

@@ -1,4 +1,4 @@
-//! The frames of WEBSOCKET.md: reading a client frame (`{event, data, ref}`) and writing server
+//! The frames of docs/websocket.md: reading a client frame (`{event, data, ref}`) and writing server
 //! frames, acks and errors.
 
 use crate::realtime::client::ClientEvent;

@@ -1,4 +1,4 @@
-//! The `/ws` codec of WEBSOCKET.md: JSON text frames over one WebSocket. It reads the token, decodes
+//! The `/ws` codec of docs/websocket.md: JSON text frames over one WebSocket. It reads the token, decodes
 //! frames into client events and writes server events as frames; everything else is the real-time
 //! core's ([`crate::realtime`]).
 //!
