@@ -64,10 +64,27 @@ pub enum AuthError {
     MalformedHeader,
     #[error("token is too long")]
     TooLong,
-    #[error("invalid token: {0}")]
+    #[error("invalid token: {}", describe(.0))]
     Invalid(#[source] jsonwebtoken::errors::Error),
     #[error("invalid token: {0}")]
     BadClaim(&'static str),
+}
+
+/// What was wrong with a token, in words a client can act on (not the library's variant names).
+fn describe(e: &jsonwebtoken::errors::Error) -> &'static str {
+    use jsonwebtoken::errors::ErrorKind;
+    match e.kind() {
+        ErrorKind::ExpiredSignature => "it has expired",
+        ErrorKind::ImmatureSignature => "it is not valid yet (nbf)",
+        ErrorKind::InvalidSignature => "the signature does not match JWT_SECRET",
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "the algorithm must be HS256"
+        }
+        ErrorKind::MissingRequiredClaim(_) | ErrorKind::Json(_) => {
+            "its header or claims are malformed (expected alg HS256 and the claims sub, role and exp)"
+        }
+        _ => "it is not a well-formed JWT",
+    }
 }
 
 /// The signing and verification keys; built once from the configured secret.
