@@ -271,6 +271,38 @@ async fn resume_replays_a_message_deleted_since_without_its_content() {
     assert!(seq(deleted[0]) > seq(replayed[1]));
 }
 
+/// Each replayed read carries the time of that read, not the reader's latest one.
+#[tokio::test]
+async fn resume_replays_each_read_with_its_own_time() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = conversation_of(app, "cus_ann", "bk_1").await;
+    let ann = customer("cus_ann", &[]);
+    let bo = admin("adm_bo");
+    let read_url = app.url(&format!("/messaging/conversations/{conv}/read"));
+    send(app, &ann, &conv, "first").await;
+    let first = data(put_empty(&read_url, &bo).await, 200);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    send(app, &ann, &conv, "second").await;
+    let second = data(put_empty(&read_url, &bo).await, 200);
+    assert_ne!(first["readAt"], second["readAt"]);
+
+    let mut client = connect(&app.base(), Auth::Header(&ann)).await;
+    let (frames, _) = resume(&mut client, 0, "r-reads").await;
+    let reads: Vec<&Value> = of(&frames, "messages_read").map(|f| &f["data"]).collect();
+    assert_eq!(
+        reads
+            .iter()
+            .map(|r| (&r["userId"], &r["readAt"]))
+            .collect::<Vec<_>>(),
+        vec![
+            (&json!("adm_bo"), &first["readAt"]),
+            (&json!("adm_bo"), &second["readAt"]),
+        ],
+        "{frames:#?}"
+    );
+}
+
 #[tokio::test]
 async fn a_customers_resume_never_includes_another_customers_conversation() {
     let env = TestEnv::start().await;

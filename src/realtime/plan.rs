@@ -132,7 +132,8 @@ pub fn plan<K: KvRead>(
             ),
         }],
         (Event::MessagesRead(r), Some(conv)) => {
-            let read_at = conv.read_points.get(&env.actor.id).map_or(env.at, |p| p.at);
+            // The time of this read, not the reader's latest: a resume replays it long after.
+            let read_at = env.at;
             vec![
                 Delivery {
                     targets: room_and_users(&conv, false),
