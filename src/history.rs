@@ -30,9 +30,13 @@ pub enum Moment {
 }
 
 impl Moment {
-    /// Reads `at`: all digits is a sequence, anything else an RFC 3339 time.
+    /// Reads `at`: all digits is a sequence (at most 19 digits after leading zeros, the OpenAPI
+    /// document's `^0*[0-9]{1,19}$`), anything else an RFC 3339 time.
     pub fn parse(at: &str) -> Option<Moment> {
         if !at.is_empty() && at.bytes().all(|b| b.is_ascii_digit()) {
+            if at.trim_start_matches('0').len() > 19 {
+                return None;
+            }
             return at.parse().ok().map(Moment::Seq);
         }
         Timestamp::parse(at).map(Moment::Time)

@@ -869,3 +869,24 @@ async fn a_view_the_store_cannot_read_answers_500_internal_not_404() {
         "the cause is logged with its key:\n{log}"
     );
 }
+
+/// Found by the API fuzzer: a `page` past `int64` (the OpenAPI document's bound) was taken.
+#[tokio::test]
+async fn page_stays_within_int64() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let ann = customer("cus_ann", &["bk_1"]);
+    created(open(app, &ann, "bk_1").await);
+    let last = list(app, &ann, "page=9223372036854775807").await;
+    assert_eq!(last["conversations"], json!([]));
+    for page in ["9223372036854775808", "18446744073709551615"] {
+        invalid(
+            get(
+                &app.url(&format!("/messaging/conversations?page={page}")),
+                &ann,
+            )
+            .await,
+            "page",
+        );
+    }
+}

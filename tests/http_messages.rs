@@ -1390,3 +1390,37 @@ async fn with_the_log_down_pages_are_returned_unmarked_and_writes_are_503() {
     assert_eq!(contents(&page["messages"]), ["m1", "m2", "m3", "m4"]);
     assert_eq!(conversation(app, &bo, &conv).await["unreadCount"], json!(4));
 }
+
+/// Found by the API fuzzer: JSON Schema's `integer` takes `12.0`, which the server refused; a
+/// `size` past `int64` was taken; URL and MIME type lengths counted bytes, not characters.
+#[tokio::test]
+async fn attachments_follow_their_schema() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app, "bk_1").await;
+    let with = |f: &dyn Fn(&mut Value)| {
+        let mut a = attachment(0);
+        f(&mut a);
+        json!({ "content": "x", "attachments": [a] })
+    };
+    let whole = with(&|a| a["size"] = json!(12.0));
+    let m = data(send_body(app, &ann(), &conv, &whole).await, 201);
+    assert_eq!(m["attachments"][0]["size"], json!(12));
+    let url = format!("https://example.com/{}", "é".repeat(2048 - 20));
+    let long = with(&|a| a["url"] = json!(url));
+    let m = data(send_body(app, &ann(), &conv, &long).await, 201);
+    assert_eq!(m["attachments"][0]["url"], json!(url));
+    let biggest = with(&|a| a["size"] = json!(9_223_372_036_854_775_807_u64));
+    data(send_body(app, &ann(), &conv, &biggest).await, 201);
+    for (body, field) in [
+        (
+            with(&|a| a["size"] = json!(9_223_372_036_854_775_808_u64)),
+            "size",
+        ),
+        (with(&|a| a["size"] = json!(1.5)), "size"),
+        (with(&|a| a["url"] = json!(format!("{url}é"))), "url"),
+    ] {
+        invalid(send_body(app, &ann(), &conv, &body).await, field);
+    }
+    assert_eq!(message_total(app, &conv).await, 3);
+}

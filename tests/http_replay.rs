@@ -411,3 +411,22 @@ async fn history_shows_a_last_seen_only_when_it_was_already_true_then() {
         vec!["hello", "hi, how can I help?", "one more thing"]
     );
 }
+
+/// Found by the API fuzzer: integers past `int64` (the OpenAPI document's bound) were taken.
+#[tokio::test]
+async fn after_and_a_seq_stay_within_int64() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = id_of(&created(open(app, &ann(), "bk_1").await));
+    let page = events(app, &conv, "after=9223372036854775807").await;
+    assert_eq!(page["events"], json!([]));
+    invalid(
+        get(&events_url(app, &conv, "after=9223372036854775808"), &bo()).await,
+        "after",
+    );
+    // A seq is at most 19 digits after leading zeros (`^0*[0-9]{1,19}$`).
+    history(app, &conv, "00000000000000000000000009999999999999999999").await;
+    for at in ["10000000000000000000", "18446744073709551615"] {
+        invalid(get(&history_url(app, &conv, at), &bo()).await, "at");
+    }
+}

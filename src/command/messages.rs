@@ -15,6 +15,11 @@ pub const MAX_CONTENT_CHARS: usize = 2000;
 pub const MAX_ATTACHMENTS: usize = 10;
 pub const MAX_FILENAME_CHARS: usize = 255;
 pub const MAX_CLIENT_KEY_CHARS: usize = 128;
+/// The longest attachment URL, in characters (Unicode scalar values, like every length).
+pub const MAX_URL_CHARS: usize = 2048;
+pub const MAX_MIMETYPE_CHARS: usize = 255;
+/// The largest attachment `size`: the largest `int64`, what JSON clients can hold exactly enough.
+pub const MAX_ATTACHMENT_SIZE: u64 = i64::MAX as u64;
 
 /// A validated send.
 #[derive(Debug, Clone)]
@@ -132,6 +137,16 @@ pub fn parse_send(body: &Value, header_key: Option<&str>) -> Result<SendInput> {
     })
 }
 
+/// A JSON number that is a whole number of at least 0, written as an integer or not (`12.0`, as
+/// JSON Schema's `integer` allows).
+fn whole_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && (0.0..9.223_372_036_854_776e18).contains(f))
+            .map(|f| f as u64)
+    })
+}
+
 fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
     let items = match obj.get("attachments") {
         None | Some(Value::Null) => return Ok(Vec::new()),
@@ -158,7 +173,7 @@ fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
                         .strip_prefix("https://")
                         .or_else(|| u.strip_prefix("http://"));
                     rest.is_some_and(|r| !r.is_empty())
-                        && u.len() <= 2048
+                        && u.chars().count() <= MAX_URL_CHARS
                         && !u.chars().any(|c| c.is_control() || c.is_whitespace())
                 })
                 .ok_or_else(|| invalid(format!("{} must be an http(s) URL", field("url"))))?;
@@ -175,7 +190,7 @@ fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
                 })?;
             let mimetype = text("mimetype")
                 .filter(|m| {
-                    m.len() <= 255
+                    m.chars().count() <= MAX_MIMETYPE_CHARS
                         && m.split_once('/')
                             .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
                         && !m.chars().any(|c| c.is_control() || c.is_whitespace())
@@ -186,9 +201,16 @@ fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
                         field("mimetype")
                     ))
                 })?;
-            let size = a.get("size").and_then(Value::as_u64).ok_or_else(|| {
-                invalid(format!("{} must be a non-negative integer", field("size")))
-            })?;
+            let size = a
+                .get("size")
+                .and_then(whole_number)
+                .filter(|&n| n <= MAX_ATTACHMENT_SIZE)
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{} must be an integer from 0 to {MAX_ATTACHMENT_SIZE}",
+                        field("size")
+                    ))
+                })?;
             Ok(Attachment {
                 url: url.to_string(),
                 filename: filename.to_string(),

@@ -2,6 +2,7 @@
 //! status.
 
 use super::extract::{Params, RawBody};
+use super::openapi::MAX_INT;
 use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
@@ -41,7 +42,7 @@ pub async fn list(
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let q = Params::parse(q.as_deref());
-    let page = q.int("page", 1, 1, u64::MAX)?;
+    let page = q.int("page", 1, 1, MAX_INT)?;
     let limit = q.int("limit", 20, 1, 100)?;
     let status = match q.get("status") {
         None => None,

@@ -36,11 +36,7 @@ impl Params {
         let Some(raw) = self.get(name) else {
             return Ok(default);
         };
-        let range = if max == u64::MAX {
-            format!("{name} must be an integer of at least {min}")
-        } else {
-            format!("{name} must be an integer from {min} to {max}")
-        };
+        let range = format!("{name} must be an integer from {min} to {max}");
         match raw.parse::<u64>() {
             Ok(n) if (min..=max).contains(&n) => Ok(n),
             _ => Err(ApiError::Invalid(range)),

@@ -2,6 +2,7 @@
 //! routes 8–10: editing, deleting and reacting to a message.
 
 use super::extract::{Params, RawBody};
+use super::openapi::MAX_INT;
 use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
@@ -54,7 +55,7 @@ pub async fn list(
     };
     let page = match before {
         Some(_) => None,
-        None => Some(q.int("page", 1, 1, u64::MAX)?),
+        None => Some(q.int("page", 1, 1, MAX_INT)?),
     };
     let conv = access::conversation(&app, &caller, &id)?;
     let before_seq = match &before {
@@ -126,7 +127,7 @@ struct MessagePage {
     operation_id = "sendMessage",
     tag = "messages",
     summary = "Send a message",
-    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("Idempotency-Key" = Option<String>, Header, description = "An idempotency key, as `clientMessageId`")),
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("Idempotency-Key" = Option<crate::http::openapi::IdempotencyKey>, Header, description = "An idempotency key, as `clientMessageId`")),
     request_body(content = crate::http::openapi::SendMessage, content_type = "application/json"),
     responses(
         (status = 201, description = "The message, written to the log", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
@@ -314,7 +315,7 @@ pub async fn react(
     operation_id = "removeReaction",
     tag = "messages",
     summary = "Remove the caller's reaction",
-    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("messageId" = crate::http::openapi::Ulid, Path, description = "The message"), ("emoji" = String, Path, description = "The emoji, percent-encoded")),
+    params(("conversationId" = crate::http::openapi::Ulid, Path, description = "The conversation"), ("messageId" = crate::http::openapi::Ulid, Path, description = "The message"), ("emoji" = crate::http::openapi::Emoji, Path, description = "The emoji, percent-encoded")),
     responses(
         (status = 200, description = "The message with its reactions", body = crate::http::openapi::Envelope<crate::http::openapi::Message>),
         (status = 400, response = crate::http::openapi::BadRequest),

@@ -7,7 +7,10 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
-use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+use utoipa::openapi::schema::{
+    AllOfBuilder, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema,
+    SchemaFormat, Type,
+};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, RefOr};
 use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
@@ -25,7 +28,7 @@ use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
         license(name = "MIT", identifier = "MIT"),
     ),
     components(
-        schemas(Error, ErrorCode),
+        schemas(Error, ErrorCode, Emoji, Moment, IdempotencyKey),
         responses(
             BadRequest,
             Unauthorized,
@@ -80,6 +83,28 @@ pub fn document(paths: Document) -> Document {
 }
 
 // --- Shared pieces -------------------------------------------------------------------------------
+
+// Patterns of the text fields, the server's own rules written as regular expressions (each is
+// valid ECMA-262, Python and Rust syntax). `char::is_control` is Unicode's Cc (U+0000–U+001F,
+// U+007F–U+009F); `trim` strips Unicode White_Space.
+
+/// No control characters at all (titles, emoji, file names, client keys).
+const NO_CONTROL: &str = r"^[^\u0000-\u001f\u007f-\u009f]*$";
+/// Message content: no control characters other than tab, LF and CR.
+const CONTENT: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
+/// Message content that is not blank: at least one character that is neither white space nor a
+/// control character.
+const CONTENT_NOT_BLANK: &str = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$";
+/// Not blank and no control characters (titles, emoji).
+const NOT_BLANK: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$";
+/// An http(s) URL without white space or control characters.
+const URL: &str =
+    r"^https?://[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$";
+/// A MIME type: `type/subtype`, without white space or control characters.
+const MIME: &str = r"^[^/\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$";
+/// The largest integer the API takes (`page`, `after`, a log `seq`, an attachment's `size`): the
+/// largest `int64`.
+pub const MAX_INT: u64 = i64::MAX as u64;
 
 /// A string schema with a pattern or format and an example, for the id and time types below.
 fn string(pattern: Option<&str>, format: Option<KnownFormat>, example: &str) -> RefOr<Schema> {
@@ -210,17 +235,51 @@ pub struct Conversation {
     updated_at: Timestamp,
 }
 
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct Attachment {
-    /// An http(s) URL.
-    url: String,
-    #[schema(max_length = 255)]
-    filename: String,
-    mimetype: String,
-    #[schema(minimum = 0)]
-    size: u64,
+/// An attachment; its fields follow the server's rules exactly.
+pub struct Attachment;
+
+impl PartialSchema for Attachment {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property(
+                "url",
+                text(
+                    URL,
+                    Some(9),
+                    Some(2048),
+                    "An http(s) URL, at most 2048 characters.",
+                ),
+            )
+            .required("url")
+            .property(
+                "filename",
+                text(NO_CONTROL, Some(1), Some(255), "1–255 characters."),
+            )
+            .required("filename")
+            .property(
+                "mimetype",
+                text(
+                    MIME,
+                    Some(3),
+                    Some(255),
+                    "A MIME type such as application/pdf.",
+                ),
+            )
+            .required("mimetype")
+            .property(
+                "size",
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(0))
+                    .maximum(Some(MAX_INT)),
+            )
+            .required("size")
+            .into()
+    }
 }
+impl ToSchema for Attachment {}
 
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
@@ -302,59 +361,6 @@ pub struct MessageList {
     pagination: Pagination,
 }
 
-/// Route 4's body. Unknown fields are ignored.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct SendMessage {
-    /// At most 2000 characters, no control characters other than tab, CR and LF; not blank unless
-    /// an `image` or `file` message has attachments.
-    #[schema(max_length = 2000)]
-    content: String,
-    /// `text` when absent.
-    message_type: Option<MessageType>,
-    /// A message of the same conversation.
-    reply_to: Option<Ulid>,
-    #[schema(max_items = 10)]
-    attachments: Option<Vec<Attachment>>,
-    /// An idempotency key: a retry with the same key returns the original message (200).
-    client_message_id: Option<String>,
-}
-
-/// Route 8's body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct EditMessage {
-    #[schema(max_length = 2000)]
-    content: String,
-}
-
-/// Route 10's body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct AddReaction {
-    /// 1–32 characters.
-    #[schema(min_length = 1, max_length = 32)]
-    emoji: String,
-}
-
-/// Route 11's body.
-#[derive(ToSchema)]
-#[allow(dead_code)]
-pub struct SetStatus {
-    status: Status,
-}
-
-/// Route 12's body.
-#[derive(ToSchema)]
-#[schema(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct RegisterBooking {
-    customer_id: ExternalId,
-    /// Left out: the booking keeps its current title.
-    title: Option<String>,
-}
-
 #[derive(ToSchema)]
 #[allow(dead_code)]
 #[schema(rename_all = "lowercase")]
@@ -364,13 +370,233 @@ pub enum Audience {
     Admins,
 }
 
-/// Route 13's body.
+/// A string schema with a pattern, lengths (in characters) and a description.
+fn text(pattern: &str, min: Option<usize>, max: Option<usize>, description: &str) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .pattern(Some(pattern))
+        .min_length(min)
+        .max_length(max)
+        .description(Some(description))
+}
+
+/// A `$ref` to the component schema `name`.
+fn reference(name: &str) -> RefOr<Schema> {
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(name))
+}
+
+/// `schema`, or `null` (which the server takes as absent).
+fn nullable(schema: impl Into<RefOr<Schema>>) -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .item(schema)
+        .into()
+}
+
+/// A JSON object body with these properties, the `required` ones first in `props`.
+fn body(description: &str, required: &[&str], props: Vec<(&str, RefOr<Schema>)>) -> ObjectBuilder {
+    let mut object = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .description(Some(description));
+    for (name, schema) in props {
+        object = object.property(name, schema);
+    }
+    for name in required {
+        object = object.required(*name);
+    }
+    object
+}
+
+fn message_content(pattern: &str, description: &str) -> RefOr<Schema> {
+    text(pattern, None, Some(2000), description).into()
+}
+
+/// Route 4's body. Unknown fields are ignored. `content` may be blank only in an `image` or
+/// `file` message with attachments.
+pub struct SendMessage;
+
+impl PartialSchema for SendMessage {
+    fn schema() -> RefOr<Schema> {
+        let fields = body(
+            "Route 4's body. Unknown fields are ignored. `content` may be blank (empty or only white \
+             space) only in an `image` or `file` message with at least one attachment.",
+            &["content"],
+            vec![
+                (
+                    "content",
+                    message_content(
+                        CONTENT,
+                        "At most 2000 characters (Unicode scalar values), no control characters \
+                         other than tab, LF and CR.",
+                    ),
+                ),
+                ("messageType", nullable(reference("MessageType"))),
+                ("replyTo", nullable(Ulid::schema())),
+                (
+                    "attachments",
+                    nullable(ArrayBuilder::new().items(reference("Attachment")).max_items(Some(10))),
+                ),
+                (
+                    "clientMessageId",
+                    nullable(text(
+                        NO_CONTROL,
+                        Some(1),
+                        Some(128),
+                        "An idempotency key, 1–128 characters without control characters: a retry \
+                         with the same key returns the original message (200).",
+                    )),
+                ),
+            ],
+        );
+        let not_blank = ObjectBuilder::new()
+            .property("content", message_content(CONTENT_NOT_BLANK, "Not blank."));
+        let with_attachments = ObjectBuilder::new()
+            .property(
+                "messageType",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(["image", "file"])),
+            )
+            .required("messageType")
+            .property(
+                "attachments",
+                ArrayBuilder::new()
+                    .items(reference("Attachment"))
+                    .min_items(Some(1))
+                    .max_items(Some(10)),
+            )
+            .required("attachments");
+        AllOfBuilder::new()
+            .item(fields)
+            .item(AnyOfBuilder::new().item(not_blank).item(with_attachments))
+            .into()
+    }
+}
+
+impl ToSchema for SendMessage {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("MessageType".into(), MessageType::schema()));
+        schemas.push(("Attachment".into(), Attachment::schema()));
+    }
+}
+
+/// Route 8's body.
+pub struct EditMessage;
+
+impl PartialSchema for EditMessage {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "Route 8's body. Unknown fields are ignored.",
+            &["content"],
+            vec![(
+                "content",
+                message_content(
+                    CONTENT_NOT_BLANK,
+                    "As when sending: at most 2000 characters, no control characters other than \
+                     tab, LF and CR, not blank (blank is taken only for an `image` or `file` \
+                     message with attachments).",
+                ),
+            )],
+        )
+        .into()
+    }
+}
+impl ToSchema for EditMessage {}
+
+/// An emoji: 1–32 characters, not blank, no control characters.
+pub struct Emoji;
+
+impl PartialSchema for Emoji {
+    fn schema() -> RefOr<Schema> {
+        text(
+            NOT_BLANK,
+            Some(1),
+            Some(32),
+            "1–32 characters (Unicode scalar values), not only white space, no control characters.",
+        )
+        .examples(["👍"])
+        .into()
+    }
+}
+impl ToSchema for Emoji {}
+
+/// Route 10's body.
+pub struct AddReaction;
+
+impl PartialSchema for AddReaction {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "Route 10's body. Unknown fields are ignored.",
+            &["emoji"],
+            vec![("emoji", Emoji::schema())],
+        )
+        .into()
+    }
+}
+impl ToSchema for AddReaction {}
+
+/// Route 11's body.
 #[derive(ToSchema)]
 #[allow(dead_code)]
-pub struct BroadcastBody {
-    #[schema(max_length = 2000)]
-    content: String,
-    audience: Audience,
+pub struct SetStatus {
+    status: Status,
+}
+
+/// Route 12's body.
+pub struct RegisterBooking;
+
+impl PartialSchema for RegisterBooking {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "Route 12's body. Unknown fields are ignored.",
+            &["customerId"],
+            vec![
+                ("customerId", ExternalId::schema()),
+                (
+                    "title",
+                    nullable(text(
+                        NOT_BLANK,
+                        Some(1),
+                        Some(200),
+                        "At most 200 characters, not blank, no control characters. Left out (or \
+                         null): the booking keeps its current title.",
+                    )),
+                ),
+            ],
+        )
+        .into()
+    }
+}
+impl ToSchema for RegisterBooking {}
+
+/// Route 13's body.
+pub struct BroadcastBody;
+
+impl PartialSchema for BroadcastBody {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "Route 13's body. Unknown fields are ignored.",
+            &["content", "audience"],
+            vec![
+                (
+                    "content",
+                    message_content(
+                        CONTENT_NOT_BLANK,
+                        "At most 2000 characters, no control characters other than tab, LF and \
+                         CR, not blank.",
+                    ),
+                ),
+                ("audience", reference("Audience")),
+            ],
+        )
+        .into()
+    }
+}
+
+impl ToSchema for BroadcastBody {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("Audience".into(), Audience::schema()));
+    }
 }
 
 #[derive(ToSchema)]
@@ -610,7 +836,7 @@ error_response!(
 #[allow(dead_code)]
 pub struct ConversationQuery {
     /// 1 when absent.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
     page: Option<u64>,
     /// 20 when absent.
     #[param(minimum = 1, maximum = 100)]
@@ -626,7 +852,7 @@ pub struct ConversationQuery {
 #[allow(dead_code)]
 pub struct MessageQuery {
     /// 1 when absent; ignored with `before`.
-    #[param(minimum = 1)]
+    #[param(minimum = 1, maximum = 9_223_372_036_854_775_807_u64)]
     page: Option<u64>,
     /// 50 when absent.
     #[param(minimum = 1, maximum = 100)]
@@ -641,7 +867,7 @@ pub struct MessageQuery {
 #[allow(dead_code)]
 pub struct EventQuery {
     /// Events with a greater `seq`; 0 when absent.
-    #[param(minimum = 0)]
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     after: Option<u64>,
     /// 100 when absent.
     #[param(minimum = 1, maximum = 1000)]
@@ -653,10 +879,41 @@ pub struct EventQuery {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct HistoryQuery {
-    /// An RFC 3339 time, or a log `seq`: every event at or before it is folded.
-    #[param(
-        pattern = r"^([0-9]{1,19}|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2}))$",
-        example = "2026-12-03T10:15:00.123Z"
-    )]
+    /// A log `seq` (digits, at most 19 after leading zeros), or an RFC 3339 time (years 0000 to
+    /// 9999 in UTC): every event at or before it is folded.
+    #[param(value_type = Moment, example = "2026-12-03T10:15:00.123Z")]
     at: String,
 }
+
+/// Route 15's `at`: a log `seq` or an RFC 3339 time.
+pub struct Moment;
+
+impl PartialSchema for Moment {
+    fn schema() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(text(r"^0*[0-9]{1,19}$", None, None, "A log seq."))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
+            )
+            .into()
+    }
+}
+impl ToSchema for Moment {}
+
+/// Route 4's `Idempotency-Key` header: 1–128 visible ASCII characters (spaces inside).
+pub struct IdempotencyKey;
+
+impl PartialSchema for IdempotencyKey {
+    fn schema() -> RefOr<Schema> {
+        text(
+            r"^[!-~]([ -~]*[!-~])?$",
+            Some(1),
+            Some(128),
+            "An idempotency key, as `clientMessageId` (which wins when both are given).",
+        )
+        .into()
+    }
+}
+impl ToSchema for IdempotencyKey {}

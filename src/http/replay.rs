@@ -2,6 +2,7 @@
 //! at a moment, folded from the log by the live views' own folds.
 
 use super::extract::Params;
+use super::openapi::MAX_INT;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
 use crate::command::{access, CommandError};
@@ -47,7 +48,7 @@ pub async fn events(
     let id = path_param(path, "conversationId")?;
     access::conversation_id(&id, "conversationId")?;
     let q = Params::parse(q.as_deref());
-    let after = q.int("after", 0, 0, u64::MAX)?;
+    let after = q.int("after", 0, 0, MAX_INT)?;
     let limit = q.int("limit", 100, 1, 1000)?;
     known(&app, &id)?;
     if !matches!(caller.role, Role::Admin | Role::Service) {
