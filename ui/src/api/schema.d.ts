@@ -299,15 +299,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description Route 10's body. */
+        /** @description Route 10's body. Unknown fields are ignored. */
         AddReaction: {
-            /** @description 1–32 characters. */
+            /**
+             * @description 1–32 characters (Unicode scalar values), not only white space, no control characters.
+             * @example 👍
+             */
             emoji: string;
         };
         Attachment: {
-            /** @description An http(s) URL. */
+            /** @description An http(s) URL, at most 2048 characters. */
             url: string;
+            /** @description 1–255 characters. */
             filename: string;
+            /** @description A MIME type such as application/pdf. */
             mimetype: string;
             /** Format: int64 */
             size: number;
@@ -319,8 +324,9 @@ export interface components {
             customerId: components["schemas"]["ExternalId"];
             title: string;
         };
-        /** @description Route 13's body. */
+        /** @description Route 13's body. Unknown fields are ignored. */
         BroadcastBody: {
+            /** @description At most 2000 characters, no control characters other than tab, LF and CR, not blank. */
             content: string;
             audience: components["schemas"]["Audience"];
         };
@@ -360,10 +366,16 @@ export interface components {
             /** Format: int64 */
             closed: number;
         };
-        /** @description Route 8's body. */
+        /** @description Route 8's body. Unknown fields are ignored. */
         EditMessage: {
+            /** @description As when sending: at most 2000 characters, no control characters other than tab, LF and CR, not blank (blank is taken only for an `image` or `file` message with attachments). */
             content: string;
         };
+        /**
+         * @description 1–32 characters (Unicode scalar values), not only white space, no control characters.
+         * @example 👍
+         */
+        Emoji: string;
         /** @description A success: `data` is the route's own body. */
         Envelope_Booking: {
             /** @description Always `true`. */
@@ -614,6 +626,8 @@ export interface components {
              */
             asOfSeq: number;
         };
+        /** @description An idempotency key, as `clientMessageId` (which wins when both are given). */
+        IdempotencyKey: string;
         LastMessage: {
             id: components["schemas"]["Ulid"];
             /** @description The first 100 characters of the newest non-deleted message. */
@@ -657,6 +671,7 @@ export interface components {
          * @enum {string}
          */
         MessageType: "text" | "image" | "file" | "system";
+        Moment: string;
         Pagination: {
             /**
              * Format: int64
@@ -711,27 +726,29 @@ export interface components {
              */
             folded: number;
         };
-        /** @description Route 12's body. */
+        /** @description Route 12's body. Unknown fields are ignored. */
         RegisterBooking: {
-            customerId: components["schemas"]["ExternalId"];
-            /** @description Left out: the booking keeps its current title. */
-            title?: string | null;
+            /** @example bk_1042 */
+            customerId: string;
+            title?: null | string;
         };
         /** @enum {string} */
         Role: "customer" | "admin" | "service";
-        /** @description Route 4's body. Unknown fields are ignored. */
         SendMessage: {
-            /**
-             * @description At most 2000 characters, no control characters other than tab, CR and LF; not blank unless
-             *     an `image` or `file` message has attachments.
-             */
+            /** @description At most 2000 characters (Unicode scalar values), no control characters other than tab, LF and CR. */
             content: string;
             messageType?: null | components["schemas"]["MessageType"];
-            replyTo?: null | components["schemas"]["Ulid"];
-            attachments?: components["schemas"]["Attachment"][] | null;
-            /** @description An idempotency key: a retry with the same key returns the original message (200). */
-            clientMessageId?: string | null;
-        };
+            replyTo?: null | string;
+            attachments?: null | components["schemas"]["Attachment"][];
+            clientMessageId?: null | string;
+        } & ({
+            /** @description Not blank. */
+            content?: string;
+        } | {
+            /** @enum {string} */
+            messageType: "image" | "file";
+            attachments: components["schemas"]["Attachment"][];
+        });
         /** @description Route 11's body. */
         SetStatus: {
             status: components["schemas"]["Status"];
@@ -1100,7 +1117,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description An idempotency key, as `clientMessageId` */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: null | components["schemas"]["IdempotencyKey"];
             };
             path: {
                 /** @description The conversation */
@@ -1294,7 +1311,7 @@ export interface operations {
                 /** @description The message */
                 messageId: components["schemas"]["Ulid"];
                 /** @description The emoji, percent-encoded */
-                emoji: string;
+                emoji: components["schemas"]["Emoji"];
             };
             cookie?: never;
         };
@@ -1426,10 +1443,11 @@ export interface operations {
         parameters: {
             query: {
                 /**
-                 * @description An RFC 3339 time, or a log `seq`: every event at or before it is folded.
+                 * @description A log `seq` (digits, at most 19 after leading zeros), or an RFC 3339 time (years 0000 to
+                 *     9999 in UTC): every event at or before it is folded.
                  * @example 2026-12-03T10:15:00.123Z
                  */
-                at: string;
+                at: components["schemas"]["Moment"];
             };
             header?: never;
             path: {
