@@ -132,7 +132,10 @@ async fn ready_follows_the_event_store() {
 
     env.nats.stop();
     let r = poll_until(&env.app, "/ready", 503).await;
-    error(r, 503, "unavailable");
+    assert_eq!(
+        error(r, 503, "unavailable"),
+        "not ready: not connected to NATS"
+    );
     let r = raw(Method::GET, &env.url("/health"), None, &[], None).await;
     data((r.status, r.body), 200);
 

@@ -2,6 +2,7 @@
 
 use crate::auth::{AuthError, AuthRejection};
 use crate::command::CommandError;
+use crate::log::LogError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -33,6 +34,14 @@ pub enum ApiError {
     /// it may try again.
     #[error("too many failed authentications from this address: try again later")]
     TooManyAuthFailures { retry_after: std::time::Duration },
+    /// 503 `unavailable` for a read of the log, or `/ready`: the log cannot be read now, or this
+    /// node has not caught up; nothing was asked to be written.
+    #[error("{what}: {reason}")]
+    LogUnavailable {
+        what: &'static str,
+        #[source]
+        reason: LogError,
+    },
     /// Whatever a command refused; see [`CommandError`] for the statuses.
     #[error(transparent)]
     Command(#[from] CommandError),
@@ -50,6 +59,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
             ApiError::TooManyAuthFailures { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ApiError::LogUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Command(c) => match c {
                 CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
                 CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),

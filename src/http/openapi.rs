@@ -818,8 +818,8 @@ error_response!(
 error_response!(
     Unavailable,
     "unavailable",
-    "`unavailable`: the event log cannot take the write right now; nothing was written.",
-    "the event log is unavailable"
+    "`unavailable`: the event log cannot take a write (nothing was written) or be read right now; on /ready, the node has not caught up with the log.",
+    "the event store cannot take the write right now; nothing was written"
 );
 error_response!(
     Internal,

@@ -1,7 +1,6 @@
 //! Liveness, readiness and Prometheus metrics; no authentication.
 
 use super::ok;
-use crate::command::CommandError;
 use crate::log::LogError;
 use crate::state::AppState;
 use axum::extract::State;
@@ -48,7 +47,11 @@ pub async fn ready(State(app): State<AppState>) -> Response {
         } else {
             LogError::Disconnected
         };
-        super::ApiError::Command(CommandError::Unavailable(reason)).into_response()
+        super::ApiError::LogUnavailable {
+            what: "not ready",
+            reason,
+        }
+        .into_response()
     }
 }
 

@@ -61,7 +61,10 @@ pub async fn events(
         .log
         .read_subject(&subject::conversation(&id), after, u64::MAX, limit as usize)
         .await
-        .map_err(CommandError::Unavailable)?;
+        .map_err(|reason| ApiError::LogUnavailable {
+            what: "cannot read the event log",
+            reason,
+        })?;
     let next_after = stored.last().map(|(seq, _)| *seq);
     let events = stored
         .iter()
@@ -123,8 +126,11 @@ pub async fn history(
     let then = history::at(&app.log, &id, moment)
         .await
         .map_err(|e| match e {
-            history::HistoryError::Log(e) => CommandError::Unavailable(e),
-            history::HistoryError::Store(e) => CommandError::from(e),
+            history::HistoryError::Log(reason) => ApiError::LogUnavailable {
+                what: "cannot read the event log",
+                reason,
+            },
+            history::HistoryError::Store(e) => ApiError::from(e),
         })?
         .ok_or_else(|| {
             CommandError::NotFound("the conversation did not exist at that moment".into())

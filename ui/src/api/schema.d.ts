@@ -935,7 +935,7 @@ export interface components {
                 "application/json": components["schemas"]["Error"];
             };
         };
-        /** @description `unavailable`: the event log cannot take the write right now; nothing was written. */
+        /** @description `unavailable`: the event log cannot take a write (nothing was written) or be read right now; on /ready, the node has not caught up with the log. */
         Unavailable: {
             headers: {
                 [name: string]: unknown;
@@ -944,7 +944,7 @@ export interface components {
                 /**
                  * @example {
                  *       "error": "unavailable",
-                 *       "message": "the event log is unavailable",
+                 *       "message": "the event store cannot take the write right now; nothing was written",
                  *       "success": false
                  *     }
                  */
