@@ -1,7 +1,7 @@
 //! Operator commands beside `serve`: `rebuild` the views from the log, `replay` a conversation as a
-//! transcript as of a moment, `tail` the live stream as JSON lines.
+//! transcript as of a moment, `tail` the live stream as JSON lines, `skip` an event a node cannot fold.
 
-use crate::config::{LogArgs, ReplayArgs, TailArgs};
+use crate::config::{LogArgs, ReplayArgs, SkipArgs, TailArgs};
 use crate::history::{self, Moment};
 use crate::log::{self, local_nats::LocalNats, EventLog};
 use crate::projection::{self, Progress};
@@ -56,6 +56,36 @@ impl Log {
     }
 }
 
+/// `concierge skip --seq N`: records the operator's decision that this node passes over event N
+/// if it cannot fold it. The decision is kept in the node's data folder (`skipped-events`, one
+/// line per event, with when it was taken) and logged by the node when it acts on it.
+pub fn skip(args: &SkipArgs) -> anyhow::Result<()> {
+    let path = projection::skip_file(&args.data_dir);
+    if projection::read_skips(&path).contains(&args.seq) {
+        println!("event {} is already skipped ({})", args.seq, path.display());
+        return Ok(());
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    writeln!(
+        file,
+        "{} skipped by the operator at {}",
+        args.seq,
+        concierge_events::Timestamp::now()
+    )
+    .and_then(|()| file.sync_all())
+    .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "event {} will be passed over if this node cannot fold it ({}); its views will lack it",
+        args.seq,
+        path.display()
+    );
+    Ok(())
+}
+
 /// `concierge rebuild`: wipes this node's views and folds the whole log into them with the node's
 /// own projection worker, printing progress and the rate. The node must be stopped.
 pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
@@ -76,7 +106,11 @@ pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
     println!("wiped the views in {}", dir.display());
     println!("folding {last} events from {}", args.stream_name);
 
-    let progress = Progress::new(0);
+    let progress = Progress::new(
+        0,
+        concierge_events::EVENT_LEVEL,
+        projection::skip_file(&args.data_dir),
+    );
     let (stop, stopped) = watch::channel(false);
     let (fanout, mut no_sockets) = mpsc::channel(16);
     let drain = tokio::spawn(async move { while no_sockets.recv().await.is_some() {} });
@@ -91,6 +125,13 @@ pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
     let mut folded = progress.subscribe();
     let mut last_print = Instant::now();
     while *folded.borrow_and_update() < last {
+        if let Some(blocked) = progress.blocked() {
+            let _ = stop.send(true);
+            let _ = worker.await;
+            views.flush().context("cannot flush the views")?;
+            log.close().await;
+            anyhow::bail!("the rebuild {blocked}");
+        }
         tokio::select! {
             changed = folded.changed() => if changed.is_err() { break },
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}

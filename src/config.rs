@@ -33,6 +33,9 @@ pub enum Command {
     Tail(TailArgs),
     /// Print the HTTP API's OpenAPI 3.1 document (what a node serves at /openapi.json).
     Openapi,
+    /// Let a node that stopped before an event it cannot fold pass over it (its views will lack
+    /// that event); the node picks the decision up within a second, running or not.
+    Skip(SkipArgs),
 }
 
 /// Where an operator command finds the log and the views: the same settings as `serve`.
@@ -144,9 +147,25 @@ pub struct ServeArgs {
     /// nats.conf for the local nats-server (default: the repo's, built in).
     #[arg(long, env = "NATS_CONF")]
     pub nats_conf: Option<PathBuf>,
+    /// The highest event schema level this node folds and announces (default: every level this
+    /// build knows). Set lower only to rehearse a rolling upgrade: the node then acts as a build
+    /// that knows only that level (docs/operations.md, "Rolling upgrades").
+    #[arg(long, env = "EVENT_LEVEL", default_value_t = concierge_events::EVENT_LEVEL,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(concierge_events::EVENT_LEVEL)))]
+    pub event_level: u32,
     /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
     #[arg(long)]
     pub dev: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SkipArgs {
+    /// The log sequence of the event to pass over (the one `/ready` names).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seq: u64,
+    /// The node's data folder.
+    #[arg(long, env = "DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -208,6 +227,8 @@ pub struct Config {
     /// Replicas of the streams (1..=5, checked by the flag's parser).
     pub stream_replicas: u8,
     pub nats_conf: Option<PathBuf>,
+    /// The event schema level this node folds (EVENT_LEVEL).
+    pub event_level: u32,
     pub dev: bool,
 }
 
@@ -264,6 +285,7 @@ impl ServeArgs {
             typing_stream_name: self.typing_stream_name,
             stream_replicas: self.stream_replicas,
             nats_conf: self.nats_conf,
+            event_level: self.event_level,
             dev: self.dev,
         })
     }

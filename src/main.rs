@@ -22,6 +22,13 @@ fn main() -> ExitCode {
         Command::Replay(args) => run_to_end(cli::replay(args)),
         Command::Tail(args) => run_to_end(cli::tail(args)),
         Command::Openapi => openapi(),
+        Command::Skip(args) => match cli::skip(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Serve(args) => {
             init_tracing();
             let config = match args.check() {
@@ -146,7 +153,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let checkpoint = views
         .checkpoint()
         .context("cannot read the checkpoint of the views")?;
-    let progress = projection::Progress::new(checkpoint);
+    let progress = projection::Progress::new(
+        checkpoint,
+        config.event_level,
+        projection::skip_file(&config.data_dir),
+    );
     let (stop, stopped) = watch::channel(false);
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await

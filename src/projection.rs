@@ -2,11 +2,13 @@
 //! and tells waiting writers how far it has folded (read-your-writes).
 
 use crate::log::EventLog;
-use concierge_events::Envelope;
+use concierge_events::{Envelope, Head};
 use concierge_projections::{LogEntry, Outcome, ViewStore};
 use futures::StreamExt;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -20,15 +22,87 @@ pub struct Progress {
     ready: AtomicBool,
     /// Raised by the monitor when the log is ahead and folding has not moved for a while.
     stalled: tokio::sync::Notify,
+    /// The highest event schema level this node folds (EVENT_LEVEL).
+    level: u32,
+    /// The operator's `concierge skip` decisions (one seq per line).
+    skip_file: PathBuf,
+    /// The event this node stopped before because it cannot fold it; `None` while folding.
+    blocked: Mutex<Option<Blocked>>,
+}
+
+/// An event a node cannot fold: of a type or version this build does not know, or of a level above
+/// the node's. The node folds nothing past it until it is upgraded or the event is skipped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub seq: u64,
+    /// Its type and version; `None` when not even those could be read.
+    pub head: Option<Head>,
+    /// The level this node folds.
+    pub level: u32,
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let what = match &self.head {
+            Some(head) => match head.level() {
+                Some(needs) => format!("{head}, schema level {needs}"),
+                None => format!("{head}, unknown to this build"),
+            },
+            None => "an event without a readable type".to_string(),
+        };
+        write!(
+            f,
+            "stopped before event {} ({what}): this node folds up to schema level {}; upgrade it, \
+             or skip the event with `concierge skip --seq {}`",
+            self.seq, self.level, self.seq
+        )
+    }
 }
 
 impl Progress {
-    pub fn new(checkpoint: u64) -> Arc<Progress> {
+    /// `level` is the highest schema level the node folds; `skip_file` holds the sequences the
+    /// operator decided to skip ([`skip_file`]).
+    pub fn new(checkpoint: u64, level: u32, skip_file: PathBuf) -> Arc<Progress> {
         Arc::new(Progress {
             folded: watch::Sender::new(checkpoint),
             ready: AtomicBool::new(false),
             stalled: tokio::sync::Notify::new(),
+            level,
+            skip_file,
+            blocked: Mutex::new(None),
         })
+    }
+
+    /// The highest event schema level this node folds.
+    pub fn level(&self) -> u32 {
+        self.level
+    }
+
+    /// The event folding stopped before, while it is stopped.
+    pub fn blocked(&self) -> Option<Blocked> {
+        self.blocked.lock().ok().and_then(|b| b.clone())
+    }
+
+    fn set_blocked(&self, blocked: Option<Blocked>) {
+        if let Ok(mut b) = self.blocked.lock() {
+            *b = blocked;
+        }
+    }
+
+    /// Whether the node cannot fold the event at `seq` (given its decoding): `None` when it can.
+    fn cannot_fold(&self, seq: u64, payload: &[u8], decoded: &Option<Envelope>) -> Option<Blocked> {
+        let level = match decoded {
+            Some(e) => concierge_events::level_of(e.event.event_type()),
+            None => None,
+        };
+        match level {
+            Some(needs) if needs <= self.level => None,
+            _ => Some(Blocked {
+                seq,
+                head: Head::of(payload),
+                level: self.level,
+            }),
+        }
     }
 
     pub fn folded(&self) -> u64 {
@@ -66,11 +140,46 @@ pub async fn run(
             _ = fold_until_error(&log, &store, &progress, &folded) => {}
             _ = shutdown.changed() => return,
         }
+        if let Some(blocked) = progress.blocked() {
+            tracing::error!(seq = blocked.seq, "{blocked}");
+            metrics::gauge!("concierge_projection_blocked_seq").set(blocked.seq as f64);
+            // Nothing folds past it until the operator skips it (checked here) or the node is
+            // replaced by a build that folds it.
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(SKIP_POLL) => {}
+                    _ = shutdown.changed() => return,
+                }
+                if read_skips(&progress.skip_file).contains(&blocked.seq) {
+                    progress.set_blocked(None);
+                    metrics::gauge!("concierge_projection_blocked_seq").set(0.0);
+                    break;
+                }
+            }
+        }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(250)) => {}
             _ = shutdown.changed() => return,
         }
     }
+}
+
+/// How often a stopped node looks for the operator's decision to skip the event it stopped at.
+const SKIP_POLL: Duration = Duration::from_secs(1);
+
+/// The file of the operator's skip decisions in a node's data folder.
+pub fn skip_file(data_dir: &Path) -> PathBuf {
+    data_dir.join("skipped-events")
+}
+
+/// The sequences listed in a skip file: one per line, anything after the number is a note;
+/// a missing file lists none.
+pub fn read_skips(path: &Path) -> HashSet<u64> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next()?.parse().ok())
+        .collect()
 }
 
 /// Folds until the consumer fails, the client reconnects (the server may have lost the consumer), or
@@ -123,6 +232,7 @@ async fn fold_stream(
     // and the next batch takes all of them (up to BATCH). The consumer hands over events in bursts
     // of about a hundred, so batching by burst alone would leave little to share per batch.
     let (queue, mut to_fold) = mpsc::channel::<LogEntry>(2 * BATCH);
+    let skips = read_skips(&progress.skip_file);
     let read = async move {
         while let Some(item) = messages.next().await {
             let msg = match item {
@@ -133,18 +243,29 @@ async fn fold_stream(
                 }
             };
             let Ok(info) = msg.info() else { continue };
+            let seq = info.stream_sequence;
             let event = match Envelope::decode(&msg.payload) {
-                Ok(e) => e,
+                Ok(decoded) => match progress.cannot_fold(seq, &msg.payload, &decoded) {
+                    None => decoded,
+                    Some(_) if skips.contains(&seq) => {
+                        let head = Head::of(&msg.payload);
+                        tracing::warn!(seq, event = ?head, "passing over an event this node cannot fold: the operator skipped it");
+                        metrics::counter!("concierge_events_skipped_by_operator_total")
+                            .increment(1);
+                        None
+                    }
+                    Some(blocked) => {
+                        progress.set_blocked(Some(blocked));
+                        return;
+                    }
+                },
                 Err(e) => {
-                    tracing::warn!(seq = info.stream_sequence, error = %e, "skipping an undecodable event");
+                    tracing::warn!(seq, error = %e, "skipping an undecodable event");
                     metrics::counter!("concierge_events_undecodable_total").increment(1);
                     None
                 }
             };
-            let entry = LogEntry {
-                seq: info.stream_sequence,
-                event,
-            };
+            let entry = LogEntry { seq, event };
             if queue.send(entry).await.is_err() {
                 return;
             }

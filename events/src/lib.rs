@@ -351,12 +351,36 @@ struct RawEnvelope<'a> {
     conversation_id: Option<String>,
 }
 
-/// The parts every version shares, so that unknown types and versions can be skipped.
-#[derive(Deserialize)]
-struct Head {
-    v: u32,
+/// The parts every version shares, so that an event of an unknown type or version can be named.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Head {
+    pub v: u32,
     #[serde(rename = "type")]
-    event_type: String,
+    pub event_type: String,
+}
+
+impl Head {
+    /// The type and version of an encoded event, whatever its type and version; `None` when even
+    /// those do not parse.
+    pub fn of(bytes: &[u8]) -> Option<Head> {
+        serde_json::from_slice(bytes).ok()
+    }
+
+    /// The schema level this event needs (see [`level_of`]); `None` for a type or version this
+    /// build does not know.
+    pub fn level(&self) -> Option<u32> {
+        if self.v == SCHEMA_VERSION {
+            level_of(&self.event_type)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Display for Head {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} v{}", self.event_type, self.v)
+    }
 }
 
 impl Envelope {
@@ -436,6 +460,34 @@ pub const KNOWN_TYPES: [&str; 13] = [
     "typing_started",
     "typing_stopped",
 ];
+
+/// The highest event schema level this build folds. A level groups the event types a reader must
+/// know: a node folds an event only when its level is at or below the node's, and writers emit an
+/// event only when every live node folds its level (docs/operations.md, "Rolling upgrades"). A
+/// release that adds event types raises it; types never change level.
+pub const EVENT_LEVEL: u32 = 2;
+
+/// The schema level of an event type (`None` for a type this build does not know): level 1 is the
+/// chat itself (bookings, conversations, participants, messages, reads, typing), level 2 the
+/// lifecycle (edits, deletes, reactions, status changes, broadcasts).
+pub fn level_of(event_type: &str) -> Option<u32> {
+    match event_type {
+        "booking_registered"
+        | "conversation_created"
+        | "participant_joined"
+        | "message_sent"
+        | "messages_read"
+        | "typing_started"
+        | "typing_stopped" => Some(1),
+        "message_edited"
+        | "message_deleted"
+        | "reaction_added"
+        | "reaction_removed"
+        | "conversation_status_changed"
+        | "admin_broadcast" => Some(2),
+        _ => None,
+    }
+}
 
 /// Subject names. Ids are ULIDs or the booking platform's ids (`[A-Za-z0-9._:@-]`); a `.` in an id
 /// would split a subject token, so [`token`] escapes it.
@@ -670,5 +722,30 @@ pub mod ids {
             assert!(!is_ulid("01jdq7x0s9g1w7v8m2k3z4y5ab"));
             assert!(!is_ulid("81JDQ7X0S9G1W7V8M2K3Z4Y5AB"));
         }
+    }
+}
+
+#[cfg(test)]
+mod level_tests {
+    use super::*;
+
+    #[test]
+    fn every_known_type_has_a_level_within_this_builds() {
+        for t in KNOWN_TYPES {
+            let level = level_of(t).unwrap_or_else(|| panic!("{t} has no level"));
+            assert!((1..=EVENT_LEVEL).contains(&level), "{t}: {level}");
+        }
+        assert_eq!(level_of("note_added"), None);
+    }
+
+    #[test]
+    fn a_head_names_any_event_and_its_level() {
+        let newer = br#"{"v":2,"id":"x","type":"message_sent","data":{"whatever":1}}"#;
+        let head = Head::of(newer).unwrap();
+        assert_eq!(head.to_string(), "message_sent v2");
+        assert_eq!(head.level(), None);
+        let edit = br#"{"v":1,"type":"message_edited"}"#;
+        assert_eq!(Head::of(edit).unwrap().level(), Some(2));
+        assert_eq!(Head::of(b"not json"), None);
     }
 }

@@ -55,6 +55,10 @@ pub enum CommandError {
     /// 503 `unavailable`: the log did not take the event; nothing was written. Retry later.
     #[error("the event store cannot take the write right now; nothing was written")]
     Unavailable(#[source] LogError),
+    /// 503 `unavailable`: the write cannot be made now for the reason given (an upgrade in
+    /// progress); nothing was written. Retry later.
+    #[error("{0}; nothing was written")]
+    NotNow(String),
     /// 500 `internal`: the event is in the log (seq) but this node has not folded it in time.
     #[error("internal error")]
     NotFolded { seq: u64 },
@@ -84,7 +88,7 @@ impl CommandError {
             CommandError::NotFound(_) => "not_found",
             CommandError::Conflict(_) => "conflict",
             CommandError::RateLimited { .. } => "rate_limited",
-            CommandError::Unavailable(_) => "unavailable",
+            CommandError::Unavailable(_) | CommandError::NotNow(_) => "unavailable",
             CommandError::NotFolded { .. } | CommandError::Store(_) => "internal",
         }
     }
@@ -136,12 +140,35 @@ pub fn envelope(caller: &Caller, conversation_id: Option<&str>, event: Event) ->
     )
 }
 
+/// Refuses a write this cluster cannot take yet: this node has stopped folding (it would never see
+/// its own write), or the event's schema level is above what some live node folds, which would
+/// stop that node (docs/operations.md, "Rolling upgrades").
+///
+/// # Errors
+/// [`CommandError::NotNow`] naming the reason.
+fn may_write(app: &AppState, event: &Envelope) -> Result<()> {
+    if let Some(blocked) = app.progress.blocked() {
+        return Err(CommandError::NotNow(format!("this node has {blocked}")));
+    }
+    let event_type = event.event.event_type();
+    let needs = concierge_events::level_of(event_type).unwrap_or(concierge_events::EVENT_LEVEL);
+    let (lowest, node) = app.realtime.presence.lowest_level(app.progress.level());
+    if needs > lowest {
+        return Err(CommandError::NotNow(format!(
+            "a rolling upgrade is in progress: {event_type} needs event schema level {needs}, \
+             and node {node} folds only up to level {lowest}; retry when every node is upgraded"
+        )));
+    }
+    Ok(())
+}
+
 /// Publishes `event` with `msg_id` and waits until this node has folded it (read-your-writes).
 ///
 /// # Errors
 /// [`CommandError::Unavailable`] when the log does not take it; [`CommandError::NotFolded`] when it
 /// was taken but not folded within the timeout.
 pub async fn write(app: &AppState, subject: String, event: &Envelope, msg_id: &str) -> Result<Ack> {
+    may_write(app, event)?;
     let ack = app.log.publish(subject, event, msg_id).await.map_err(|e| {
         tracing::warn!(error = %e, "write refused: the event store did not take it");
         CommandError::Unavailable(e)

@@ -42,6 +42,9 @@ pub enum ApiError {
         #[source]
         reason: LogError,
     },
+    /// 503 `unavailable` from `/ready` for a reason of its own (the message says it).
+    #[error("{0}")]
+    NotReady(String),
     /// Whatever a command refused; see [`CommandError`] for the statuses.
     #[error(transparent)]
     Command(#[from] CommandError),
@@ -59,14 +62,18 @@ impl ApiError {
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
             ApiError::TooManyAuthFailures { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::LogUnavailable { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            ApiError::LogUnavailable { .. } | ApiError::NotReady(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
             ApiError::Command(c) => match c {
                 CommandError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
                 CommandError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
                 CommandError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
                 CommandError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-                CommandError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+                CommandError::Unavailable(_) | CommandError::NotNow(_) => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+                }
                 CommandError::NotFolded { .. } | CommandError::Store(_) => {
                     (StatusCode::INTERNAL_SERVER_ERROR, "internal")
                 }

@@ -703,12 +703,18 @@ pub struct Health {
 }
 
 #[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct Ready {
     /// Always `ready`.
     status: String,
     /// The log sequence this node has folded up to.
     folded: u64,
+    /// The highest event schema level this node folds.
+    event_level: u32,
+    /// The lowest level among the live nodes: writes that need more are refused until every
+    /// node is upgraded.
+    cluster_event_level: u32,
 }
 
 // --- The envelope --------------------------------------------------------------------------------

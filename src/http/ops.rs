@@ -35,12 +35,25 @@ pub async fn health() -> Response {
     ),
 )]
 pub async fn ready(State(app): State<AppState>) -> Response {
-    if app.progress.is_ready() {
+    if let Some(blocked) = app.progress.blocked() {
+        return super::ApiError::NotReady(format!("not ready: {blocked}")).into_response();
+    }
+    let presence = &app.realtime.presence;
+    if app.progress.is_ready() && presence.is_synced() {
+        let level = app.progress.level();
         ok(
             StatusCode::OK,
             "ready",
-            json!({ "status": "ready", "folded": app.progress.folded() }),
+            json!({
+                "status": "ready",
+                "folded": app.progress.folded(),
+                "eventLevel": level,
+                "clusterEventLevel": presence.lowest_level(level).0,
+            }),
         )
+    } else if app.progress.is_ready() {
+        super::ApiError::NotReady("not ready: still learning the other nodes".into())
+            .into_response()
     } else {
         let reason = if app.log.is_connected() {
             LogError::CatchingUp

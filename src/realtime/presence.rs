@@ -24,11 +24,29 @@ const SUBJECT: &str = "concierge.presence";
 struct Announcement {
     node: String,
     users: Vec<(String, Role)>,
+    /// The highest event schema level the node folds; builds before levels existed fold level 1.
+    #[serde(default = "first_level")]
+    level: u32,
+    /// The node's last announcement: it is stopping, so it no longer counts.
+    #[serde(default)]
+    leaving: bool,
+    /// The node's first announcement: every other node answers with its own at once.
+    #[serde(default)]
+    hello: bool,
+}
+
+/// How long a starting node listens for the other nodes' answers to its hello before it counts as
+/// knowing the cluster (and may be ready).
+const SYNC_WINDOW: Duration = Duration::from_millis(300);
+
+fn first_level() -> u32 {
+    1
 }
 
 struct NodeState {
     users: HashMap<String, Role>,
     heard: Instant,
+    level: u32,
 }
 
 #[derive(Default)]
@@ -51,6 +69,8 @@ pub struct Presence {
     state: Mutex<State>,
     /// Raised when this node's set of users changed.
     pub local_changed: Notify,
+    /// Set once the other nodes had [`SYNC_WINDOW`] to answer this node's hello.
+    synced: std::sync::atomic::AtomicBool,
 }
 
 impl Presence {
@@ -58,6 +78,7 @@ impl Presence {
         Presence {
             node: ulid::Ulid::new().to_string(),
             state: Mutex::new(State::default()),
+            synced: std::sync::atomic::AtomicBool::new(false),
             local_changed: Notify::new(),
         }
     }
@@ -92,10 +113,30 @@ impl Presence {
     }
 
     /// Applies what `node` holds now (`None`: the node is gone) and returns the transitions.
+    /// Whether this node has heard the other live nodes (their answers to its hello), so that
+    /// [`Presence::lowest_level`] covers the cluster.
+    pub fn is_synced(&self) -> bool {
+        self.synced.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The lowest event schema level among the live nodes that have announced themselves and
+    /// this one (`own`), with the node that has it.
+    pub fn lowest_level(&self, own: u32) -> (u32, String) {
+        let mut lowest = (own, self.node.clone());
+        if let Ok(state) = self.state.lock() {
+            for (node, n) in &state.nodes {
+                if n.level < lowest.0 {
+                    lowest = (n.level, node.clone());
+                }
+            }
+        }
+        lowest
+    }
+
     fn update(
         &self,
         node: &str,
-        users: Option<HashMap<String, Role>>,
+        users: Option<(HashMap<String, Role>, u32)>,
         now: Instant,
     ) -> Vec<Transition> {
         let Ok(mut state) = self.state.lock() else {
@@ -103,10 +144,15 @@ impl Presence {
         };
         let before = Self::online_roles(&state);
         match users {
-            Some(users) => {
-                state
-                    .nodes
-                    .insert(node.to_string(), NodeState { users, heard: now });
+            Some((users, level)) => {
+                state.nodes.insert(
+                    node.to_string(),
+                    NodeState {
+                        users,
+                        heard: now,
+                        level,
+                    },
+                );
             }
             None => {
                 state.nodes.remove(node);
@@ -291,17 +337,24 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
     let Some(mut subscription) = super::subscribe(&client, SUBJECT, &mut shutdown).await else {
         return;
     };
-    let publish = |users: Vec<(String, Role)>| {
+    let level = app.progress.level();
+    let publish = |users: Vec<(String, Role)>, leaving: bool, hello: bool| {
         let client = client.clone();
         let body = serde_json::to_vec(&Announcement {
             node: presence.node.clone(),
             users,
+            level,
+            leaving,
+            hello,
         })
         .unwrap_or_default();
         async move {
             let _ = client.publish(SUBJECT, body.into()).await;
         }
     };
+    publish(core.registry.local_users(), false, true).await;
+    let synced = tokio::time::sleep(SYNC_WINDOW);
+    tokio::pin!(synced);
     let mut tick = tokio::time::interval(HEARTBEAT);
     let mut bucket: Option<async_nats::jetstream::kv::Store> = None;
     loop {
@@ -315,21 +368,29 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
                 if a.node == presence.node {
                     continue;
                 }
-                let t = presence.update(&a.node, Some(a.users.into_iter().collect()), Instant::now());
+                let hello = a.hello;
+                let heard = (!a.leaving).then(|| (a.users.into_iter().collect(), a.level));
+                let t = presence.update(&a.node, heard, Instant::now());
                 keep_last_seen(bucket.as_ref(), &t).await;
                 announce(&app, &core.registry, t);
+                if hello {
+                    publish(core.registry.local_users(), false, false).await;
+                }
             }
             _ = presence.local_changed.notified() => {
                 let users = core.registry.local_users();
-                let t = presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
+                let t = presence.update(&presence.node, Some((users.iter().cloned().collect(), level)), Instant::now());
                 keep_last_seen(bucket.as_ref(), &t).await;
                 announce(&app, &core.registry, t);
-                publish(users).await;
+                publish(users, false, false).await;
+            }
+            _ = &mut synced, if !presence.is_synced() => {
+                presence.synced.store(true, std::sync::atomic::Ordering::Relaxed);
             }
             _ = tick.tick() => {
                 let users = core.registry.local_users();
-                presence.update(&presence.node, Some(users.iter().cloned().collect()), Instant::now());
-                publish(users).await;
+                presence.update(&presence.node, Some((users.iter().cloned().collect(), level)), Instant::now());
+                publish(users, false, false).await;
                 let t = presence.sweep(Instant::now());
                 keep_last_seen(bucket.as_ref(), &t).await;
                 announce(&app, &core.registry, t);
@@ -337,7 +398,7 @@ pub async fn run(app: AppState, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => break,
         }
     }
-    publish(Vec::new()).await;
+    publish(Vec::new(), true, false).await;
     let _ = client.flush().await;
 }
 
@@ -361,7 +422,7 @@ mod tests {
         let start = Instant::now();
         let t = p.update(
             "n1",
-            Some([("u".to_string(), Role::Customer)].into()),
+            Some(([("u".to_string(), Role::Customer)].into(), 2)),
             start,
         );
         assert_eq!((t.len(), t[0].online), (1, true));
@@ -372,5 +433,35 @@ mod tests {
         assert_eq!(p.last_seen("u"), Some(t[0].at));
         p.remember("u".into(), Timestamp(1));
         assert_eq!(p.last_seen("u"), Some(t[0].at), "a newer lastSeen wins");
+    }
+
+    #[test]
+    fn the_lowest_level_is_that_of_the_oldest_live_node() {
+        let p = Presence::new();
+        let start = Instant::now();
+        assert_eq!(p.lowest_level(2), (2, p.node.clone()));
+        p.update("old", Some((HashMap::new(), 1)), start);
+        p.update("new", Some((HashMap::new(), 2)), start);
+        assert_eq!(p.lowest_level(2), (1, "old".to_string()));
+        p.update("old", None, start);
+        assert_eq!(
+            p.lowest_level(2),
+            (2, p.node.clone()),
+            "a node leaving no longer counts"
+        );
+        p.update("old", Some((HashMap::new(), 1)), start);
+        p.sweep(start + NODE_TIMEOUT + Duration::from_millis(1));
+        assert_eq!(
+            p.lowest_level(2),
+            (2, p.node.clone()),
+            "nor does a silent one"
+        );
+    }
+
+    #[test]
+    fn an_announcement_from_a_build_before_levels_is_level_1() {
+        let a: Announcement =
+            serde_json::from_str(r#"{"node":"n","users":[["u","customer"]]}"#).unwrap();
+        assert_eq!((a.level, a.leaving, a.hello), (1, false, false));
     }
 }

@@ -555,6 +555,17 @@ export interface components {
                  * @description The log sequence this node has folded up to.
                  */
                 folded: number;
+                /**
+                 * Format: int32
+                 * @description The highest event schema level this node folds.
+                 */
+                eventLevel: number;
+                /**
+                 * Format: int32
+                 * @description The lowest level among the live nodes: writes that need more are refused until every
+                 *     node is upgraded.
+                 */
+                clusterEventLevel: number;
             };
         };
         /** @description A success: `data` is the route's own body. */
@@ -725,6 +736,17 @@ export interface components {
              * @description The log sequence this node has folded up to.
              */
             folded: number;
+            /**
+             * Format: int32
+             * @description The highest event schema level this node folds.
+             */
+            eventLevel: number;
+            /**
+             * Format: int32
+             * @description The lowest level among the live nodes: writes that need more are refused until every
+             *     node is upgraded.
+             */
+            clusterEventLevel: number;
         };
         /** @description Route 12's body. Unknown fields are ignored. */
         RegisterBooking: {
