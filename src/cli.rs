@@ -90,7 +90,9 @@ pub fn skip(args: &SkipArgs) -> anyhow::Result<()> {
 /// own projection worker, printing progress and the rate. The node must be stopped.
 pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
     let dir = args.data_dir.join("views");
-    let views = ViewStore::open(&dir).with_context(|| {
+    let cipher = crate::config::ViewsKey::parse(args.views_key.as_deref())?
+        .map(|k| concierge_projections::Cipher::new(&k.0));
+    let views = ViewStore::open_sealed(&dir, cipher).with_context(|| {
         format!(
             "cannot open the views in {} (is a node still running on this DATA_DIR? stop it first)",
             dir.display()

@@ -59,6 +59,9 @@ pub struct LogArgs {
     /// nats.conf for the local nats-server (default: the repo's, built in).
     #[arg(long, env = "NATS_CONF")]
     pub nats_conf: Option<PathBuf>,
+    /// The key the node's views are sealed under (64 hex digits), as `serve` takes it.
+    #[arg(long, env = "VIEWS_KEY", hide_env_values = true)]
+    pub views_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -153,6 +156,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENT_LEVEL", default_value_t = concierge_events::EVENT_LEVEL,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(concierge_events::EVENT_LEVEL)))]
     pub event_level: u32,
+    /// Seal the views on disk (they hold the messages' words) under this key: 64 hex digits (32
+    /// bytes, e.g. `openssl rand -hex 32`). Setting, changing or removing it refolds the views from
+    /// the log at the next start.
+    #[arg(long, env = "VIEWS_KEY", hide_env_values = true)]
+    pub views_key: Option<String>,
     /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
     #[arg(long)]
     pub dev: bool,
@@ -202,6 +210,39 @@ pub enum ConfigError {
     BadStreamName(&'static str),
     #[error("SOCKET_QUEUE_BYTES must be at least {MIN_SOCKET_QUEUE_BYTES}, not {0}")]
     SocketQueueTooSmall(usize),
+    #[error("VIEWS_KEY must be 64 hex digits (32 bytes, e.g. `openssl rand -hex 32`)")]
+    BadViewsKey,
+}
+
+/// VIEWS_KEY: the 32-byte key the views are sealed under. Never printed.
+#[derive(Clone)]
+pub struct ViewsKey(pub [u8; 32]);
+
+impl std::fmt::Debug for ViewsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ViewsKey(..)")
+    }
+}
+
+impl ViewsKey {
+    /// The key from 64 hex digits; an empty setting is no key.
+    ///
+    /// # Errors
+    /// [`ConfigError::BadViewsKey`], which does not repeat the value.
+    pub fn parse(setting: Option<&str>) -> Result<Option<ViewsKey>, ConfigError> {
+        let Some(hex) = setting.map(str::trim).filter(|s| !s.is_empty()) else {
+            return Ok(None);
+        };
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ConfigError::BadViewsKey);
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+                .map_err(|_| ConfigError::BadViewsKey)?;
+        }
+        Ok(Some(ViewsKey(key)))
+    }
 }
 
 /// The checked settings the server runs with.
@@ -229,6 +270,8 @@ pub struct Config {
     pub nats_conf: Option<PathBuf>,
     /// The event schema level this node folds (EVENT_LEVEL).
     pub event_level: u32,
+    /// The key the views are sealed under (VIEWS_KEY), if any.
+    pub views_key: Option<ViewsKey>,
     pub dev: bool,
 }
 
@@ -260,6 +303,7 @@ impl ServeArgs {
         if !valid_stream(&self.typing_stream_name) {
             return Err(ConfigError::BadStreamName("TYPING_STREAM_NAME"));
         }
+        let views_key = ViewsKey::parse(self.views_key.as_deref())?;
         if self.socket_queue_bytes < MIN_SOCKET_QUEUE_BYTES {
             return Err(ConfigError::SocketQueueTooSmall(self.socket_queue_bytes));
         }
@@ -286,6 +330,7 @@ impl ServeArgs {
             stream_replicas: self.stream_replicas,
             nats_conf: self.nats_conf,
             event_level: self.event_level,
+            views_key,
             dev: self.dev,
         })
     }

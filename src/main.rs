@@ -131,8 +131,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
-    let views = ViewStore::open(&config.data_dir.join("views"))
+    let cipher = config
+        .views_key
+        .as_ref()
+        .map(|k| concierge_projections::Cipher::new(&k.0));
+    let views = ViewStore::open_sealed(&config.data_dir.join("views"), cipher)
         .with_context(|| format!("cannot open the views in {}", config.data_dir.display()))?;
+    if views.resealed() {
+        tracing::warn!(
+            sealed = config.views_key.is_some(),
+            "VIEWS_KEY was set, changed or removed: the views were wiped and fold again from the log"
+        );
+    }
 
     let local_nats = match &config.nats_url {
         Some(_) => None,

@@ -204,6 +204,9 @@ pub mod keys {
     pub const STATS: &[u8] = b"s";
     /// `x/format` → the encoding of the views; a store in another one is rebuilt from the log.
     pub const FORMAT: &[u8] = b"x/format";
+    /// `x/sealed` → how the values are sealed (`Cipher::fingerprint`, or `none`); a store sealed
+    /// otherwise than the node asks is rebuilt from the log.
+    pub const SEALED: &[u8] = b"x/sealed";
     /// `x/redo` → the batch a persist is writing key by key (see `store::ViewStore::persist`);
     /// present only while it writes, or after a crash in the middle, when opening finishes it.
     pub const REDO: &[u8] = b"x/redo";

@@ -10,6 +10,7 @@
 use crate::error::StoreError;
 use crate::fold::{apply, Outcome};
 use crate::kv::{keys, Change, Kv, KvRead, Visit, VisitEntry};
+use crate::seal::Cipher;
 use crate::typed::Views;
 use concierge_events::Envelope;
 use std::collections::BTreeMap;
@@ -40,11 +41,15 @@ pub struct ViewStore {
     mem: Arc<RwLock<Unpersisted>>,
     /// A fold finding more unpersisted bytes than this persists first ([`PERSIST_AT_BYTES`]).
     persist_at: usize,
+    /// Seals every value written to sled and opens every value read from it (`VIEWS_KEY`).
+    cipher: Option<Arc<Cipher>>,
+    /// Whether opening wiped views sealed otherwise (another key, or none): they fold again.
+    resealed: bool,
 }
 
 /// The views in memory, newest first: `dirty` (folded since the last persist began) over
 /// `writing` (taken by the persist under way, read until sled has it) over `cache` (values as sled
-/// holds them). Reads that find a key here never touch sled, so they never wait for a persist.
+/// holds them, opened when sealed). Reads that find a key here never touch sled, so they never wait for a persist.
 #[derive(Default)]
 struct Unpersisted {
     dirty: BTreeMap<Vec<u8>, Slot>,
@@ -140,6 +145,16 @@ impl ViewStore {
     /// # Errors
     /// When sled cannot open the folder (missing permissions, another process holds it).
     pub fn open(dir: &Path) -> Result<ViewStore, StoreError> {
+        ViewStore::open_sealed(dir, None)
+    }
+
+    /// Opens (or creates) the store in `dir`, its values sealed under `cipher` when given. Views
+    /// sealed otherwise (under another key, or not at all) are wiped, to be folded again from the
+    /// log: [`ViewStore::resealed`] says so.
+    ///
+    /// # Errors
+    /// When sled cannot open the folder (missing permissions, another process holds it).
+    pub fn open_sealed(dir: &Path, cipher: Option<Cipher>) -> Result<ViewStore, StoreError> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(256 * 1024 * 1024)
@@ -149,6 +164,23 @@ impl ViewStore {
             // Views written in another encoding cannot be read: start over and fold the log again.
             tree.clear()?;
             tree.insert(keys::FORMAT, FORMAT)?;
+            db.flush()?;
+        }
+        let sealing = cipher
+            .as_ref()
+            .map_or_else(|| b"none".to_vec(), Cipher::fingerprint);
+        // A store from before sealing existed has no record of it: it is unsealed.
+        let sealed_as = tree
+            .get(keys::SEALED)?
+            .map_or_else(|| b"none".to_vec(), |v| v.to_vec());
+        // Only views that exist are wiped: a new store just records how it seals.
+        let resealed = sealed_as != sealing && tree.contains_key(keys::CHECKPOINT)?;
+        if resealed {
+            tree.clear()?;
+            tree.insert(keys::FORMAT, FORMAT)?;
+        }
+        if tree.get(keys::SEALED)?.as_deref() != Some(sealing.as_slice()) {
+            tree.insert(keys::SEALED, sealing)?;
             db.flush()?;
         }
         if let Some(redo) = tree.get(keys::REDO)? {
@@ -173,7 +205,23 @@ impl ViewStore {
             persisting: Default::default(),
             mem: Default::default(),
             persist_at: PERSIST_AT_BYTES,
+            cipher: cipher.map(Arc::new),
+            resealed,
         })
+    }
+
+    /// Whether opening wiped views sealed otherwise than asked (`VIEWS_KEY` set, changed or
+    /// removed): they are folded again from the log.
+    pub fn resealed(&self) -> bool {
+        self.resealed
+    }
+
+    /// The sled tree as this store reads it: values opened when sealed.
+    fn disk(&self) -> Disk<'_> {
+        Disk {
+            tree: &self.tree,
+            cipher: self.cipher.as_deref(),
+        }
     }
 
     /// The same store with another bound on unpersisted views (tests use a small one so that
@@ -201,7 +249,7 @@ impl ViewStore {
     /// # Errors
     /// When sled cannot read it.
     pub fn persisted_checkpoint(&self) -> Result<u64, StoreError> {
-        Views::new(&self.tree).checkpoint()
+        Views::new(self.disk()).checkpoint()
     }
 
     /// Folds `entries` (in log order) and commits them, with the checkpoint of the last one, to the
@@ -290,10 +338,20 @@ impl ViewStore {
             mem.writing = Arc::new(dirty);
             mem.writing.clone()
         };
+        // What sled gets: the values sealed when a key is set (the redo record holds them so).
+        let on_disk = match &self.cipher {
+            None => writing.clone(),
+            Some(cipher) => Arc::new(
+                writing
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_ref().map(|v| Arc::new(cipher.seal(k, v)))))
+                    .collect(),
+            ),
+        };
         match how {
             Write::KeyByKey => {
-                self.tree.insert(keys::REDO, redo_record(&writing))?;
-                for (k, v) in writing.iter() {
+                self.tree.insert(keys::REDO, redo_record(&on_disk))?;
+                for (k, v) in on_disk.iter() {
                     match v {
                         Some(v) => self.tree.insert(k.as_slice(), v.as_slice())?,
                         None => self.tree.remove(k.as_slice())?,
@@ -303,7 +361,7 @@ impl ViewStore {
             }
             Write::OneBatch => {
                 let mut batch = sled::Batch::default();
-                for (k, v) in writing.iter() {
+                for (k, v) in on_disk.iter() {
                     match v {
                         Some(v) => batch.insert(k.as_slice(), v.as_slice()),
                         None => batch.remove(k.as_slice()),
@@ -339,6 +397,11 @@ impl ViewStore {
         }
         self.tree.clear()?;
         self.tree.insert(keys::FORMAT, FORMAT)?;
+        let sealing = self
+            .cipher
+            .as_deref()
+            .map_or_else(|| b"none".to_vec(), Cipher::fingerprint);
+        self.tree.insert(keys::SEALED, sealing)?;
         self.db.flush()?;
         Ok(())
     }
@@ -434,7 +497,7 @@ impl Live<'_> {
             }
             mem.generation
         };
-        let slot = sled::Tree::get(&self.store.tree, key)?.map(|v| Arc::new(v.to_vec()));
+        let slot = self.store.disk().get(key)?.map(Arc::new);
         let mut mem = self.store.mem.write().unwrap_or_else(|e| e.into_inner());
         // A persist since the read may have changed the key; a fold since may have folded it.
         if mem.generation == generation && mem.unpersisted(key).is_none() {
@@ -469,8 +532,8 @@ impl KvRead for Live<'_> {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .range(start, end);
-        let tree = &self.store.tree;
-        let base = |v: &mut VisitEntry<'_>| tree.scan(start, end, reverse, v);
+        let disk = self.store.disk();
+        let base = |v: &mut VisitEntry<'_>| disk.scan(start, end, reverse, v);
         let entries = over
             .iter()
             .map(|(k, v)| (k.as_slice(), v.as_deref().map(Vec::as_slice)));
@@ -478,6 +541,59 @@ impl KvRead for Live<'_> {
             merge(entries.rev(), base, true, visit)
         } else {
             merge(entries, base, false, visit)
+        }
+    }
+}
+
+/// The store's own records, kept unsealed: its format, how it seals, and a persist's redo record
+/// (which holds values already sealed).
+fn is_bookkeeping(key: &[u8]) -> bool {
+    key == keys::FORMAT || key == keys::SEALED || key == keys::REDO
+}
+
+/// The sled tree, its values opened when the store is sealed.
+#[derive(Clone, Copy)]
+struct Disk<'a> {
+    tree: &'a sled::Tree,
+    cipher: Option<&'a Cipher>,
+}
+
+/// The sled tree alone. A sled error, or a sealed value that does not open, is returned, never
+/// taken for an absent key.
+impl KvRead for Disk<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(value) = self.tree.get(key)? else {
+            return Ok(None);
+        };
+        match self.cipher {
+            Some(c) if !is_bookkeeping(key) => c.open(key, &value).map(Some),
+            _ => Ok(Some(value.to_vec())),
+        }
+    }
+
+    fn read(&self, key: &[u8], visit: &mut Visit<'_>) -> Result<(), StoreError> {
+        match self.cipher {
+            Some(_) => visit(self.get(key)?.as_deref()),
+            None => (&self.tree).read(key, visit),
+        }
+    }
+
+    fn scan(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        reverse: bool,
+        visit: &mut VisitEntry<'_>,
+    ) -> Result<(), StoreError> {
+        match self.cipher {
+            Some(c) => (&self.tree).scan(start, end, reverse, &mut |k, v| {
+                if is_bookkeeping(k) {
+                    visit(k, v)
+                } else {
+                    visit(k, &c.open(k, v)?)
+                }
+            }),
+            None => (&self.tree).scan(start, end, reverse, visit),
         }
     }
 }
@@ -880,6 +996,117 @@ mod tests {
         assert_eq!(store.tree.get("k/old").unwrap(), None);
     }
 
+    /// A conversation with one message whose text is `words`.
+    fn chat(words: &str) -> Vec<LogEntry> {
+        vec![
+            entry(
+                1,
+                None,
+                Event::BookingRegistered(BookingRegistered {
+                    booking_id: "bk1".into(),
+                    customer_id: "cus1".into(),
+                    title: None,
+                    source: BookingSource::Api,
+                }),
+            ),
+            entry(
+                2,
+                Some("c1"),
+                Event::ConversationCreated(ConversationCreated {
+                    booking_id: "bk1".into(),
+                    title: "Booking bk1".into(),
+                    participants: vec![ParticipantJoined {
+                        user_id: "cus1".into(),
+                        role: Role::Customer,
+                        name: "Ann".into(),
+                    }],
+                }),
+            ),
+            entry(
+                3,
+                Some("c1"),
+                Event::MessageSent(MessageSent {
+                    message_id: "01JDQ80000000000000000000A".into(),
+                    content: words.into(),
+                    message_type: MessageType::Text,
+                    attachments: Vec::new(),
+                    reply_to: None,
+                    client_message_id: None,
+                }),
+            ),
+        ]
+    }
+
+    /// Every byte sled holds for the tree, keys and values.
+    fn raw_bytes(store: &ViewStore) -> Vec<u8> {
+        let mut all = Vec::new();
+        for item in store.tree.iter() {
+            let (k, v) = item.unwrap();
+            all.extend_from_slice(&k);
+            all.extend_from_slice(&v);
+        }
+        all
+    }
+
+    #[test]
+    fn sealed_views_hold_no_words_on_disk_and_read_back_whole() {
+        let words = b"the door code is 4711";
+        let contains = |hay: &[u8]| hay.windows(words.len()).any(|w| w == words);
+        let plain_dir = tempfile::tempdir().unwrap();
+        let plain = ViewStore::open(plain_dir.path()).unwrap();
+        plain.fold_batch(&chat("the door code is 4711")).unwrap();
+        plain.flush().unwrap();
+        assert!(
+            contains(&raw_bytes(&plain)),
+            "unsealed, the words are on disk"
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let key = [42u8; 32];
+        let store = ViewStore::open_sealed(dir.path(), Some(Cipher::new(&key))).unwrap();
+        assert!(!store.resealed(), "a new store has nothing to wipe");
+        store.fold_batch(&chat("the door code is 4711")).unwrap();
+        store.flush().unwrap();
+        assert!(!contains(&raw_bytes(&store)), "sealed, they are not");
+        let views = |store: &ViewStore| {
+            let mut all = store.dump().unwrap();
+            all.remove(keys::SEALED);
+            all
+        };
+        let folded = views(&store);
+        assert_eq!(folded, views(&plain), "the same views, read back");
+        drop(store);
+
+        // As after a restart: the same key reads them from sled.
+        let again = loop {
+            match ViewStore::open_sealed(dir.path(), Some(Cipher::new(&key))) {
+                Ok(s) => break s,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        assert!(!again.resealed());
+        assert_eq!(again.checkpoint().unwrap(), 3);
+        assert_eq!(again.persisted_checkpoint().unwrap(), 3);
+        assert_eq!(views(&again), folded);
+        drop(again);
+
+        // Another key, or none: the views are wiped, to fold again from the log.
+        let rekeyed = loop {
+            match ViewStore::open_sealed(dir.path(), Some(Cipher::new(&[43; 32]))) {
+                Ok(s) => break s,
+                Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+            }
+        };
+        assert!(rekeyed.resealed());
+        assert_eq!(rekeyed.checkpoint().unwrap(), 0);
+        rekeyed.fold_batch(&chat("again")).unwrap();
+        rekeyed.flush().unwrap();
+        drop(rekeyed);
+        let unsealed = reopen(dir.path());
+        assert!(unsealed.resealed());
+        assert_eq!(unsealed.checkpoint().unwrap(), 0);
+    }
+
     #[test]
     fn views_in_another_format_are_dropped_for_a_rebuild() {
         let dir = tempfile::tempdir().unwrap();
@@ -894,7 +1121,8 @@ mod tests {
         }
         let store = reopen(dir.path());
         assert_eq!(store.checkpoint().unwrap(), 0);
-        assert_eq!(store.dump().unwrap().len(), 1);
+        let left: Vec<Vec<u8>> = store.dump().unwrap().into_keys().collect();
+        assert_eq!(left, vec![keys::FORMAT.to_vec(), keys::SEALED.to_vec()]);
     }
 
     /// The hand-written redo record is postcard's encoding, which `open` decodes: long keys and
