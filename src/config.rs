@@ -153,6 +153,11 @@ pub struct ServeArgs {
     #[arg(long, env = "EVENT_LEVEL", default_value_t = concierge_events::EVENT_LEVEL,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(concierge_events::EVENT_LEVEL)))]
     pub event_level: u32,
+    /// Seconds (1 to 3600) a node drains on SIGTERM or SIGINT before it exits anyway, cutting
+    /// what is left (docs/operations.md, "Draining a node").
+    #[arg(long, env = "DRAIN_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub drain_secs: u64,
     /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
     #[arg(long)]
     pub dev: bool,
@@ -229,6 +234,8 @@ pub struct Config {
     pub nats_conf: Option<PathBuf>,
     /// The event schema level this node folds (EVENT_LEVEL).
     pub event_level: u32,
+    /// The longest a drain may take (DRAIN_SECS).
+    pub drain: Duration,
     pub dev: bool,
 }
 
@@ -286,6 +293,7 @@ impl ServeArgs {
             stream_replicas: self.stream_replicas,
             nats_conf: self.nats_conf,
             event_level: self.event_level,
+            drain: Duration::from_secs(self.drain_secs),
             dev: self.dev,
         })
     }
