@@ -8,6 +8,10 @@
 //!
 //! A long-polling Socket.IO client that stops polling holds the drain open for the few seconds
 //! the node gives it to fetch its last packets (docs/socketio.md): the refusals are checked then.
+//!
+//! Then the official JavaScript `socket.io-client` (`tests/socketio-js/drain.mjs`) behind a small
+//! balancer: it reconnects by itself to the other node and resumes, because the node closes its
+//! transport rather than sending Socket.IO's `DISCONNECT`.
 
 mod common;
 
@@ -629,4 +633,104 @@ async fn a_draining_node_hands_its_clients_to_another_with_nothing_lost_or_repea
     for client in clients {
         client.await.unwrap();
     }
+}
+
+/// A balancer in front of two nodes: each new TCP connection goes to the first while `first` is
+/// set, else to the second (as a balancer stops routing to a node whose `/ready` is 503).
+async fn balancer(first: u16, second: u16, to_first: Arc<AtomicBool>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let to = if to_first.load(Ordering::SeqCst) {
+                first
+            } else {
+                second
+            };
+            tokio::spawn(async move {
+                if let Ok(mut outbound) = tokio::net::TcpStream::connect(("127.0.0.1", to)).await {
+                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                }
+            });
+        }
+    });
+    port
+}
+
+/// The official JavaScript `socket.io-client` (`tests/socketio-js/drain.mjs`, under Node.js) behind
+/// a balancer: when its node drains it reconnects by itself, to the other node, and resumes with
+/// nothing lost or repeated, over a WebSocket and over long-polling upgraded to one. Needs `node`
+/// and `npm` on PATH, as `tests/socketio_js.rs`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_javascript_client_reconnects_by_itself_when_its_node_drains() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/socketio-js");
+    if !dir
+        .join("node_modules/socket.io-client/package.json")
+        .exists()
+    {
+        let out = std::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&dir)
+            .output()
+            .expect("npm ci in tests/socketio-js (install Node.js and npm)");
+        assert!(out.status.success(), "npm ci failed: {out:?}");
+    }
+    let opts = AppOptions {
+        extra_env: vec![("DRAIN_SECS".into(), DRAIN_SECS.to_string())],
+        ..AppOptions::default()
+    };
+    let mut c = Cluster::start_with(opts).await;
+    let conv = conversation_on_both(&c, CUSTOMER, BOOKING).await;
+    let to_a = Arc::new(AtomicBool::new(true));
+    let port = balancer(c.a.port(), c.b.port(), to_a.clone()).await;
+
+    let mut script = tokio::process::Command::new("node")
+        .arg(dir.join("drain.mjs"))
+        .current_dir(&dir)
+        .env("CONCIERGE_URL", format!("http://127.0.0.1:{port}"))
+        .env("ADMIN_TOKEN", admin("adm_drain_js"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn node");
+    let mut stdin = script.stdin.take().unwrap();
+    let mut lines = BufReader::new(script.stdout.take().unwrap()).lines();
+    let mut transcript = Vec::new();
+    let run = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            transcript.push(line.clone());
+            if !line.starts_with("CONNECTED") {
+                continue;
+            }
+            let token = customer(CUSTOMER, &[]);
+            let mut ids = Vec::new();
+            for i in 0..5 {
+                ids.push(send(&c.a, &token, &conv, &format!("before {i}")).await["id"].clone());
+            }
+            // The balancer sees A's /ready go 503 and routes new connections to B.
+            to_a.store(false, Ordering::SeqCst);
+            c.a.sigterm();
+            for i in 0..10 {
+                ids.push(send(&c.b, &token, &conv, &format!("during {i}")).await["id"].clone());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            let status = c.a.exited_within(Duration::from_secs(DRAIN_SECS)).await;
+            assert!(status.is_some_and(|s| s.success()), "A: {status:?}");
+            let answer = format!("SENT {}\n", Value::from(ids));
+            stdin.write_all(answer.as_bytes()).await.unwrap();
+            stdin.flush().await.unwrap();
+        }
+        script.wait().await.unwrap()
+    };
+    let status = tokio::time::timeout(Duration::from_secs(90), run)
+        .await
+        .expect("drain.mjs ended within 90 s");
+    let transcript = transcript.join("\n");
+    assert!(status.success(), "drain.mjs: {status}\n{transcript}");
+    assert!(transcript.ends_with("PASS"), "{transcript}");
 }
