@@ -233,9 +233,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     if cut {
         tracing::warn!(
-            sockets = drain.open(),
-            "drain cut after DRAIN_SECS={}: closing the sockets still open and the HTTP requests still in flight",
-            limit.as_secs()
+            "drain cut after DRAIN_SECS={}: closing {} connection(s) still open and any HTTP request still in flight",
+            limit.as_secs(),
+            drain.open()
         );
         server.abort();
     }
