@@ -583,6 +583,15 @@ async fn a_draining_node_hands_its_clients_to_another_with_nothing_lost_or_repea
     assert!(status.success(), "A exited with {status}");
     let log = c.a.log();
     assert!(!log.contains("drain cut"), "{log}");
+    // A's views were written with their checkpoint: at least up to the last write A answered.
+    let views = concierge_projections::ViewStore::open(&c.a.data_dir().join("views")).unwrap();
+    let checkpoint = views.checkpoint().unwrap();
+    let last_answered = written["seq"].as_u64().unwrap();
+    assert!(
+        checkpoint >= last_answered,
+        "{checkpoint} < {last_answered}"
+    );
+    drop(views);
 
     // The load goes on through B alone for a moment, then stops.
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -733,4 +742,36 @@ async fn the_javascript_client_reconnects_by_itself_when_its_node_drains() {
     let transcript = transcript.join("\n");
     assert!(status.success(), "drain.mjs: {status}\n{transcript}");
     assert!(transcript.ends_with("PASS"), "{transcript}");
+}
+
+/// A drain that outlasts `DRAIN_SECS` (here a long-polling client that never fetches its last
+/// packets, which the node would wait 5 s for) is cut: the node logs what it cut, flushes its views
+/// and exits 0 in time.
+#[tokio::test]
+async fn a_drain_longer_than_drain_secs_is_cut_and_the_node_still_exits() {
+    let mut env = TestEnv::start_with(AppOptions {
+        extra_env: vec![("DRAIN_SECS".into(), "2".into())],
+        ..AppOptions::default()
+    })
+    .await;
+    let tally = Tally::default();
+    let _stalled = Polling::connect(&env.app.base(), &admin("adm_stalled"), &tally).await;
+    let signalled = Instant::now();
+    env.app.sigterm();
+    let status = env
+        .app
+        .exited_within(Duration::from_secs(4))
+        .await
+        .expect("the node exits after DRAIN_SECS");
+    assert!(status.success(), "{status}");
+    assert!(
+        signalled.elapsed() < Duration::from_millis(2500),
+        "exited {:?} after SIGTERM, DRAIN_SECS=2",
+        signalled.elapsed()
+    );
+    let log = env.app.log();
+    assert!(
+        log.contains("drain cut after DRAIN_SECS=2: closing 1 connection(s) still open"),
+        "{log}"
+    );
 }
