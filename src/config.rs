@@ -161,6 +161,11 @@ pub struct ServeArgs {
     /// the log at the next start.
     #[arg(long, env = "VIEWS_KEY", hide_env_values = true)]
     pub views_key: Option<String>,
+    /// Seconds (1 to 3600) a node drains on SIGTERM or SIGINT before it exits anyway, cutting
+    /// what is left (docs/operations.md, "Draining a node").
+    #[arg(long, env = "DRAIN_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub drain_secs: u64,
     /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
     #[arg(long)]
     pub dev: bool,
@@ -272,6 +277,8 @@ pub struct Config {
     pub event_level: u32,
     /// The key the views are sealed under (VIEWS_KEY), if any.
     pub views_key: Option<ViewsKey>,
+    /// The longest a drain may take (DRAIN_SECS).
+    pub drain: Duration,
     pub dev: bool,
 }
 
@@ -331,6 +338,7 @@ impl ServeArgs {
             nats_conf: self.nats_conf,
             event_level: self.event_level,
             views_key,
+            drain: Duration::from_secs(self.drain_secs),
             dev: self.dev,
         })
     }

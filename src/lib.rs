@@ -18,11 +18,13 @@
 //!   both thin, over the core.
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
 //! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.
+//! - [`drain`]: draining a node on SIGTERM: readiness, refused and closed sockets, the wait.
 
 pub mod auth;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod drain;
 pub mod history;
 pub mod http;
 pub mod log;

@@ -215,10 +215,47 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         })
     };
 
-    run(listener, state, shutdown_signal()).await?;
+    let drain = state.drain.clone();
+    let limit = state.config.drain;
+    // The listener closes once every socket is gone; HTTP is served until then.
+    let stopping = {
+        let drain = drain.clone();
+        async move {
+            shutdown_signal().await;
+            drain.begin();
+            tracing::info!(
+                connections = drain.open(),
+                "draining: telling the sockets to reconnect"
+            );
+            drain.idle().await;
+            tracing::info!("drained: every socket is closed; closing the listener");
+        }
+    };
+    let mut server = tokio::spawn(run(listener, state, stopping));
+    // Stopping the workers and flushing the views get the end of DRAIN_SECS.
+    let stop_reserve = (limit / 4).min(Duration::from_secs(2));
+    let cut = tokio::select! {
+        served = &mut server => {
+            served.context("the HTTP server panicked")??;
+            false
+        }
+        _ = async { tokio::time::sleep_until(drain.began().await + limit - stop_reserve).await } => true,
+    };
+    if cut {
+        tracing::warn!(
+            "drain cut after DRAIN_SECS={}: closing {} connection(s) still open and any HTTP request still in flight",
+            limit.as_secs(),
+            drain.open()
+        );
+        server.abort();
+    }
+    let deadline = drain.began().await + limit;
 
     let _ = stop.send(true);
-    let _ = tokio::join!(worker, persister, monitor, presence, typing, pruner);
+    let tasks = async { tokio::join!(worker, persister, monitor, presence, typing, pruner) };
+    if tokio::time::timeout_at(deadline, tasks).await.is_err() {
+        tracing::warn!("drain cut after DRAIN_SECS: the projection worker had not stopped");
+    }
     fanout.abort();
     views.flush().context("cannot flush the views")?;
     if let Some(local) = local_nats {
@@ -263,5 +300,7 @@ async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+    tracing::info!(
+        "draining: /ready is 503, sockets are told to reconnect, in-flight requests finish"
+    );
 }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub realtime: Arc<Realtime>,
     /// The Socket.IO codec's long-polling sessions.
     pub engine_io: Arc<crate::socketio::engine::Sessions>,
+    /// The drain on SIGTERM: `/ready`, socket refusals and the sockets told to go read it.
+    pub drain: Arc<crate::drain::Drain>,
 }
 
 impl AppState {
@@ -50,6 +52,7 @@ impl AppState {
             progress,
             metrics,
             engine_io: Arc::default(),
+            drain: Arc::default(),
         }
     }
 }

@@ -45,6 +45,10 @@ pub enum ApiError {
     /// 503 `unavailable` from `/ready` for a reason of its own (the message says it).
     #[error("{0}")]
     NotReady(String),
+    /// 503 `unavailable` for `/ready` and for a socket opened while the node drains on SIGTERM;
+    /// the client retries, on another node.
+    #[error("{}", crate::drain::DRAINING)]
+    Draining,
     /// Whatever a command refused; see [`CommandError`] for the statuses.
     #[error(transparent)]
     Command(#[from] CommandError),
@@ -62,7 +66,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
             ApiError::TooManyAuthFailures { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            ApiError::LogUnavailable { .. } | ApiError::NotReady(_) => {
+            ApiError::LogUnavailable { .. } | ApiError::NotReady(_) | ApiError::Draining => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
             }
             ApiError::Command(c) => match c {

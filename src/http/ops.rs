@@ -22,7 +22,7 @@ pub async fn health() -> Response {
     ok(StatusCode::OK, "ok", json!({ "status": "ok" }))
 }
 
-/// 200 only while the log is connected and this node has folded everything in it.
+/// 200 only while the log is connected, this node has folded everything in it and is not draining.
 #[utoipa::path(
     get,
     path = "/ready",
@@ -35,6 +35,9 @@ pub async fn health() -> Response {
     ),
 )]
 pub async fn ready(State(app): State<AppState>) -> Response {
+    if app.drain.is_draining() {
+        return super::ApiError::Draining.into_response();
+    }
     if let Some(blocked) = app.progress.blocked() {
         return super::ApiError::NotReady(format!("not ready: {blocked}")).into_response();
     }

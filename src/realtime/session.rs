@@ -59,6 +59,8 @@ pub enum Close {
     /// The client did not read fast enough: its queue stayed over its bound or reached the hard
     /// cap, or a write stalled (the registry's slow-consumer rule).
     TooSlow(Slow),
+    /// The node is draining: the client should reconnect, to another node, and `resume`.
+    Draining,
 }
 
 /// One wire format's side of a connection.
@@ -206,6 +208,14 @@ impl Session<'_> {
                 }
                 kick = self.socket.let_go_notice() => {
                     transport.close(Close::TooSlow(kick.why)).await;
+                    return;
+                }
+                // Checked between client events only: a command under way answers first.
+                _ = self.app.drain.began() => {
+                    // The last `seq` delivered goes whole, so that `resume` from it misses nothing.
+                    if self.complete_covered(transport).await.is_ok() {
+                        transport.close(Close::Draining).await;
+                    }
                     return;
                 }
                 _ = &mut beat, if beat_every.is_some() => {

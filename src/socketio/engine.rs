@@ -6,7 +6,7 @@
 use super::packet::{self, Engine as EnginePacket, SocketIo};
 use crate::realtime::event::Text;
 use crate::realtime::session::Gone;
-use axum::extract::ws::{Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use dashmap::DashMap;
 use futures::SinkExt;
 use std::collections::VecDeque;
@@ -54,6 +54,7 @@ impl Sessions {
             },
             pending: VecDeque::new(),
             pong_due: false,
+            close_with: None,
         }
     }
 }
@@ -81,6 +82,8 @@ struct Outbox {
     noop: bool,
     /// No more packets will come; the next GET that finds none answers a close.
     closed: bool,
+    /// A GET answered the close: later ones are refused as for an unknown session.
+    close_sent: bool,
     /// A GET is waiting (Engine.IO allows one at a time).
     polling: bool,
     /// The client confirmed the upgrade: writes wait for the connection to move to the WebSocket.
@@ -113,7 +116,7 @@ impl Polling {
                 self.close();
                 return Err(PollError::Overlapping);
             }
-            if outbox.closed && outbox.packets.is_empty() {
+            if outbox.closed && outbox.packets.is_empty() && outbox.close_sent {
                 return Err(PollError::Closed);
             }
             outbox.polling = true;
@@ -124,6 +127,10 @@ impl Polling {
                 let mut outbox = self.outbox();
                 if !outbox.packets.is_empty() {
                     let packets: Vec<Text> = outbox.packets.drain(..).collect();
+                    // The last packets of a closed session end with the close, in the same
+                    // response: the node may be gone by the next GET (a drain).
+                    let closing = outbox.closed;
+                    outbox.close_sent = closing;
                     drop(outbox);
                     self.drained.notify_one();
                     let mut body = String::new();
@@ -133,6 +140,10 @@ impl Polling {
                         }
                         body.push_str(p.as_str());
                     }
+                    if closing {
+                        body.push(packet::SEPARATOR);
+                        body.push('1');
+                    }
                     return Ok(body);
                 }
                 if outbox.noop {
@@ -140,6 +151,7 @@ impl Polling {
                     return Ok("6".into());
                 }
                 if outbox.closed {
+                    outbox.close_sent = true;
                     return Ok("1".into());
                 }
             }
@@ -230,6 +242,8 @@ pub struct Engine {
     pending: VecDeque<Text>,
     /// A ping was sent and its pong has not come back.
     pong_due: bool,
+    /// The close code and reason [`Engine::finish`] closes a WebSocket with (none by default).
+    close_with: Option<(u16, &'static str)>,
 }
 
 impl Engine {
@@ -239,6 +253,7 @@ impl Engine {
             mode: Mode::WebSocket(socket),
             pending: VecDeque::new(),
             pong_due: false,
+            close_with: None,
         }
     }
 
@@ -388,12 +403,22 @@ impl Engine {
         self.write(Text::from_static(packet::PING)).await
     }
 
+    /// Has [`Engine::finish`] close a WebSocket with `code` and `reason` (a long-polling session
+    /// ends with Engine.IO's `close` packet, which carries neither).
+    pub fn closing_for(&mut self, code: u16, reason: &'static str) {
+        self.close_with = Some((code, reason));
+    }
+
     /// Ends the connection: a WebSocket is closed; a long-polling session lets the client fetch
     /// what is left for a moment, then goes.
     pub async fn finish(self) {
         match self.mode {
             Mode::WebSocket(mut socket) => {
-                let close = socket.send(Message::Close(None));
+                let frame = self.close_with.map(|(code, reason)| CloseFrame {
+                    code,
+                    reason: reason.into(),
+                });
+                let close = socket.send(Message::Close(frame));
                 let _ = tokio::time::timeout(LAST_POLL, close).await;
             }
             Mode::Polling {

@@ -149,6 +149,9 @@ async fn get_request(
             }
         }
         (None, _) => {
+            if app.drain.is_draining() {
+                return crate::http::error::ApiError::Draining.into_response();
+            }
             if let Some(retry_after) = app.auth_failures.blocked(peer.ip()) {
                 return AuthRejection::TooManyFailures { retry_after }.into_response();
             }
@@ -158,7 +161,9 @@ async fn get_request(
                 let Ok(ws) = ws else {
                     return engine_error(3, "Bad request");
                 };
+                let counted = app.drain.connection();
                 limits(ws).on_upgrade(move |socket| async move {
+                    let _counted = counted;
                     let mut engine = Engine::websocket(socket);
                     let open = packet::open(&sid, &[], MAX_MESSAGE_BYTES);
                     if engine.write(open.into()).await.is_ok() {
@@ -169,7 +174,9 @@ async fn get_request(
             } else {
                 let open = packet::open(&sid, &["websocket"], MAX_MESSAGE_BYTES);
                 let mut engine = app.engine_io.open(sid);
+                let counted = app.drain.connection();
                 tokio::spawn(async move {
+                    let _counted = counted;
                     connection(&app, &mut engine, presented, peer.ip()).await;
                     engine.finish().await;
                 });
@@ -466,6 +473,12 @@ fn done(event: Option<&str>) -> &'static str {
     }
 }
 
+impl Sio<'_> {
+    async fn disconnect(&mut self) {
+        let _ = self.engine.write(packet::DISCONNECT.into()).await;
+    }
+}
+
 impl Transport for Sio<'_> {
     type ReplyTo = Answer;
     const WIRE: Wire = Wire::SocketIo;
@@ -536,14 +549,24 @@ impl Transport for Sio<'_> {
     }
 
     async fn close(&mut self, why: Close) {
-        if why == Close::Expired {
-            let expired = packet::emit(
-                "error",
-                &json!({ "event": null, "code": "unauthorized", "message": "token expired" }),
-            );
-            let _ = self.engine.write(expired).await;
+        let (code, message) = match why {
+            Close::Expired => ("unauthorized", "token expired"),
+            Close::TooSlow(_) => return self.disconnect().await,
+            Close::Draining => ("unavailable", crate::drain::DRAINING),
+        };
+        let told = packet::emit(
+            "error",
+            &json!({ "event": null, "code": code, "message": message }),
+        );
+        let _ = self.engine.write(told).await;
+        if why == Close::Draining {
+            // No `DISCONNECT`: socket.io-client would take it for a server's "go away" and not
+            // reconnect. The Engine.IO transport closes instead (`Engine::finish`), which the
+            // client takes for a lost connection: it reconnects, with its `auth` (and `since`).
+            self.engine.closing_for(1012, crate::drain::DRAINING);
+        } else {
+            self.disconnect().await;
         }
-        let _ = self.engine.write(packet::DISCONNECT.into()).await;
     }
 
     fn beat_every(&self) -> Option<Duration> {

@@ -41,6 +41,9 @@ async fn upgrade(
     RawQuery(query): RawQuery,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if app.drain.is_draining() {
+        return crate::http::error::ApiError::Draining.into_response();
+    }
     if let Some(retry_after) = app.auth_failures.blocked(peer.ip()) {
         return AuthRejection::TooManyFailures { retry_after }.into_response();
     }
@@ -52,12 +55,17 @@ async fn upgrade(
         (None, Some(t)) => Some(Ok(t)),
         (None, None) => None,
     };
+    // Counted from here, so that a drain beginning now waits for this socket too.
+    let counted = app.drain.connection();
     ws.max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         // Small initial buffers keep an idle socket cheap; they grow for large frames.
         .read_buffer_size(1024)
         .write_buffer_size(4 * 1024)
-        .on_upgrade(move |socket| connection(socket, app, presented, peer.ip()))
+        .on_upgrade(move |socket| async move {
+            connection(socket, app, presented, peer.ip()).await;
+            drop(counted);
+        })
 }
 
 fn close(code: u16, reason: &str) -> Message {
@@ -234,6 +242,8 @@ impl Transport for Ws {
         let frame = match why {
             Close::Expired => close(4401, "token expired"),
             Close::TooSlow(why) => close(1008, why.message()),
+            // 1012, "service restart": the client reconnects (docs/websocket.md).
+            Close::Draining => close(1012, crate::drain::DRAINING),
         };
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.send(frame)).await;
     }

@@ -21,11 +21,16 @@ pub struct Cluster {
 
 impl Cluster {
     pub async fn start(dev: bool) -> Cluster {
-        let nats = Nats::start();
         let opts = AppOptions {
             dev,
             ..AppOptions::default()
         };
+        Cluster::start_with(opts).await
+    }
+
+    /// Both nodes with `opts`.
+    pub async fn start_with(opts: AppOptions) -> Cluster {
+        let nats = Nats::start();
         let a = App::start_with(&nats, opts.clone()).await;
         let b = App::start_with(&nats, opts).await;
         Cluster { a, b, _nats: nats }

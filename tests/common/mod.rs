@@ -377,6 +377,30 @@ impl App {
         }
     }
 
+    /// SIGTERM, without waiting (the drain tests watch the node while it drains).
+    pub fn sigterm(&self) {
+        let child = self.child.as_ref().expect("the server is not running");
+        // SAFETY: plain kill(2) on a child we spawned and have not reaped yet.
+        let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill(SIGTERM) failed");
+    }
+
+    /// The exit status once the process exits within `within`; `None` if it still runs then.
+    pub async fn exited_within(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            let child = self.child.as_mut().expect("the server is not running");
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                self.child = None;
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// Kills the process if it runs, starts it again with the same `DATA_DIR` and port, and waits
     /// for `/ready`.
     pub async fn restart(&mut self) {
