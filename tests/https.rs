@@ -169,7 +169,10 @@ async fn https_serves_http_and_websocket_and_reloads_a_replaced_certificate() {
         .await
         .expect("read");
     let page: serde_json::Value = r.json().await.expect("json");
-    assert_eq!(contents(&page["data"]["messages"]), vec!["over HTTPS".to_string()]);
+    assert_eq!(
+        contents(&page["data"]["messages"]),
+        vec!["over HTTPS".to_string()]
+    );
 
     // Plain HTTP on the same port is not served.
     let plain = reqwest::Client::new()
@@ -239,13 +242,22 @@ async fn https_serves_http_and_websocket_and_reloads_a_replaced_certificate() {
 fn one_of_tls_cert_and_tls_key_without_the_other_exits_2() {
     let pki = Pki::new();
     let issued = pki.server("node", 1);
-    let (cert, key) = (issued.cert.display().to_string(), issued.key.display().to_string());
+    let (cert, key) = (
+        issued.cert.display().to_string(),
+        issued.key.display().to_string(),
+    );
     let cases = [
-        (("TLS_CERT", cert.as_str()), "TLS_CERT is set without TLS_KEY"),
+        (
+            ("TLS_CERT", cert.as_str()),
+            "TLS_CERT is set without TLS_KEY",
+        ),
         (("TLS_KEY", key.as_str()), "TLS_KEY is set without TLS_CERT"),
     ];
     for ((name, value), expected) in cases {
-        let (status, out) = run_to_exit(&["serve"], &[("NATS_URL", "nats://127.0.0.1:1"), (name, value)]);
+        let (status, out) = run_to_exit(
+            &["serve"],
+            &[("NATS_URL", "nats://127.0.0.1:1"), (name, value)],
+        );
         assert_eq!(status.code(), Some(2), "{out}");
         assert!(out.contains(expected), "expected {expected:?} in:\n{out}");
     }

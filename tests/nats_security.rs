@@ -169,7 +169,10 @@ async fn a_token_in_nats_url_works_and_a_wrong_one_exits_2() {
         "NATS refused to authenticate this node; credentials: the token in NATS_URL",
     );
     let none = run_to_exit(&["serve"], &[("NATS_URL", &nats.url(None))]);
-    assert_refused(none, "credentials: none were given: set NATS_CREDS, NATS_NKEY_SEED");
+    assert_refused(
+        none,
+        "credentials: none were given: set NATS_CREDS, NATS_NKEY_SEED",
+    );
 }
 
 #[tokio::test]
@@ -197,7 +200,10 @@ async fn an_nkey_seed_works_and_another_users_seed_exits_2() {
     std::fs::write(&other, stranger.seed().expect("seed")).expect("write the seed");
     let refused = run_to_exit(
         &["serve"],
-        &[("NATS_URL", &nats.url(None)), ("NATS_NKEY_SEED", path(&other))],
+        &[
+            ("NATS_URL", &nats.url(None)),
+            ("NATS_NKEY_SEED", path(&other)),
+        ],
     );
     assert_refused(
         refused,
@@ -221,11 +227,11 @@ fn unusable_nats_settings_exit_2_naming_the_setting() {
             &[("NATS_TLS_KEY", path(&missing))],
             "NATS_TLS_KEY is set without NATS_TLS_CERT",
         ),
-        (&[("NATS_TLS_CA", path(&missing))], "NATS_TLS_CA: cannot read"),
         (
-            &[("NATS_NKEY_SEED", path(&not_a_seed))],
-            "NATS_NKEY_SEED: ",
+            &[("NATS_TLS_CA", path(&missing))],
+            "NATS_TLS_CA: cannot read",
         ),
+        (&[("NATS_NKEY_SEED", path(&not_a_seed))], "NATS_NKEY_SEED: "),
         (&[("NATS_CREDS", path(&missing))], "NATS_CREDS: cannot read"),
         (
             &[("NATS_STORE_KEY", "k")],
@@ -260,7 +266,9 @@ async fn text_in_local_store(store_key: Option<&str>) -> bool {
     assert!(app.terminate().success(), "{}", app.log());
     let files = files_under(&app.data_dir().join("nats"));
     assert!(
-        files.iter().any(|f| f.to_string_lossy().contains("CONCIERGE")),
+        files
+            .iter()
+            .any(|f| f.to_string_lossy().contains("CONCIERGE")),
         "no stream files under DATA_DIR/nats: {files:?}"
     );
     files.iter().any(|f| {
@@ -277,7 +285,9 @@ async fn nats_store_key_encrypts_the_local_store() {
         "without NATS_STORE_KEY the message should be in the store in clear"
     );
     assert!(
-        !text_in_local_store(Some("a-long-random-store-key")).await,
+        // Quotes, `#` and digits: nats-server reads the key as a value of its configuration
+        // language, so the node must quote it.
+        !text_in_local_store(Some(r#"12345 "store key" # not a comment"#)).await,
         "with NATS_STORE_KEY the message is in the store in clear"
     );
 }

@@ -52,14 +52,16 @@ pub enum NatsConfigError {
         path: PathBuf,
         why: String,
     },
-    #[error("{0} is set without {1}: a client certificate needs both NATS_TLS_CERT and NATS_TLS_KEY")]
+    #[error(
+        "{0} is set without {1}: a client certificate needs both NATS_TLS_CERT and NATS_TLS_KEY"
+    )]
     HalfClientCertificate(&'static str, &'static str),
     #[error("{0} and {1} are both set: use one way of authenticating to NATS")]
     TwoCredentials(&'static str, &'static str),
     #[error("NATS_URL: every server must carry the same user and password or token, or none")]
     MixedUrlCredentials,
-    #[error("NATS_STORE_KEY is empty")]
-    EmptyStoreKey,
+    #[error("NATS_STORE_KEY is empty or holds control characters")]
+    BadStoreKey,
     #[error("NATS_STORE_KEY applies to the local nats-server only (NATS_URL unset): with NATS_URL, configure `cipher` and `key` in that NATS's jetstream block")]
     StoreKeyWithUrl,
     #[error("NATS_STORE_KEY is set but NATS_CONF {} does not use it: put `key: $NATS_STORE_KEY` (and `cipher: chachapoly`) in its jetstream block", .0.display())]
@@ -199,8 +201,8 @@ impl NatsArgs {
         };
         let store_key = self.nats_store_key;
         if let Some(key) = &store_key {
-            if key.is_empty() {
-                return Err(NatsConfigError::EmptyStoreKey);
+            if key.is_empty() || key.chars().any(char::is_control) {
+                return Err(NatsConfigError::BadStoreKey);
             }
             if url.is_some() {
                 return Err(NatsConfigError::StoreKeyWithUrl);
@@ -232,7 +234,10 @@ fn read(setting: &'static str, path: &Path) -> Result<String, NatsConfigError> {
 }
 
 /// How many PEM certificates the file holds.
-pub(crate) fn pem_certificates(setting: &'static str, path: &Path) -> Result<usize, NatsConfigError> {
+pub(crate) fn pem_certificates(
+    setting: &'static str,
+    path: &Path,
+) -> Result<usize, NatsConfigError> {
     let text = read(setting, path)?;
     rustls_pemfile::certs(&mut text.as_bytes())
         .collect::<Result<Vec<_>, _>>()
@@ -512,7 +517,10 @@ mod tests {
     fn credentials_are_taken_out_of_the_url() {
         assert_eq!(
             split("nats://alice:s%40cret@127.0.0.1:4222"),
-            ("nats://127.0.0.1:4222".into(), "user alice pass s@cret".into())
+            (
+                "nats://127.0.0.1:4222".into(),
+                "user alice pass s@cret".into()
+            )
         );
         assert_eq!(
             split("tls://t0ken@a:1, tls://t0ken@b:2"),

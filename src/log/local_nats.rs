@@ -41,6 +41,13 @@ struct Launch {
     store_key: Option<String>,
 }
 
+/// `value` as a quoted string of nats-server's configuration language. nats-server parses an
+/// environment variable's value as a value of that language: unquoted, a key like `12345` would be
+/// a number, and one with `#` would be cut at it as a comment.
+fn conf_string(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
 /// The built-in configuration, with JetStream's encryption when the store has a key: the key
 /// itself stays in the environment.
 fn built_in_conf(encrypted: bool) -> String {
@@ -63,7 +70,7 @@ impl Launch {
             .open(&self.log)?;
         let mut command = Command::new("nats-server");
         match &self.store_key {
-            Some(key) => command.env("NATS_STORE_KEY", key),
+            Some(key) => command.env("NATS_STORE_KEY", conf_string(key)),
             None => command.env_remove("NATS_STORE_KEY"),
         };
         command
@@ -189,6 +196,11 @@ mod tests {
     fn the_encrypted_conf_names_the_key_by_its_variable() {
         let conf = super::built_in_conf(true);
         assert!(conf.contains("jetstream {\n  cipher: chachapoly\n  key: $NATS_STORE_KEY\n"));
-        assert!(!super::built_in_conf(false).contains("cipher"));
+        assert!(!super::built_in_conf(false).contains("\n  cipher:"));
+    }
+
+    #[test]
+    fn the_key_is_passed_as_a_quoted_string() {
+        assert_eq!(super::conf_string(r#"a "b" \ # 1"#), r#""a \"b\" \\ # 1""#);
     }
 }
