@@ -1,6 +1,6 @@
-//! Native HTTPS (issue 15): with TLS_CERT and TLS_KEY the node serves HTTP and WebSocket over
-//! TLS, picks up a replaced certificate within the reload interval, keeps the one in use when the
-//! replacement is broken, and refuses to start with only one of the two settings.
+//! Native HTTPS (issue 15): with TLS_CERT and TLS_KEY the node serves HTTP, WebSocket and
+//! Socket.IO over TLS, picks up a replaced certificate within the reload interval, keeps the one
+//! in use when the replacement is broken, and refuses to start with only one of the settings.
 
 mod common;
 
@@ -128,7 +128,7 @@ async fn start_https_node() -> Node {
 }
 
 #[tokio::test]
-async fn https_serves_http_and_websocket_and_reloads_a_replaced_certificate() {
+async fn https_serves_http_websocket_and_socketio_and_reloads_a_replaced_certificate() {
     let node = start_https_node().await;
     let (port, ca) = (node.app.port(), node.pki.ca());
 
@@ -204,6 +204,16 @@ async fn https_serves_http_and_websocket_and_reloads_a_replaced_certificate() {
         first.to_text().expect("text").contains("authenticated"),
         "{first:?}"
     );
+
+    // Socket.IO's long-polling handshake over TLS opens an Engine.IO session.
+    let r = client
+        .get(format!("{base}/socket.io/?EIO=4&transport=polling"))
+        .send()
+        .await
+        .expect("Socket.IO handshake");
+    assert_eq!(r.status(), 200);
+    let open = r.text().await.expect("text");
+    assert!(open.starts_with("0{") && open.contains("\"sid\""), "{open}");
 
     // The first certificate is served; a replacement is served to new connections within the
     // reload interval.
