@@ -23,16 +23,28 @@ struct Log {
 
 impl Log {
     async fn open(args: &LogArgs) -> anyhow::Result<Log> {
-        let local = match &args.nats_url {
+        let nats_url = args.nats_url.as_deref().filter(|u| !u.is_empty());
+        let (nats_url, security) = args
+            .nats
+            .clone()
+            .check(nats_url, args.nats_conf.as_deref())?;
+        let local = match &nats_url {
             Some(_) => None,
-            None => Some(LocalNats::start(&args.data_dir, args.nats_conf.as_deref()).await?),
+            None => Some(
+                LocalNats::start(
+                    &args.data_dir,
+                    args.nats_conf.as_deref(),
+                    security.store_key.as_deref(),
+                )
+                .await?,
+            ),
         };
-        let url = match (&args.nats_url, &local) {
-            (Some(url), _) => url.clone(),
+        let url = match (nats_url, &local) {
+            (Some(url), _) => url,
             (None, Some(local)) => local.url(),
             (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
         };
-        let log = EventLog::connect(&url, &args.stream_name, "CONCIERGE_TYPING")
+        let log = EventLog::connect(&url, &security, &args.stream_name, "CONCIERGE_TYPING")
             .await?
             .with_replicas(args.stream_replicas);
         let connected = async {

@@ -47,6 +47,9 @@ pub struct LogArgs {
     /// NATS to read; unset: start the node's local nats-server (the node must be stopped).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
+    /// NATS credentials, TLS and the local store's key (src/log/connect.rs).
+    #[command(flatten)]
+    pub nats: crate::log::connect::NatsArgs,
     /// Name of the event log stream.
     #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
     pub stream_name: String,
@@ -103,6 +106,12 @@ pub struct ServeArgs {
     /// NATS to use; unset: start a local nats-server from PATH.
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
+    /// NATS credentials, TLS and the local store's key (src/log/connect.rs).
+    #[command(flatten)]
+    pub nats: crate::log::connect::NatsArgs,
+    /// HTTPS: TLS_CERT and TLS_KEY (src/tls.rs).
+    #[command(flatten)]
+    pub tls: crate::tls::TlsArgs,
     /// HS256 secret for tokens; required unless --dev.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
@@ -217,6 +226,10 @@ pub enum ConfigError {
     SocketQueueTooSmall(usize),
     #[error("VIEWS_KEY must be 64 hex digits (32 bytes, e.g. `openssl rand -hex 32`)")]
     BadViewsKey,
+    #[error(transparent)]
+    Nats(#[from] crate::log::connect::NatsConfigError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsConfigError),
 }
 
 /// VIEWS_KEY: the 32-byte key the views are sealed under. Never printed.
@@ -256,7 +269,12 @@ pub struct Config {
     pub port: u16,
     pub host: String,
     pub data_dir: PathBuf,
+    /// NATS_URL without its credentials, which are in `nats`.
     pub nats_url: Option<String>,
+    /// NATS credentials, TLS and the local store's key.
+    pub nats: crate::log::connect::NatsSecurity,
+    /// HTTPS's certificate and key files (TLS_CERT, TLS_KEY); `None`: plain HTTP.
+    pub tls: Option<crate::tls::TlsFiles>,
     pub jwt_secret: String,
     /// True when the secret was generated because --dev ran without one.
     pub jwt_secret_generated: bool,
@@ -314,11 +332,18 @@ impl ServeArgs {
         if self.socket_queue_bytes < MIN_SOCKET_QUEUE_BYTES {
             return Err(ConfigError::SocketQueueTooSmall(self.socket_queue_bytes));
         }
+        let nats_url = self.nats_url.filter(|u| !u.is_empty());
+        let (nats_url, nats) = self
+            .nats
+            .check(nats_url.as_deref(), self.nats_conf.as_deref())?;
+        let tls = self.tls.check()?;
         Ok(Config {
             port: self.port,
             host: self.host,
             data_dir: self.data_dir,
-            nats_url: self.nats_url.filter(|u| !u.is_empty()),
+            nats_url,
+            nats,
+            tls,
             jwt_secret,
             jwt_secret_generated: generated,
             client_url: self.client_url,

@@ -5,7 +5,8 @@
 //! # Layout
 //! - [`config`]: flags and environment, checked once.
 //! - [`auth`]: JWT verification (the `Caller` extractor) and minting (`concierge token`).
-//! - [`log`]: the JetStream event log, and the supervised local nats-server.
+//! - [`log`]: the JetStream event log, NATS credentials and TLS, and the supervised local
+//!   nats-server.
 //! - [`projection`]: the worker that folds the log into this node's sled views.
 //! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
 //!   every transport.
@@ -19,6 +20,7 @@
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
 //! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.
 //! - [`drain`]: draining a node on SIGTERM: readiness, refused and closed sockets, the wait.
+//! - [`tls`]: HTTPS with `TLS_CERT` and `TLS_KEY`, reloading the certificate when it changes.
 
 pub mod auth;
 pub mod cli;
@@ -34,6 +36,7 @@ pub mod realtime;
 pub mod render;
 pub mod socketio;
 pub mod state;
+pub mod tls;
 pub mod ws;
 
 /// Everything a node serves over HTTP: the REST API, `/ws` and Socket.IO, side by side.

@@ -56,8 +56,22 @@ fn run_to_end(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(refused_settings(&e))
         }
+    }
+}
+
+/// 2 when the error is a setting that NATS refused or that is unusable (as for a bad flag), else 1.
+fn refused_settings(e: &anyhow::Error) -> u8 {
+    let settings = e.chain().any(|cause| {
+        cause.is::<log::connect::NatsRejected>()
+            || cause.is::<log::connect::NatsConfigError>()
+            || cause.is::<config::ConfigError>()
+    });
+    if settings {
+        2
+    } else {
+        1
     }
 }
 
@@ -147,8 +161,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let local_nats = match &config.nats_url {
         Some(_) => None,
         None => Some(
-            log::local_nats::LocalNats::start(&config.data_dir, config.nats_conf.as_deref())
-                .await?,
+            log::local_nats::LocalNats::start(
+                &config.data_dir,
+                config.nats_conf.as_deref(),
+                config.nats.store_key.as_deref(),
+            )
+            .await?,
         ),
     };
     let nats_url = match (&config.nats_url, &local_nats) {
@@ -156,9 +174,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         (None, Some(local)) => local.url(),
         (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
     };
-    let log = log::EventLog::connect(&nats_url, &config.stream_name, &config.typing_stream_name)
-        .await?
-        .with_replicas(config.stream_replicas);
+    let log = log::EventLog::connect(
+        &nats_url,
+        &config.nats,
+        &config.stream_name,
+        &config.typing_stream_name,
+    )
+    .await?
+    .with_replicas(config.stream_replicas);
 
     let checkpoint = views
         .checkpoint()
@@ -172,7 +195,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind((config.host.as_str(), config.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", config.host, config.port))?;
-    tracing::info!(addr = %listener.local_addr()?, nats = %nats_url, "concierge listening");
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        https = config.tls.is_some(),
+        nats = %nats_url,
+        "concierge listening"
+    );
     let state = AppState::new(
         config,
         log.clone(),
@@ -271,17 +299,30 @@ async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let tls = state.config.tls.clone();
     let app = concierge::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     // Nagle's algorithm would hold a socket's next frame until the client ACKs the last one: with
     // batched writes that added milliseconds to every delivery (docs/performance.md, issue 13).
-    let listener = listener.tap_io(|tcp| {
+    let nodelay = |tcp: &tokio::net::TcpStream| {
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    };
+    match tls {
+        None => {
+            let listener = listener.tap_io(move |tcp| nodelay(tcp));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+        Some(files) => {
+            let listener = concierge::tls::TlsListener::new(listener, files)?
+                .tap_io(move |tls| nodelay(tls.get_ref().0));
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    }
 }
 
 async fn shutdown_signal() {

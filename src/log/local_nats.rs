@@ -1,6 +1,8 @@
 //! A `nats-server` of the node's own, for `concierge serve` without `NATS_URL`: started from PATH with
 //! the repo's `nats.conf`, on a free port, with its store under `DATA_DIR`; restarted if it dies;
-//! stopped (SIGTERM, then SIGKILL) when the node exits.
+//! stopped (SIGTERM, then SIGKILL) when the node exits. With `NATS_STORE_KEY` its JetStream store
+//! is encrypted: the key reaches nats-server through its environment (the configuration says
+//! `key: $NATS_STORE_KEY`), never through a file or the command line.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -36,6 +38,28 @@ struct Launch {
     store: PathBuf,
     port: u16,
     log: PathBuf,
+    store_key: Option<String>,
+}
+
+/// `value` as a quoted string of nats-server's configuration language. nats-server parses an
+/// environment variable's value as a value of that language: unquoted, a key like `12345` would be
+/// a number, and one with `#` would be cut at it as a comment.
+fn conf_string(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The built-in configuration, with JetStream's encryption when the store has a key: the key
+/// itself stays in the environment.
+fn built_in_conf(encrypted: bool) -> String {
+    if encrypted {
+        NATS_CONF.replacen(
+            "jetstream {\n",
+            "jetstream {\n  cipher: chachapoly\n  key: $NATS_STORE_KEY\n",
+            1,
+        )
+    } else {
+        NATS_CONF.to_string()
+    }
 }
 
 impl Launch {
@@ -44,7 +68,12 @@ impl Launch {
             .create(true)
             .append(true)
             .open(&self.log)?;
-        Command::new("nats-server")
+        let mut command = Command::new("nats-server");
+        match &self.store_key {
+            Some(key) => command.env("NATS_STORE_KEY", conf_string(key)),
+            None => command.env_remove("NATS_STORE_KEY"),
+        };
+        command
             .arg("-c")
             .arg(&self.conf)
             .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
@@ -61,14 +90,18 @@ impl LocalNats {
     ///
     /// # Errors
     /// [`LocalNatsError::Missing`] when nats-server is not installed; I/O errors preparing its folder.
-    pub async fn start(data_dir: &Path, conf: Option<&Path>) -> Result<LocalNats, LocalNatsError> {
+    pub async fn start(
+        data_dir: &Path,
+        conf: Option<&Path>,
+        store_key: Option<&str>,
+    ) -> Result<LocalNats, LocalNatsError> {
         let dir = data_dir.join("nats");
         std::fs::create_dir_all(&dir)?;
         let conf = match conf {
             Some(c) => c.to_path_buf(),
             None => {
                 let path = dir.join("nats.conf");
-                std::fs::write(&path, NATS_CONF)?;
+                std::fs::write(&path, built_in_conf(store_key.is_some()))?;
                 path
             }
         };
@@ -78,6 +111,7 @@ impl LocalNats {
             store: dir.join("jetstream"),
             port,
             log: dir.join("nats-server.log"),
+            store_key: store_key.map(str::to_string),
         };
         let mut child = launch.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => LocalNatsError::Missing,
@@ -95,7 +129,11 @@ impl LocalNats {
         }
         let (stop, stopped) = watch::channel(false);
         let supervisor = tokio::spawn(supervise(launch, child, stopped));
-        tracing::info!(port, "started local nats-server");
+        tracing::info!(
+            port,
+            encrypted = store_key.is_some(),
+            "started local nats-server"
+        );
         Ok(LocalNats {
             port,
             stop,
@@ -150,4 +188,19 @@ async fn terminate(child: &mut Child) {
         }
     }
     let _ = child.kill().await;
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_encrypted_conf_names_the_key_by_its_variable() {
+        let conf = super::built_in_conf(true);
+        assert!(conf.contains("jetstream {\n  cipher: chachapoly\n  key: $NATS_STORE_KEY\n"));
+        assert!(!super::built_in_conf(false).contains("\n  cipher:"));
+    }
+
+    #[test]
+    fn the_key_is_passed_as_a_quoted_string() {
+        assert_eq!(super::conf_string(r#"a "b" \ # 1"#), r#""a \"b\" \\ # 1""#);
+    }
 }

@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`EventLog`]: publish an [`Envelope`] with its `Nats-Msg-Id` and wait for the ack; read a range.
 //! - [`local_nats`]: a supervised local `nats-server` for a node started without `NATS_URL`.
+//! - [`connect`]: credentials and TLS for NATS, and the first attempt that refuses bad ones.
 
+pub mod connect;
 pub mod local_nats;
 
 use async_nats::jetstream::{
@@ -90,40 +92,44 @@ pub struct EventLog {
 }
 
 impl EventLog {
-    /// Connects in the background: a NATS that is down at start is retried forever, and the handle
-    /// is usable at once (writes answer [`LogError::Disconnected`] until the connection is up).
-    /// `url` may list several servers of one cluster separated by commas; the client connects to
-    /// one of them and moves to another when it is lost.
+    /// Connects with `security`'s credentials and TLS. A NATS that is down at start is retried
+    /// forever in the background, and the handle is usable at once (writes answer
+    /// [`LogError::Disconnected`] until the connection is up); a NATS that refuses the credentials
+    /// or the TLS handshake at start is an error. `url` (without credentials: see
+    /// [`connect::NatsArgs::check`]) may list several servers of one cluster separated by commas;
+    /// the client connects to one of them and moves to another when it is lost.
     ///
     /// # Errors
-    /// When the URL cannot be parsed.
+    /// [`connect::NatsRejected`] when NATS refused the credentials or TLS, or the URL is not one.
     pub async fn connect(
         url: &str,
+        security: &connect::NatsSecurity,
         stream: &str,
         typing_stream: &str,
-    ) -> Result<EventLog, LogError> {
+    ) -> Result<EventLog, connect::NatsRejected> {
         let servers: Vec<&str> = url
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .collect();
         let (connected, connections) = tokio::sync::watch::channel(0u64);
-        let client = async_nats::ConnectOptions::new()
-            .event_callback(move |event| {
-                if matches!(event, async_nats::Event::Connected) {
-                    connected.send_modify(|n| *n += 1);
-                }
-                async {}
-            })
-            .retry_on_initial_connect()
-            .max_reconnects(None)
-            .connection_timeout(Duration::from_secs(2))
-            .reconnect_delay_callback(|attempt| {
-                Duration::from_millis((100 * attempt as u64).clamp(100, 1000))
-            })
-            .connect(servers)
-            .await
-            .map_err(failed("connecting to NATS"))?;
+        let connected = std::sync::Arc::new(connected);
+        let configure = |options: async_nats::ConnectOptions| {
+            let connected = connected.clone();
+            options
+                .event_callback(move |event| {
+                    if matches!(event, async_nats::Event::Connected) {
+                        connected.send_modify(|n| *n += 1);
+                    }
+                    async {}
+                })
+                .max_reconnects(None)
+                .connection_timeout(Duration::from_secs(2))
+                .reconnect_delay_callback(|attempt| {
+                    Duration::from_millis((100 * attempt as u64).clamp(100, 1000))
+                })
+        };
+        let client = security.connect(&servers, configure).await?;
         let mut js = jetstream::new(client.clone());
         js.set_timeout(ACK_TIMEOUT);
         Ok(EventLog {

@@ -9,6 +9,7 @@
 pub mod cluster;
 pub mod fixtures;
 pub mod log;
+pub mod secure;
 pub mod sio;
 pub mod ws;
 
