@@ -18,9 +18,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Token(args) => token(args),
-        Command::Rebuild(args) => run_to_end(cli::rebuild(args)),
-        Command::Replay(args) => run_to_end(cli::replay(args)),
-        Command::Tail(args) => run_to_end(cli::tail(args)),
+        Command::Rebuild(args) => match args.check() {
+            Ok(settings) => run_to_end(cli::rebuild(settings)),
+            Err(e) => unusable(e),
+        },
+        Command::Replay(args) => match args.log.clone().check() {
+            Ok(settings) => run_to_end(cli::replay(args, settings)),
+            Err(e) => unusable(e),
+        },
+        Command::Tail(args) => match args.log.clone().check() {
+            Ok(settings) => run_to_end(cli::tail(args, settings)),
+            Err(e) => unusable(e),
+        },
         Command::Openapi => openapi(),
         Command::Skip(args) => match cli::skip(&args) {
             Ok(()) => ExitCode::SUCCESS,
@@ -31,16 +40,18 @@ fn main() -> ExitCode {
         },
         Command::Serve(args) => {
             init_tracing();
-            let config = match args.check() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            run_to_end(serve(config))
+            match args.check() {
+                Ok(config) => run_to_end(serve(config)),
+                Err(e) => unusable(e),
+            }
         }
     }
+}
+
+/// Settings the command cannot run with: the message names the key; exit status 2.
+fn unusable(e: config::ConfigError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
 }
 
 /// Runs a command on a new runtime; its errors go to stderr with exit status 1.
@@ -65,6 +76,10 @@ fn run_to_end(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
 fn refused_settings(e: &anyhow::Error) -> u8 {
     let settings = e.chain().any(|cause| {
         cause.is::<log::connect::NatsRejected>()
+            || matches!(
+                cause.downcast_ref::<log::OpenError>(),
+                Some(log::OpenError::Rejected(_))
+            )
             || cause.is::<log::connect::NatsConfigError>()
             || cause.is::<config::ConfigError>()
     });
@@ -143,45 +158,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.jwt_secret
         );
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+    let data_dir = &config.log.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
     let cipher = config
+        .log
         .views_key
         .as_ref()
         .map(|k| concierge_projections::Cipher::new(&k.0));
-    let views = ViewStore::open_sealed(&config.data_dir.join("views"), cipher)
-        .with_context(|| format!("cannot open the views in {}", config.data_dir.display()))?;
+    let views = ViewStore::open_sealed(&data_dir.join("views"), cipher)
+        .with_context(|| format!("cannot open the views in {}", data_dir.display()))?;
     if views.resealed() {
         tracing::warn!(
-            sealed = config.views_key.is_some(),
+            sealed = config.log.views_key.is_some(),
             "VIEWS_KEY was set, changed or removed: the views were wiped and fold again from the log"
         );
     }
 
-    let local_nats = match &config.nats_url {
-        Some(_) => None,
-        None => Some(
-            log::local_nats::LocalNats::start(
-                &config.data_dir,
-                config.nats_conf.as_deref(),
-                config.nats.store_key.as_deref(),
-            )
-            .await?,
-        ),
-    };
-    let nats_url = match (&config.nats_url, &local_nats) {
-        (Some(url), _) => url.clone(),
-        (None, Some(local)) => local.url(),
-        (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
-    };
-    let log = log::EventLog::connect(
-        &nats_url,
-        &config.nats,
-        &config.stream_name,
-        &config.typing_stream_name,
-    )
-    .await?
-    .with_replicas(config.stream_replicas);
+    let connection = log::Connection::open(&config.log).await?;
+    let log = connection.log.clone();
+    let nats_url = log::redacted_url(&connection.url);
 
     let checkpoint = views
         .checkpoint()
@@ -189,7 +185,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let progress = projection::Progress::new(
         checkpoint,
         config.event_level,
-        projection::skip_file(&config.data_dir),
+        projection::skip_file(&config.log.data_dir),
     );
     let (stop, stopped) = watch::channel(false);
     let listener = TcpListener::bind((config.host.as_str(), config.port))
@@ -286,9 +282,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     fanout.abort();
     views.flush().context("cannot flush the views")?;
-    if let Some(local) = local_nats {
-        local.stop().await;
-    }
+    connection.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
 }

@@ -294,3 +294,55 @@ async fn tail_prints_each_event_as_stored_with_its_seq_filtered_by_type() {
     assert!(seqs[0] < seqs[1] && seqs[1] + 1 < seqs[2], "{seqs:?}");
     assert!(lines_rx.try_recv().is_err(), "no other line");
 }
+
+/// The names of the streams a NATS holds, sorted.
+async fn stream_names(nats_url: &str) -> Vec<String> {
+    use futures::TryStreamExt;
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("connect to NATS");
+    let mut names: Vec<String> = async_nats::jetstream::new(client)
+        .stream_names()
+        .try_collect()
+        .await
+        .expect("list the streams");
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn rebuild_uses_the_stream_names_serve_was_configured_with() {
+    let names = [
+        ("STREAM_NAME", "OPS_LOG"),
+        ("TYPING_STREAM_NAME", "OPS_TYPING"),
+    ];
+    let env = TestEnv::start_with(AppOptions {
+        extra_env: names
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..AppOptions::default()
+    })
+    .await;
+    let mut app = env.app;
+    let conv = id_of(&created(open(&app, &ann(), "bk_1").await));
+    send(&app, &ann(), &conv, "hello").await;
+    assert!(app.terminate().success());
+    let expected = vec!["KV_CONCIERGE_LAST_SEEN", "OPS_LOG", "OPS_TYPING"];
+    assert_eq!(stream_names(app.nats_url()).await, expected);
+
+    let out = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .arg("rebuild")
+        .env("DATA_DIR", app.data_dir())
+        .env("NATS_URL", app.nats_url())
+        .env("RUST_LOG", "warn")
+        .envs(names)
+        .output()
+        .expect("run concierge");
+    assert!(out.status.success(), "{out:?}");
+    let printed = stdout(&out);
+    assert!(printed.contains(" events from OPS_LOG"), "{printed}");
+    assert!(printed.contains("rebuilt the views from "), "{printed}");
+    // Neither CONCIERGE nor CONCIERGE_TYPING was created beside the node's streams.
+    assert_eq!(stream_names(app.nats_url()).await, expected);
+}
