@@ -36,6 +36,18 @@ pub enum Command {
     /// Let a node that stopped before an event it cannot fold pass over it (its views will lack
     /// that event); the node picks the decision up within a second, running or not.
     Skip(SkipArgs),
+    /// Check the settings, NATS, the streams, the clock and the disk; one line per check.
+    Doctor(DoctorArgs),
+}
+
+/// `concierge doctor`: every setting `serve` reads, and its own thresholds.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Free space on DATA_DIR's file system under which doctor warns, in MiB.
+    #[arg(long, env = "DOCTOR_MIN_FREE_MB", default_value_t = 1024)]
+    pub min_free_mb: u64,
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 /// Where the log and the views are: the settings `serve` and every operator command share, so that a

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Doctor(args) => doctor(args),
         Command::Serve(args) => {
             init_tracing();
             match args.check() {
@@ -94,6 +95,29 @@ fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).init();
+}
+
+/// `concierge doctor`: exit 0 with no FAIL, 1 with one, 2 when the settings are unusable.
+fn doctor(args: config::DoctorArgs) -> ExitCode {
+    let config = match args.serve.check() {
+        Ok(c) => c,
+        Err(e) => {
+            println!("FAIL settings: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let min_free = args.min_free_mb.saturating_mul(1 << 20);
+    let worst = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(concierge::doctor::run(&config, min_free)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match worst {
+        concierge::doctor::Status::Fail => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// Prints the OpenAPI document, pretty, as `docs/openapi.json` holds it.

@@ -346,3 +346,175 @@ async fn rebuild_uses_the_stream_names_serve_was_configured_with() {
     // Neither CONCIERGE nor CONCIERGE_TYPING was created beside the node's streams.
     assert_eq!(stream_names(app.nats_url()).await, expected);
 }
+
+/// The event log's message count and last sequence.
+async fn log_state(nats_url: &str) -> (u64, u64) {
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("connect to NATS");
+    let info = async_nats::jetstream::new(client)
+        .get_stream("CONCIERGE")
+        .await
+        .expect("the log stream")
+        .get_info()
+        .await
+        .expect("its info");
+    (info.state.messages, info.state.last_sequence)
+}
+
+/// A secret long enough that doctor does not warn about it.
+const LONG_SECRET: &str = "a-secret-of-forty-bytes-for-doctor-tests";
+
+fn doctor(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Option<i32>, Vec<String>) {
+    let out = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .arg("doctor")
+        .env("DATA_DIR", data_dir)
+        .env("JWT_SECRET", LONG_SECRET)
+        .env("DOCTOR_MIN_FREE_MB", "1")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .output()
+        .expect("run concierge doctor");
+    let printed = stdout(&out);
+    assert!(!printed.contains(LONG_SECRET), "the secret was printed");
+    (
+        out.status.code(),
+        printed.lines().map(str::to_string).collect(),
+    )
+}
+
+/// The line of `check` (what precedes the first `: `).
+fn line_of<'a>(lines: &'a [String], check: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|l| l[5..].split(": ").next() == Some(check))
+        .unwrap_or_else(|| panic!("no line for {check}: {lines:#?}"))
+}
+
+#[tokio::test]
+async fn doctor_beside_a_healthy_node_prints_ok_for_every_check_and_changes_nothing() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = id_of(&created(open(app, &ann(), "bk_1").await));
+    send(app, &ann(), &conv, "hello").await;
+    // The lastSeen bucket's stream is created once presence starts, just after /ready.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !stream_names(app.nats_url())
+        .await
+        .contains(&"KV_CONCIERGE_LAST_SEEN".to_string())
+    {
+        assert!(std::time::Instant::now() < deadline, "no lastSeen stream");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = stream_names(app.nats_url()).await;
+    let log = log_state(app.nats_url()).await;
+
+    let (code, lines) = doctor(app.data_dir(), &[("NATS_URL", app.nats_url())]);
+    assert_eq!(code, Some(0), "{lines:#?}");
+    let checks: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            assert!(l.starts_with("ok   "), "{l}");
+            l[5..].split(": ").next().unwrap()
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        [
+            "settings",
+            "JWT_SECRET",
+            "DATA_DIR",
+            "disk",
+            "NATS",
+            "JetStream",
+            "stream CONCIERGE",
+            "stream CONCIERGE_TYPING",
+            "stream KV_CONCIERGE_LAST_SEEN",
+            "publish",
+            "subscribe",
+            "clock",
+        ]
+    );
+    assert!(
+        line_of(&lines, "stream CONCIERGE").contains("File storage, 1 replica(s)"),
+        "{lines:#?}"
+    );
+    assert!(line_of(&lines, "clock").contains(" ms "), "{lines:#?}");
+    // Nothing was written: the same streams, the same last event.
+    assert_eq!(stream_names(app.nats_url()).await, before);
+    assert_eq!(log_state(app.nats_url()).await, log);
+}
+
+#[tokio::test]
+async fn doctor_with_nats_down_fails_naming_nats_url_without_its_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("nats://ann:hunter2@127.0.0.1:{}", free_port());
+    let (code, lines) = doctor(dir.path(), &[("NATS_URL", &url)]);
+    assert_eq!(code, Some(1), "{lines:#?}");
+    let nats = line_of(&lines, "NATS");
+    assert!(nats.starts_with("FAIL NATS: "), "{nats}");
+    let shown = url.replace("ann:hunter2@", "");
+    assert!(nats.contains(&format!("NATS_URL={shown}")), "{nats}");
+    assert!(!lines.concat().contains("hunter2"), "{lines:#?}");
+}
+
+#[tokio::test]
+async fn doctor_fails_naming_a_stream_with_wrong_subjects_or_replicas() {
+    let nats = Nats::start();
+    let js = async_nats::jetstream::new(async_nats::connect(nats.url()).await.unwrap());
+    use async_nats::jetstream::stream;
+    js.create_stream(stream::Config {
+        name: "CONCIERGE".into(),
+        subjects: vec!["concierge.conv.*".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    js.create_stream(stream::Config {
+        name: "CONCIERGE_TYPING".into(),
+        subjects: vec!["concierge.typing.*".into()],
+        storage: stream::StorageType::Memory,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, lines) = doctor(dir.path(), &[("NATS_URL", &nats.url())]);
+    assert_eq!(code, Some(1), "{lines:#?}");
+    let log = line_of(&lines, "stream CONCIERGE");
+    assert!(log.starts_with("FAIL "), "{log}");
+    assert!(
+        log.contains("subjects [\"concierge.conv.*\"], expected"),
+        "{log}"
+    );
+    assert!(line_of(&lines, "stream CONCIERGE_TYPING").starts_with("ok   "));
+    assert!(line_of(&lines, "stream KV_CONCIERGE_LAST_SEEN").starts_with("warn "));
+    let publish = line_of(&lines, "publish");
+    assert!(
+        publish.starts_with("FAIL ") && publish.contains("no stream takes concierge.booking."),
+        "{publish}"
+    );
+
+    let (code, lines) = doctor(
+        dir.path(),
+        &[("NATS_URL", &nats.url()), ("STREAM_REPLICAS", "3")],
+    );
+    assert_eq!(code, Some(1), "{lines:#?}");
+    let typing = line_of(&lines, "stream CONCIERGE_TYPING");
+    assert!(
+        typing.starts_with("FAIL ") && typing.contains("1 replica(s), expected STREAM_REPLICAS=3"),
+        "{typing}"
+    );
+}
+
+#[test]
+fn doctor_with_unusable_settings_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, lines) = doctor(dir.path(), &[("TYPING_STREAM_NAME", "no spaces")]);
+    assert_eq!(code, Some(2), "{lines:#?}");
+    assert_eq!(
+        lines,
+        ["FAIL settings: TYPING_STREAM_NAME must be a NATS stream name (letters, digits, - and _)"]
+    );
+}

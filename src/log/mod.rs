@@ -424,7 +424,7 @@ impl EventLog {
 }
 
 /// The event log's and the typing stream's configuration, as [`EventLog::ensure_streams`] creates
-/// them.
+/// them (and `concierge doctor` expects them).
 pub fn stream_configs(stream: &str, typing_stream: &str, replicas: usize) -> [stream::Config; 2] {
     let log = stream::Config {
         name: stream.to_string(),
