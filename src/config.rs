@@ -168,6 +168,9 @@ pub struct ServeArgs {
     /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
     #[arg(long)]
     pub dev: bool,
+    /// How log lines are written: `text` for people, `json` (one object a line) for collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
     #[command(flatten)]
     pub log: LogArgs,
 }
@@ -180,6 +183,13 @@ pub struct SkipArgs {
     /// The node's settings; skip uses DATA_DIR.
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// `LOG_FORMAT`: the format of `serve`'s log lines (on stdout; `RUST_LOG` filters them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
         },
         Command::Doctor(args) => doctor(args),
         Command::Serve(args) => {
-            init_tracing();
+            init_tracing(args.log_format);
             match args.check() {
                 Ok(config) => run_to_end(serve(config)),
                 Err(e) => unusable(e),
@@ -91,10 +91,15 @@ fn refused_settings(e: &anyhow::Error) -> u8 {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        config::LogFormat::Text => fmt.init(),
+        // One JSON object a line: `timestamp`, `level`, `fields` (with `message`), `target`.
+        config::LogFormat::Json => fmt.json().init(),
+    }
 }
 
 /// `concierge doctor`: exit 0 with no FAIL, 1 with one, 2 when the settings are unusable.

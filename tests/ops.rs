@@ -456,3 +456,43 @@ fn without_nats_url_and_without_nats_server_on_path_it_exits_with_advice() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn log_format_json_writes_every_line_as_one_json_object_without_secrets() {
+    let mut env = TestEnv::start_with(AppOptions {
+        extra_env: vec![
+            ("LOG_FORMAT".into(), "json".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let ann = customer("cus_ann", &["bk_1"]);
+    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+    send(&env.app, &ann, &conv, "hello").await;
+    assert!(env.app.terminate().success());
+
+    let log = env.app.log();
+    let mut messages = Vec::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+        assert!(v["level"].is_string(), "no level: {line}");
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.contains('T')),
+            "no timestamp: {line}"
+        );
+        let message = v["fields"]["message"].as_str();
+        messages.push(
+            message
+                .unwrap_or_else(|| panic!("no fields.message: {line}"))
+                .to_string(),
+        );
+    }
+    assert!(messages.iter().any(|m| m == "concierge listening"), "{log}");
+    assert!(messages.iter().any(|m| m == "stopped cleanly"), "{log}");
+    assert!(
+        !log.contains(JWT_SECRET),
+        "the secret is in the log:\n{log}"
+    );
+}
