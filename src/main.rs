@@ -171,11 +171,13 @@ fn install_metrics() -> Option<PrometheusHandle> {
     let buckets = [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
     ];
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
         .ok()?
         .install_recorder()
-        .ok()
+        .ok()?;
+    concierge::http::ops::register_metrics();
+    Some(handle)
 }
 
 /// Runs a node until SIGINT or SIGTERM: in-flight requests finish, the views are flushed.
