@@ -192,7 +192,7 @@ async fn local_nats(r: &mut Report, log: &LogConfig) {
     });
     if !on_path {
         r.fail(
-            "NATS",
+            "nats-server",
             "NATS_URL is unset and nats-server is not on PATH: install nats-server or set NATS_URL",
         );
         return;
@@ -220,13 +220,13 @@ async fn local_nats(r: &mut Report, log: &LogConfig) {
     match LocalNats::start(&log.data_dir, log.nats_conf.as_deref(), store_key).await {
         Ok(local) => {
             r.ok(
-                "NATS",
-                "NATS_URL is unset: started the node's own nats-server to check it",
+                "nats-server",
+                "NATS_URL is unset: started the node's own nats-server, as serve would, to check it",
             );
             nats(r, log, &local.url()).await;
             local.stop().await;
         }
-        Err(e) => r.fail("NATS", format_args!("NATS_URL is unset and {e}")),
+        Err(e) => r.fail("nats-server", format_args!("NATS_URL is unset and {e}")),
     }
 }
 
@@ -302,11 +302,11 @@ async fn nats(r: &mut Report, log: &LogConfig, url: &str) {
     let [events, typing] = log::stream_configs(&log.stream_name, &log.typing_stream_name, replicas);
     let setting = |name: &str| {
         if name == log.stream_name {
-            "STREAM_NAME"
+            Some("STREAM_NAME")
         } else if name == log.typing_stream_name {
-            "TYPING_STREAM_NAME"
+            Some("TYPING_STREAM_NAME")
         } else {
-            "the lastSeen bucket"
+            None
         }
     };
     let mut present = Vec::new();
@@ -315,7 +315,7 @@ async fn nats(r: &mut Report, log: &LogConfig, url: &str) {
             present.push(want.name.clone());
         }
     }
-    publish(r, &client, log, &present).await;
+    publish(r, &client, log, &present, &server_errors).await;
     subscribe(r, &client, &server_errors).await;
     clock(r, &js).await;
 }
@@ -345,7 +345,7 @@ async fn streams(
     r: &mut Report,
     js: &jetstream::Context,
     want: &stream::Config,
-    setting: &str,
+    setting: Option<&str>,
 ) -> bool {
     let check = format!("stream {}", want.name);
     let found = match js.get_stream(&want.name).await {
@@ -355,9 +355,7 @@ async fn streams(
                 if j.error_code() == ErrorCode::STREAM_NOT_FOUND {
                     r.warn(
                         &check,
-                        format_args!(
-                            "does not exist yet ({setting}): serve creates it when it starts"
-                        ),
+                        "does not exist yet: serve creates it when it starts",
                     );
                     return false;
                 }
@@ -408,8 +406,9 @@ async fn streams(
         r.fail(
             &check,
             format_args!(
-                "{}: check {setting} and STREAM_REPLICAS match every node's; serve updates subjects and replicas when it starts, a stream of another storage or retention must be recreated",
-                wrong.join("; ")
+                "{}: run every node and command with the same {}STREAM_REPLICAS (serve updates the subjects and replicas when it starts); a stream of another storage or retention must be deleted and created again",
+                wrong.join("; "),
+                setting.map(|s| format!("{s} and ")).unwrap_or_default()
             ),
         );
     }
@@ -419,7 +418,13 @@ async fn streams(
 /// May this user publish to the streams' subjects, and does the configured stream take them? Each
 /// probe expects a stream that does not exist, so JetStream answers "wrong stream" and stores
 /// nothing; the answer names the stream that would have taken it.
-async fn publish(r: &mut Report, client: &async_nats::Client, log: &LogConfig, present: &[String]) {
+async fn publish(
+    r: &mut Report,
+    client: &async_nats::Client,
+    log: &LogConfig,
+    present: &[String],
+    server_errors: &Mutex<Vec<String>>,
+) {
     let probes = [
         (subject::conversation("doctor-probe"), &log.stream_name),
         (subject::booking("doctor-probe"), &log.stream_name),
@@ -454,9 +459,19 @@ async fn publish(r: &mut Report, client: &async_nats::Client, log: &LogConfig, p
             Err(e) if e.kind() == async_nats::RequestErrorKind::NoResponders => {
                 problems.push(format!("no stream takes {subject} (expected {stream})"))
             }
-            Err(e) => problems.push(format!(
-                "{subject}: {e}: check that this NATS user may publish to it"
-            )),
+            Err(e) => {
+                let violation = format!("publish to \"{subject}\"");
+                let refused = server_errors
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .any(|err| err.to_lowercase().contains(&violation));
+                problems.push(if refused {
+                    format!("{subject}: NATS refused it (permissions violation): allow this user to publish to it")
+                } else {
+                    format!("{subject}: {e}: check that this user may publish to it")
+                })
+            }
         }
     }
     if present.is_empty() {
@@ -500,7 +515,10 @@ async fn subscribe(
         .clone();
     let refused: Vec<&String> = errors
         .iter()
-        .filter(|e| e.to_lowercase().contains("permissions violation"))
+        .filter(|e| {
+            e.to_lowercase()
+                .contains("permissions violation for subscription")
+        })
         .collect();
     if refused.is_empty() {
         r.ok(

@@ -518,3 +518,118 @@ fn doctor_with_unusable_settings_exits_2_naming_the_key() {
         ["FAIL settings: TYPING_STREAM_NAME must be a NATS stream name (letters, digits, - and _)"]
     );
 }
+
+/// A nats-server with JetStream and two users of one account: `node`, who may do anything, and
+/// `limited`, who may use the JetStream API and publish to conversation subjects only.
+struct PermissionedNats {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl PermissionedNats {
+    fn start() -> PermissionedNats {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let conf = dir.path().join("nats.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                r#"listen: "127.0.0.1:{port}"
+jetstream {{ store_dir: "{store}" }}
+accounts {{
+  APP {{
+    jetstream: enabled
+    users: [
+      {{ user: "node", password: "node-pw" }}
+      {{ user: "limited", password: "limited-pw", permissions: {{
+          publish: {{ allow: ["$JS.API.>", "concierge.conv.*"] }}
+          subscribe: {{ allow: ["_INBOX.>"] }}
+      }} }}
+    ]
+  }}
+}}
+"#,
+                store = dir.path().join("store").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("nats-server")
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nats-server");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nats-server is not up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        PermissionedNats {
+            child,
+            port,
+            _dir: dir,
+        }
+    }
+
+    fn url(&self, user: &str) -> String {
+        format!("nats://{user}:{user}-pw@127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for PermissionedNats {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn doctor_fails_naming_the_subjects_a_user_may_not_publish_or_subscribe_to() {
+    let nats = PermissionedNats::start();
+    let node = async_nats::ConnectOptions::with_user_and_password("node".into(), "node-pw".into())
+        .connect(nats.url("node"))
+        .await
+        .unwrap();
+    let js = async_nats::jetstream::new(node);
+    let [events, typing] = concierge::log::stream_configs("CONCIERGE", "CONCIERGE_TYPING", 1);
+    for config in [events, typing, concierge::log::last_seen_config(1)] {
+        js.create_stream(config).await.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+
+    let (code, lines) = doctor(dir.path(), &[("NATS_URL", &nats.url("node"))]);
+    assert_eq!(code, Some(0), "{lines:#?}");
+
+    let (code, lines) = doctor(dir.path(), &[("NATS_URL", &nats.url("limited"))]);
+    assert_eq!(code, Some(1), "{lines:#?}");
+    for check in ["stream CONCIERGE", "stream CONCIERGE_TYPING"] {
+        assert!(line_of(&lines, check).starts_with("ok   "), "{lines:#?}");
+    }
+    let publish = line_of(&lines, "publish");
+    assert!(publish.starts_with("FAIL "), "{publish}");
+    assert!(!publish.contains("concierge.conv."), "{publish}");
+    for subject in [
+        "concierge.booking.doctor-probe",
+        "concierge.broadcast",
+        "concierge.typing.doctor-probe",
+    ] {
+        assert!(
+            publish.contains(&format!(
+                "{subject}: NATS refused it (permissions violation)"
+            )),
+            "{subject}: {publish}"
+        );
+    }
+    let subscribe = line_of(&lines, "subscribe");
+    assert!(
+        subscribe.starts_with("FAIL ")
+            && subscribe.to_lowercase().contains("permissions violation"),
+        "{subscribe}"
+    );
+    assert!(!lines.concat().contains("limited-pw"), "{lines:#?}");
+}
