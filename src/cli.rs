@@ -1,9 +1,9 @@
 //! Operator commands beside `serve`: `rebuild` the views from the log, `replay` a conversation as a
 //! transcript as of a moment, `tail` the live stream as JSON lines, `skip` an event a node cannot fold.
 
-use crate::config::{LogArgs, ReplayArgs, SkipArgs, TailArgs};
+use crate::config::{LogConfig, ReplayArgs, SkipArgs, TailArgs};
 use crate::history::{self, Moment};
-use crate::log::{self, local_nats::LocalNats, EventLog};
+use crate::log::{self, Connection};
 use crate::projection::{self, Progress};
 use anyhow::{bail, Context};
 use concierge_events::MessageType;
@@ -14,65 +14,32 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-/// The log an operator command reads: NATS_URL, or the node's local nats-server started for the
-/// duration of the command (the node itself must be stopped: it owns that server).
-struct Log {
-    log: EventLog,
-    local: Option<LocalNats>,
-}
-
-impl Log {
-    async fn open(args: &LogArgs) -> anyhow::Result<Log> {
-        let nats_url = args.nats_url.as_deref().filter(|u| !u.is_empty());
-        let (nats_url, security) = args
-            .nats
-            .clone()
-            .check(nats_url, args.nats_conf.as_deref())?;
-        let local = match &nats_url {
-            Some(_) => None,
-            None => Some(
-                LocalNats::start(
-                    &args.data_dir,
-                    args.nats_conf.as_deref(),
-                    security.store_key.as_deref(),
-                )
-                .await?,
-            ),
-        };
-        let url = match (nats_url, &local) {
-            (Some(url), _) => url,
-            (None, Some(local)) => local.url(),
-            (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
-        };
-        let log = EventLog::connect(&url, &security, &args.stream_name, "CONCIERGE_TYPING")
-            .await?
-            .with_replicas(args.stream_replicas);
-        let connected = async {
-            while !log.is_connected() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        if tokio::time::timeout(Duration::from_secs(10), connected)
-            .await
-            .is_err()
-        {
-            bail!("cannot reach NATS at {url}");
+/// The log an operator command reads, from the same settings as `serve`: NATS_URL, or the node's
+/// local nats-server started for the duration of the command (the node itself must be stopped: it
+/// owns that server). Waits up to 10 s for the connection.
+async fn open(settings: &LogConfig) -> anyhow::Result<Connection> {
+    let conn = Connection::open(settings).await?;
+    let connected = async {
+        while !conn.log.is_connected() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Ok(Log { log, local })
+    };
+    if tokio::time::timeout(Duration::from_secs(10), connected)
+        .await
+        .is_err()
+    {
+        let url = log::redacted_url(&conn.url);
+        conn.close().await;
+        bail!("cannot reach NATS at {url}");
     }
-
-    async fn close(self) {
-        if let Some(local) = self.local {
-            local.stop().await;
-        }
-    }
+    Ok(conn)
 }
 
 /// `concierge skip --seq N`: records the operator's decision that this node passes over event N
 /// if it cannot fold it. The decision is kept in the node's data folder (`skipped-events`, one
 /// line per event, with when it was taken) and logged by the node when it acts on it.
 pub fn skip(args: &SkipArgs) -> anyhow::Result<()> {
-    let path = projection::skip_file(&args.data_dir);
+    let path = projection::skip_file(&args.log.data_dir);
     if projection::read_skips(&path).contains(&args.seq) {
         println!("event {} is already skipped ({})", args.seq, path.display());
         return Ok(());
@@ -100,9 +67,11 @@ pub fn skip(args: &SkipArgs) -> anyhow::Result<()> {
 
 /// `concierge rebuild`: wipes this node's views and folds the whole log into them with the node's
 /// own projection worker, printing progress and the rate. The node must be stopped.
-pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
-    let dir = args.data_dir.join("views");
-    let cipher = crate::config::ViewsKey::parse(args.views_key.as_deref())?
+pub async fn rebuild(settings: LogConfig) -> anyhow::Result<()> {
+    let dir = settings.data_dir.join("views");
+    let cipher = settings
+        .views_key
+        .as_ref()
         .map(|k| concierge_projections::Cipher::new(&k.0));
     let views = ViewStore::open_sealed(&dir, cipher).with_context(|| {
         format!(
@@ -110,7 +79,7 @@ pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
             dir.display()
         )
     })?;
-    let log = Log::open(&args).await?;
+    let log = open(&settings).await?;
     let (_, last) = log
         .log
         .bounds()
@@ -118,12 +87,12 @@ pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
         .context("cannot read the log's bounds")?;
     views.wipe().context("cannot wipe the views")?;
     println!("wiped the views in {}", dir.display());
-    println!("folding {last} events from {}", args.stream_name);
+    println!("folding {last} events from {}", settings.stream_name);
 
     let progress = Progress::new(
         0,
         concierge_events::EVENT_LEVEL,
-        projection::skip_file(&args.data_dir),
+        projection::skip_file(&settings.data_dir),
     );
     let (stop, stopped) = watch::channel(false);
     let (fanout, mut no_sockets) = mpsc::channel(16);
@@ -176,7 +145,7 @@ pub async fn rebuild(args: LogArgs) -> anyhow::Result<()> {
 }
 
 /// `concierge replay`: the conversation as of `--at` (default: now), as a readable transcript.
-pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+pub async fn replay(args: ReplayArgs, settings: LogConfig) -> anyhow::Result<()> {
     let moment = match &args.at {
         None => Moment::Seq(u64::MAX),
         Some(at) => Moment::parse(at)
@@ -185,7 +154,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     if !concierge_events::ids::is_ulid(&args.conversation) {
         bail!("--conversation must be a 26-character ULID");
     }
-    let log = Log::open(&args.log).await?;
+    let log = open(&settings).await?;
     let then = history::at(&log.log, &args.conversation, moment)
         .await
         .context("cannot read the log")?;
@@ -278,8 +247,8 @@ fn message_type(t: MessageType) -> &'static str {
 
 /// `concierge tail`: the log as JSON lines (each event as stored, with its `seq`), from `--since`
 /// on or from now, until interrupted.
-pub async fn tail(args: TailArgs) -> anyhow::Result<()> {
-    let log = Log::open(&args.log).await?;
+pub async fn tail(args: TailArgs, settings: LogConfig) -> anyhow::Result<()> {
+    let log = open(&settings).await?;
     let start = match args.since {
         Some(since) => since.saturating_add(1),
         None => {

@@ -36,15 +36,29 @@ pub enum Command {
     /// Let a node that stopped before an event it cannot fold pass over it (its views will lack
     /// that event); the node picks the decision up within a second, running or not.
     Skip(SkipArgs),
+    /// Check the settings, NATS, the streams, the clock and the disk; one line per check.
+    Doctor(DoctorArgs),
 }
 
-/// Where an operator command finds the log and the views: the same settings as `serve`.
+/// `concierge doctor`: every setting `serve` reads, and its own thresholds.
+#[derive(Debug, Clone, Args)]
+pub struct DoctorArgs {
+    /// Free space on DATA_DIR's file system under which doctor warns, in MiB.
+    #[arg(long, env = "DOCTOR_MIN_FREE_MB", default_value_t = 1024)]
+    pub min_free_mb: u64,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Where the log and the views are: the settings `serve` and every operator command share, so that a
+/// command run beside a node with the node's environment uses the node's streams.
 #[derive(Debug, Clone, Args)]
 pub struct LogArgs {
-    /// The node's data folder (its views; without NATS_URL also its local nats-server's store).
+    /// The node's data folder: its views and, without NATS_URL, its local nats-server's store.
     #[arg(long, env = "DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
-    /// NATS to read; unset: start the node's local nats-server (the node must be stopped).
+    /// NATS to use (a cluster's servers comma separated); unset: the node's local nats-server from
+    /// PATH (an operator command starts it for its duration: the node must be stopped).
     #[arg(long, env = "NATS_URL")]
     pub nats_url: Option<String>,
     /// NATS credentials, TLS and the local store's key (src/log/connect.rs).
@@ -53,6 +67,9 @@ pub struct LogArgs {
     /// Name of the event log stream.
     #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
     pub stream_name: String,
+    /// Name of the typing stream.
+    #[arg(long, env = "TYPING_STREAM_NAME", default_value = "CONCIERGE_TYPING")]
+    pub typing_stream_name: String,
     /// Replicas of each stream Concierge creates (1 to 5): 1 for a single nats-server, 3 on a
     /// 3-node cluster so that losing one node loses no acknowledged write. Every node and operator
     /// command on one log must use the same value: creating the streams also updates them to it.
@@ -62,7 +79,9 @@ pub struct LogArgs {
     /// nats.conf for the local nats-server (default: the repo's, built in).
     #[arg(long, env = "NATS_CONF")]
     pub nats_conf: Option<PathBuf>,
-    /// The key the node's views are sealed under (64 hex digits), as `serve` takes it.
+    /// Seal the views on disk (they hold the messages' words) under this key: 64 hex digits (32
+    /// bytes, e.g. `openssl rand -hex 32`). Setting, changing or removing it refolds the views from
+    /// the log at the next start.
     #[arg(long, env = "VIEWS_KEY", hide_env_values = true)]
     pub views_key: Option<String>,
 }
@@ -100,15 +119,6 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "HOST", default_value = "0.0.0.0")]
     pub host: String,
-    /// Where the views (and, without NATS_URL, the local nats-server's store) live.
-    #[arg(long, env = "DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
-    /// NATS to use; unset: start a local nats-server from PATH.
-    #[arg(long, env = "NATS_URL")]
-    pub nats_url: Option<String>,
-    /// NATS credentials, TLS and the local store's key (src/log/connect.rs).
-    #[command(flatten)]
-    pub nats: crate::log::connect::NatsArgs,
     /// HTTPS: TLS_CERT and TLS_KEY (src/tls.rs).
     #[command(flatten)]
     pub tls: crate::tls::TlsArgs,
@@ -144,32 +154,12 @@ pub struct ServeArgs {
     #[arg(long, env = "VIEWS_PERSIST_MS", default_value_t = 200,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub views_persist_ms: u64,
-    /// Name of the event log stream.
-    #[arg(long, env = "STREAM_NAME", default_value = "CONCIERGE")]
-    pub stream_name: String,
-    /// Name of the typing stream.
-    #[arg(long, env = "TYPING_STREAM_NAME", default_value = "CONCIERGE_TYPING")]
-    pub typing_stream_name: String,
-    /// Replicas of each stream Concierge creates (1 to 5): 1 for a single nats-server, 3 on a
-    /// 3-node cluster so that losing one node loses no acknowledged write. Every node and operator
-    /// command on one log must use the same value: creating the streams also updates them to it.
-    #[arg(long, env = "STREAM_REPLICAS", default_value_t = 1,
-          value_parser = clap::value_parser!(u8).range(1..=5))]
-    pub stream_replicas: u8,
-    /// nats.conf for the local nats-server (default: the repo's, built in).
-    #[arg(long, env = "NATS_CONF")]
-    pub nats_conf: Option<PathBuf>,
     /// The highest event schema level this node folds and announces (default: every level this
     /// build knows). Set lower only to rehearse a rolling upgrade: the node then acts as a build
     /// that knows only that level (docs/operations.md, "Rolling upgrades").
     #[arg(long, env = "EVENT_LEVEL", default_value_t = concierge_events::EVENT_LEVEL,
           value_parser = clap::value_parser!(u32).range(1..=i64::from(concierge_events::EVENT_LEVEL)))]
     pub event_level: u32,
-    /// Seal the views on disk (they hold the messages' words) under this key: 64 hex digits (32
-    /// bytes, e.g. `openssl rand -hex 32`). Setting, changing or removing it refolds the views from
-    /// the log at the next start.
-    #[arg(long, env = "VIEWS_KEY", hide_env_values = true)]
-    pub views_key: Option<String>,
     /// Seconds (1 to 3600) a node drains on SIGTERM or SIGINT before it exits anyway, cutting
     /// what is left (docs/operations.md, "Draining a node").
     #[arg(long, env = "DRAIN_SECS", default_value_t = 30,
@@ -178,6 +168,11 @@ pub struct ServeArgs {
     /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
     #[arg(long)]
     pub dev: bool,
+    /// How log lines are written: `text` for people, `json` (one object a line) for collectors.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -185,9 +180,16 @@ pub struct SkipArgs {
     /// The log sequence of the event to pass over (the one `/ready` names).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub seq: u64,
-    /// The node's data folder.
-    #[arg(long, env = "DATA_DIR", default_value = "./data")]
-    pub data_dir: PathBuf,
+    /// The node's settings; skip uses DATA_DIR.
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+/// `LOG_FORMAT`: the format of `serve`'s log lines (on stdout; `RUST_LOG` filters them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -222,6 +224,8 @@ pub enum ConfigError {
     BadClientUrl(String),
     #[error("{0} must be a NATS stream name (letters, digits, - and _)")]
     BadStreamName(&'static str),
+    #[error("STREAM_NAME and TYPING_STREAM_NAME must differ")]
+    SameStreamNames,
     #[error("SOCKET_QUEUE_BYTES must be at least {MIN_SOCKET_QUEUE_BYTES}, not {0}")]
     SocketQueueTooSmall(usize),
     #[error("VIEWS_KEY must be 64 hex digits (32 bytes, e.g. `openssl rand -hex 32`)")]
@@ -268,11 +272,6 @@ impl ViewsKey {
 pub struct Config {
     pub port: u16,
     pub host: String,
-    pub data_dir: PathBuf,
-    /// NATS_URL without its credentials, which are in `nats`.
-    pub nats_url: Option<String>,
-    /// NATS credentials, TLS and the local store's key.
-    pub nats: crate::log::connect::NatsSecurity,
     /// HTTPS's certificate and key files (TLS_CERT, TLS_KEY); `None`: plain HTTP.
     pub tls: Option<crate::tls::TlsFiles>,
     pub jwt_secret: String,
@@ -286,18 +285,69 @@ pub struct Config {
     pub socket_queue: QueueLimits,
     /// How often the views folded in memory are persisted (VIEWS_PERSIST_MS).
     pub views_persist: Duration,
+    /// The event schema level this node folds (EVENT_LEVEL).
+    pub event_level: u32,
+    /// The longest a drain may take (DRAIN_SECS).
+    pub drain: Duration,
+    pub dev: bool,
+    /// Where the log and the views are.
+    pub log: LogConfig,
+}
+
+/// The checked [`LogArgs`]: what `serve` and every operator command connect to.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    pub data_dir: PathBuf,
+    /// NATS_URL without its credentials, which are in `nats`; `None` when unset or empty: the
+    /// node's local nats-server.
+    pub nats_url: Option<String>,
+    /// NATS credentials, TLS and the local store's key.
+    pub nats: crate::log::connect::NatsSecurity,
     pub stream_name: String,
     pub typing_stream_name: String,
     /// Replicas of the streams (1..=5, checked by the flag's parser).
     pub stream_replicas: u8,
     pub nats_conf: Option<PathBuf>,
-    /// The event schema level this node folds (EVENT_LEVEL).
-    pub event_level: u32,
     /// The key the views are sealed under (VIEWS_KEY), if any.
     pub views_key: Option<ViewsKey>,
-    /// The longest a drain may take (DRAIN_SECS).
-    pub drain: Duration,
-    pub dev: bool,
+}
+
+impl LogArgs {
+    /// Checks the stream names, the views' key and the NATS settings (reading their files).
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the setting.
+    pub fn check(self) -> Result<LogConfig, ConfigError> {
+        let valid_stream = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        };
+        if !valid_stream(&self.stream_name) {
+            return Err(ConfigError::BadStreamName("STREAM_NAME"));
+        }
+        if !valid_stream(&self.typing_stream_name) {
+            return Err(ConfigError::BadStreamName("TYPING_STREAM_NAME"));
+        }
+        if self.stream_name == self.typing_stream_name {
+            return Err(ConfigError::SameStreamNames);
+        }
+        let views_key = ViewsKey::parse(self.views_key.as_deref())?;
+        let nats_url = self.nats_url.filter(|u| !u.trim().is_empty());
+        let (nats_url, nats) = self
+            .nats
+            .check(nats_url.as_deref(), self.nats_conf.as_deref())?;
+        Ok(LogConfig {
+            data_dir: self.data_dir,
+            nats_url,
+            nats,
+            stream_name: self.stream_name,
+            typing_stream_name: self.typing_stream_name,
+            stream_replicas: self.stream_replicas,
+            nats_conf: self.nats_conf,
+            views_key,
+        })
+    }
 }
 
 impl ServeArgs {
@@ -317,32 +367,14 @@ impl ServeArgs {
         {
             return Err(ConfigError::BadClientUrl(self.client_url));
         }
-        let valid_stream = |s: &str| {
-            !s.is_empty()
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        };
-        if !valid_stream(&self.stream_name) {
-            return Err(ConfigError::BadStreamName("STREAM_NAME"));
-        }
-        if !valid_stream(&self.typing_stream_name) {
-            return Err(ConfigError::BadStreamName("TYPING_STREAM_NAME"));
-        }
-        let views_key = ViewsKey::parse(self.views_key.as_deref())?;
+        let log = self.log.check()?;
+        let tls = self.tls.check()?;
         if self.socket_queue_bytes < MIN_SOCKET_QUEUE_BYTES {
             return Err(ConfigError::SocketQueueTooSmall(self.socket_queue_bytes));
         }
-        let nats_url = self.nats_url.filter(|u| !u.is_empty());
-        let (nats_url, nats) = self
-            .nats
-            .check(nats_url.as_deref(), self.nats_conf.as_deref())?;
-        let tls = self.tls.check()?;
         Ok(Config {
             port: self.port,
             host: self.host,
-            data_dir: self.data_dir,
-            nats_url,
-            nats,
             tls,
             jwt_secret,
             jwt_secret_generated: generated,
@@ -357,14 +389,10 @@ impl ServeArgs {
                 grace: Duration::from_millis(self.slow_consumer_grace_ms),
             },
             views_persist: Duration::from_millis(self.views_persist_ms),
-            stream_name: self.stream_name,
-            typing_stream_name: self.typing_stream_name,
-            stream_replicas: self.stream_replicas,
-            nats_conf: self.nats_conf,
             event_level: self.event_level,
-            views_key,
             drain: Duration::from_secs(self.drain_secs),
             dev: self.dev,
+            log,
         })
     }
 }

@@ -18,7 +18,8 @@
 //! - [`ws`]: the `/ws` codec (docs/websocket.md) and [`socketio`]: the Socket.IO codec (docs/socketio.md),
 //!   both thin, over the core.
 //! - [`ratelimit`]: the per-user send budget; [`state`]: the one `AppState`.
-//! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`.
+//! - [`cli`]: the operator commands `rebuild`, `replay` and `tail`; [`doctor`]: `concierge doctor`'s
+//!   checks of the settings, NATS, the streams, the clock and the disk.
 //! - [`drain`]: draining a node on SIGTERM: readiness, refused and closed sockets, the wait.
 //! - [`tls`]: HTTPS with `TLS_CERT` and `TLS_KEY`, reloading the certificate when it changes.
 
@@ -26,6 +27,7 @@ pub mod auth;
 pub mod cli;
 pub mod command;
 pub mod config;
+pub mod doctor;
 pub mod drain;
 pub mod history;
 pub mod http;

@@ -18,9 +18,18 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Token(args) => token(args),
-        Command::Rebuild(args) => run_to_end(cli::rebuild(args)),
-        Command::Replay(args) => run_to_end(cli::replay(args)),
-        Command::Tail(args) => run_to_end(cli::tail(args)),
+        Command::Rebuild(args) => match args.check() {
+            Ok(settings) => run_to_end(cli::rebuild(settings)),
+            Err(e) => unusable(e),
+        },
+        Command::Replay(args) => match args.log.clone().check() {
+            Ok(settings) => run_to_end(cli::replay(args, settings)),
+            Err(e) => unusable(e),
+        },
+        Command::Tail(args) => match args.log.clone().check() {
+            Ok(settings) => run_to_end(cli::tail(args, settings)),
+            Err(e) => unusable(e),
+        },
         Command::Openapi => openapi(),
         Command::Skip(args) => match cli::skip(&args) {
             Ok(()) => ExitCode::SUCCESS,
@@ -29,18 +38,21 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Doctor(args) => doctor(args),
         Command::Serve(args) => {
-            init_tracing();
-            let config = match args.check() {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            run_to_end(serve(config))
+            init_tracing(args.log_format);
+            match args.check() {
+                Ok(config) => run_to_end(serve(config)),
+                Err(e) => unusable(e),
+            }
         }
     }
+}
+
+/// Settings the command cannot run with: the message names the key; exit status 2.
+fn unusable(e: config::ConfigError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(2)
 }
 
 /// Runs a command on a new runtime; its errors go to stderr with exit status 1.
@@ -65,6 +77,10 @@ fn run_to_end(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
 fn refused_settings(e: &anyhow::Error) -> u8 {
     let settings = e.chain().any(|cause| {
         cause.is::<log::connect::NatsRejected>()
+            || matches!(
+                cause.downcast_ref::<log::OpenError>(),
+                Some(log::OpenError::Rejected(_))
+            )
             || cause.is::<log::connect::NatsConfigError>()
             || cause.is::<config::ConfigError>()
     });
@@ -75,10 +91,38 @@ fn refused_settings(e: &anyhow::Error) -> u8 {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: config::LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        config::LogFormat::Text => fmt.init(),
+        // One JSON object a line: `timestamp`, `level`, `fields` (with `message`), `target`.
+        config::LogFormat::Json => fmt.json().init(),
+    }
+}
+
+/// `concierge doctor`: exit 0 with no FAIL, 1 with one, 2 when the settings are unusable.
+fn doctor(args: config::DoctorArgs) -> ExitCode {
+    let config = match args.serve.check() {
+        Ok(c) => c,
+        Err(e) => {
+            println!("FAIL settings: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let min_free = args.min_free_mb.saturating_mul(1 << 20);
+    let worst = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(concierge::doctor::run(&config, min_free)),
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match worst {
+        concierge::doctor::Status::Fail => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 /// Prints the OpenAPI document, pretty, as `docs/openapi.json` holds it.
@@ -127,11 +171,13 @@ fn install_metrics() -> Option<PrometheusHandle> {
     let buckets = [
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
     ];
-    PrometheusBuilder::new()
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &buckets)
         .ok()?
         .install_recorder()
-        .ok()
+        .ok()?;
+    concierge::http::ops::register_metrics();
+    Some(handle)
 }
 
 /// Runs a node until SIGINT or SIGTERM: in-flight requests finish, the views are flushed.
@@ -143,45 +189,26 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.jwt_secret
         );
     }
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("cannot create DATA_DIR {}", config.data_dir.display()))?;
+    let data_dir = &config.log.data_dir;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create DATA_DIR {}", data_dir.display()))?;
     let cipher = config
+        .log
         .views_key
         .as_ref()
         .map(|k| concierge_projections::Cipher::new(&k.0));
-    let views = ViewStore::open_sealed(&config.data_dir.join("views"), cipher)
-        .with_context(|| format!("cannot open the views in {}", config.data_dir.display()))?;
+    let views = ViewStore::open_sealed(&data_dir.join("views"), cipher)
+        .with_context(|| format!("cannot open the views in {}", data_dir.display()))?;
     if views.resealed() {
         tracing::warn!(
-            sealed = config.views_key.is_some(),
+            sealed = config.log.views_key.is_some(),
             "VIEWS_KEY was set, changed or removed: the views were wiped and fold again from the log"
         );
     }
 
-    let local_nats = match &config.nats_url {
-        Some(_) => None,
-        None => Some(
-            log::local_nats::LocalNats::start(
-                &config.data_dir,
-                config.nats_conf.as_deref(),
-                config.nats.store_key.as_deref(),
-            )
-            .await?,
-        ),
-    };
-    let nats_url = match (&config.nats_url, &local_nats) {
-        (Some(url), _) => url.clone(),
-        (None, Some(local)) => local.url(),
-        (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
-    };
-    let log = log::EventLog::connect(
-        &nats_url,
-        &config.nats,
-        &config.stream_name,
-        &config.typing_stream_name,
-    )
-    .await?
-    .with_replicas(config.stream_replicas);
+    let connection = log::Connection::open(&config.log).await?;
+    let log = connection.log.clone();
+    let nats_url = log::redacted_url(&connection.url);
 
     let checkpoint = views
         .checkpoint()
@@ -189,7 +216,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let progress = projection::Progress::new(
         checkpoint,
         config.event_level,
-        projection::skip_file(&config.data_dir),
+        projection::skip_file(&config.log.data_dir),
     );
     let (stop, stopped) = watch::channel(false);
     let listener = TcpListener::bind((config.host.as_str(), config.port))
@@ -286,9 +313,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     fanout.abort();
     views.flush().context("cannot flush the views")?;
-    if let Some(local) = local_nats {
-        local.stop().await;
-    }
+    connection.close().await;
     tracing::info!("stopped cleanly");
     Ok(())
 }

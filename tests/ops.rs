@@ -456,3 +456,210 @@ fn without_nats_url_and_without_nats_server_on_path_it_exits_with_advice() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn log_format_json_writes_every_line_as_one_json_object_without_secrets() {
+    let mut env = TestEnv::start_with(AppOptions {
+        extra_env: vec![
+            ("LOG_FORMAT".into(), "json".into()),
+            ("RUST_LOG".into(), "info".into()),
+        ],
+        ..AppOptions::default()
+    })
+    .await;
+    let ann = customer("cus_ann", &["bk_1"]);
+    let conv = id_of(&created(open(&env.app, &ann, "bk_1").await));
+    send(&env.app, &ann, &conv, "hello").await;
+    assert!(env.app.terminate().success());
+
+    let log = env.app.log();
+    let mut messages = Vec::new();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
+        assert!(v["level"].is_string(), "no level: {line}");
+        assert!(
+            v["timestamp"].as_str().is_some_and(|t| t.contains('T')),
+            "no timestamp: {line}"
+        );
+        let message = v["fields"]["message"].as_str();
+        messages.push(
+            message
+                .unwrap_or_else(|| panic!("no fields.message: {line}"))
+                .to_string(),
+        );
+    }
+    assert!(messages.iter().any(|m| m == "concierge listening"), "{log}");
+    assert!(messages.iter().any(|m| m == "stopped cleanly"), "{log}");
+    assert!(
+        !log.contains(JWT_SECRET),
+        "the secret is in the log:\n{log}"
+    );
+}
+
+/// Every `concierge_…` name in the PromQL expressions of the dashboard.
+fn dashboard_metrics() -> std::collections::BTreeSet<String> {
+    fn exprs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr", Value::String(e)) => out.push(e.clone()),
+                        _ => exprs(v, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|v| exprs(v, out)),
+            _ => {}
+        }
+    }
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/grafana-dashboard.json");
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).expect("dashboard JSON");
+    let mut all = Vec::new();
+    exprs(&dashboard, &mut all);
+    assert!(all.len() > 10, "{} expressions", all.len());
+    let mut names = std::collections::BTreeSet::new();
+    for e in &all {
+        let mut rest = e.as_str();
+        while let Some(i) = rest.find("concierge_") {
+            let name: String = rest[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            rest = &rest[i + name.len()..];
+            names.insert(name);
+        }
+    }
+    names
+}
+
+#[tokio::test]
+async fn the_dashboard_names_only_metrics_that_metrics_serves() {
+    let wanted = dashboard_metrics();
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let ann = customer("cus_ann", &["bk_1"]);
+    let conv = id_of(&created(open(app, &ann, "bk_1").await));
+    send(app, &ann, &conv, "hello").await;
+    data(
+        get(&app.url("/messaging/conversations"), &admin("adm_1")).await,
+        200,
+    );
+
+    // Sample names as served, `_bucket`, `_sum` and `_count` included, with the type of each
+    // family; the views are persisted a moment after the writes.
+    let deadline = Instant::now() + STATE_DEADLINE;
+    let (served, missing) = loop {
+        let r = raw(Method::GET, &app.url("/metrics"), None, &[], None).await;
+        let text = r.body.as_str().expect("metrics are text").to_string();
+        let mut served = std::collections::BTreeMap::new();
+        for line in text.lines() {
+            if let Some(t) = line.strip_prefix("# TYPE ") {
+                let mut parts = t.split(' ');
+                let family = parts.next().unwrap().to_string();
+                served.insert(family, parts.next().unwrap().to_string());
+            }
+        }
+        let missing: Vec<String> = wanted
+            .iter()
+            .filter(|name| {
+                let family = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|f| served.contains_key(*f)));
+                match family {
+                    Some(f) if name.ends_with("_bucket") => served[f] != "histogram",
+                    Some(_) => false,
+                    None => !served.contains_key(name.as_str()),
+                }
+            })
+            .cloned()
+            .collect();
+        if missing.is_empty() || Instant::now() >= deadline {
+            break (served, missing);
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    assert!(
+        missing.is_empty(),
+        "the dashboard names {missing:?}, which /metrics does not serve: {served:#?}"
+    );
+}
+
+/// `deploy/concierge.service`'s `key=value` lines, in order.
+fn unit_settings() -> Vec<(String, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/concierge.service");
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with('['))
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+#[test]
+fn the_systemd_unit_runs_serve_hardened_with_time_to_drain() {
+    let settings = unit_settings();
+    let get = |key: &str| -> Vec<&str> {
+        settings
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    let one = |key: &str| -> &str {
+        let values = get(key);
+        assert_eq!(values.len(), 1, "{key}: {values:?}");
+        values[0]
+    };
+    assert_eq!(one("ExecStart"), "/usr/local/bin/concierge serve");
+    assert_eq!(one("EnvironmentFile"), "/etc/concierge/env");
+    assert_eq!(one("Restart"), "on-failure");
+    assert_eq!(one("KillSignal"), "SIGTERM");
+    assert!(!["", "root"].contains(&one("User")), "a dedicated user");
+    // Longer than DRAIN_SECS (30 by default) plus flushing the views.
+    let stop: u64 = one("TimeoutStopSec").parse().unwrap();
+    assert!(stop > 30, "TimeoutStopSec={stop}");
+    let files: u64 = one("LimitNOFILE").parse().unwrap();
+    assert!(files >= 65_536, "LimitNOFILE={files}");
+    for (key, want) in [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("PrivateTmp", "yes"),
+    ] {
+        assert_eq!(one(key), want, "{key}");
+    }
+    let data_dir = get("Environment")
+        .iter()
+        .find_map(|v| v.strip_prefix("DATA_DIR="))
+        .expect("Environment=DATA_DIR=…")
+        .to_string();
+    assert!(
+        one("ReadWritePaths").split(' ').any(|p| p == data_dir),
+        "ReadWritePaths must hold DATA_DIR {data_dir}"
+    );
+
+    // systemd's own check, where systemd is installed, with this build as the binary.
+    let unit = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/concierge.service"),
+    )
+    .unwrap()
+    .replace("/usr/local/bin/concierge", env!("CARGO_BIN_EXE_concierge"));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("concierge.service");
+    std::fs::write(&path, unit).unwrap();
+    match Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+    {
+        Ok(out) => assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "systemd-analyze verify: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => eprintln!("systemd-analyze is not available ({e}); only the keys were checked"),
+    }
+}

@@ -85,3 +85,27 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let body = app.metrics.as_ref().map(|h| h.render()).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
+
+/// Registers the counters, gauges and summaries that only move on rare events (undecodable or
+/// skipped events, a fold blocked on an event, slow consumers) at zero, for every label they take, so that `/metrics` serves them from the
+/// start and a dashboard's or an alert's `rate()` over them has a series before the first event.
+pub fn register_metrics() {
+    use crate::realtime::{event::Wire, registry::Slow};
+    metrics::counter!("concierge_events_undecodable_total").absolute(0);
+    metrics::counter!("concierge_events_folded_total").absolute(0);
+    metrics::counter!("concierge_events_skipped_by_operator_total").absolute(0);
+    metrics::gauge!("concierge_projection_blocked_seq").set(0.0);
+    metrics::gauge!("concierge_ws_connections").set(0.0);
+    for wire in [Wire::WebSocket, Wire::SocketIo] {
+        let _registered =
+            metrics::histogram!("concierge_socket_queue_peak_bytes", "transport" => wire.label());
+        for why in [Slow::OverBytes, Slow::HardCap, Slow::WriteStalled] {
+            metrics::counter!(
+                "concierge_slow_consumer_closes_total",
+                "transport" => wire.label(),
+                "reason" => why.label()
+            )
+            .absolute(0);
+        }
+    }
+}

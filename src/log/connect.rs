@@ -408,7 +408,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 impl NatsSecurity {
     /// Client options with these credentials and TLS settings.
-    fn options(&self) -> async_nats::ConnectOptions {
+    pub(crate) fn options(&self) -> async_nats::ConnectOptions {
         let mut options = async_nats::ConnectOptions::new();
         options = match &self.auth {
             Auth::None => options,

@@ -4,16 +4,20 @@
 //! - [`EventLog`]: publish an [`Envelope`] with its `Nats-Msg-Id` and wait for the ack; read a range.
 //! - [`local_nats`]: a supervised local `nats-server` for a node started without `NATS_URL`.
 //! - [`connect`]: credentials and TLS for NATS, and the first attempt that refuses bad ones.
+//! - [`Connection`]: the log as the settings ([`LogConfig`]) name it, for `serve` and every
+//!   operator command alike.
 
 pub mod connect;
 pub mod local_nats;
 
+use crate::config::LogConfig;
 use async_nats::jetstream::{
     self,
     context::{Publish, PublishErrorKind},
     stream,
 };
 use concierge_events::{subject, Envelope};
+use local_nats::{LocalNats, LocalNatsError};
 use std::time::{Duration, Instant};
 
 /// The key-value bucket of `lastSeen` times (keys: user ids, hex-encoded).
@@ -165,32 +169,7 @@ impl EventLog {
     /// # Errors
     /// When JetStream is unreachable or refuses the configuration.
     pub async fn ensure_streams(&self) -> Result<(), LogError> {
-        let log = stream::Config {
-            name: self.stream.clone(),
-            subjects: subject::LOG_SUBJECTS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::Limits,
-            duplicate_window: Duration::from_secs(120),
-            num_replicas: self.replicas,
-            ..Default::default()
-        };
-        let typing = stream::Config {
-            name: self.typing_stream.clone(),
-            subjects: subject::TYPING_SUBJECTS
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            storage: stream::StorageType::Memory,
-            retention: stream::RetentionPolicy::Limits,
-            max_age: Duration::from_secs(30),
-            duplicate_window: Duration::from_secs(30),
-            num_replicas: self.replicas,
-            ..Default::default()
-        };
-        for config in [log, typing] {
+        for config in stream_configs(&self.stream, &self.typing_stream, self.replicas) {
             self.js
                 .create_or_update_stream(config)
                 .await
@@ -262,18 +241,7 @@ impl EventLog {
     pub async fn last_seen_bucket(&self) -> Result<jetstream::kv::Store, LogError> {
         // The bucket's stream is created as a plain stream: the client's own bucket creation does not
         // understand nats-server 2.9's answer.
-        let config = stream::Config {
-            name: format!("KV_{LAST_SEEN_BUCKET}"),
-            subjects: vec![format!("$KV.{LAST_SEEN_BUCKET}.>")],
-            storage: stream::StorageType::File,
-            max_messages_per_subject: 1,
-            discard: stream::DiscardPolicy::New,
-            allow_rollup: true,
-            deny_delete: true,
-            allow_direct: true,
-            num_replicas: self.replicas,
-            ..Default::default()
-        };
+        let config = last_seen_config(self.replicas);
         self.js
             .create_or_update_stream(config)
             .await
@@ -455,6 +423,134 @@ impl EventLog {
     }
 }
 
+/// The event log's and the typing stream's configuration, as [`EventLog::ensure_streams`] creates
+/// them (and `concierge doctor` expects them).
+pub fn stream_configs(stream: &str, typing_stream: &str, replicas: usize) -> [stream::Config; 2] {
+    let log = stream::Config {
+        name: stream.to_string(),
+        subjects: subject::LOG_SUBJECTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::Limits,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: replicas,
+        ..Default::default()
+    };
+    let typing = stream::Config {
+        name: typing_stream.to_string(),
+        subjects: subject::TYPING_SUBJECTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        storage: stream::StorageType::Memory,
+        retention: stream::RetentionPolicy::Limits,
+        max_age: Duration::from_secs(30),
+        duplicate_window: Duration::from_secs(30),
+        num_replicas: replicas,
+        ..Default::default()
+    };
+    [log, typing]
+}
+
+/// The configuration of the lastSeen bucket's stream, as [`EventLog::last_seen_bucket`] creates it.
+pub fn last_seen_config(replicas: usize) -> stream::Config {
+    stream::Config {
+        name: format!("KV_{LAST_SEEN_BUCKET}"),
+        subjects: vec![format!("$KV.{LAST_SEEN_BUCKET}.>")],
+        storage: stream::StorageType::File,
+        max_messages_per_subject: 1,
+        discard: stream::DiscardPolicy::New,
+        allow_rollup: true,
+        deny_delete: true,
+        allow_direct: true,
+        num_replicas: replicas,
+        ..Default::default()
+    }
+}
+
+/// The log a node or an operator command uses: `NATS_URL`, or the node's own nats-server started
+/// on `DATA_DIR` (see [`local_nats`]) until [`Connection::close`].
+pub struct Connection {
+    pub log: EventLog,
+    /// Where the client connects: `NATS_URL`, or the local server's URL.
+    pub url: String,
+    local: Option<LocalNats>,
+}
+
+/// Why [`Connection::open`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    LocalNats(#[from] LocalNatsError),
+    /// NATS refused the credentials or TLS: a setting to fix (exit status 2).
+    #[error(transparent)]
+    Rejected(#[from] connect::NatsRejected),
+}
+
+impl Connection {
+    /// Starts the local nats-server when `NATS_URL` is unset (with `NATS_STORE_KEY`), and connects
+    /// with the configured credentials and TLS (see [`EventLog::connect`]), stream names and
+    /// replicas.
+    ///
+    /// # Errors
+    /// When the local nats-server cannot start, or NATS refused the credentials or TLS.
+    pub async fn open(settings: &LogConfig) -> Result<Connection, OpenError> {
+        let local = match &settings.nats_url {
+            Some(_) => None,
+            None => {
+                let store_key = settings.nats.store_key.as_deref();
+                Some(
+                    LocalNats::start(&settings.data_dir, settings.nats_conf.as_deref(), store_key)
+                        .await?,
+                )
+            }
+        };
+        let url = match (&settings.nats_url, &local) {
+            (Some(url), _) => url.clone(),
+            (None, Some(local)) => local.url(),
+            (None, None) => unreachable!("a local nats-server is started when NATS_URL is unset"),
+        };
+        let log = EventLog::connect(
+            &url,
+            &settings.nats,
+            &settings.stream_name,
+            &settings.typing_stream_name,
+        )
+        .await?
+        .with_replicas(settings.stream_replicas);
+        Ok(Connection { log, url, local })
+    }
+
+    /// Stops the local nats-server, if this connection started one.
+    pub async fn close(self) {
+        if let Some(local) = self.local {
+            local.stop().await;
+        }
+    }
+}
+
+/// `url` (one or several NATS URLs, comma separated) with any user, password or token replaced by
+/// `***`, for logs and messages: credentials in `NATS_URL` are never printed.
+pub fn redacted_url(url: &str) -> String {
+    url.split(',')
+        .map(|one| {
+            let one = one.trim();
+            let (scheme, rest) = match one.find("://") {
+                Some(i) => one.split_at(i + 3),
+                None => ("", one),
+            };
+            let host_end = rest.find('/').unwrap_or(rest.len());
+            match rest[..host_end].rfind('@') {
+                Some(at) => format!("{scheme}***{}", &rest[at..]),
+                None => one.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 /// A stored event with `"seq"` added as its first field, the rest byte for byte as stored: how
 /// route 14 and `concierge tail` show events. `None` for a payload that is not a JSON object with
 /// at least one field.
@@ -471,7 +567,20 @@ pub fn with_seq(seq: u64, payload: &[u8]) -> Option<Box<serde_json::value::RawVa
 
 #[cfg(test)]
 mod tests {
-    use super::with_seq;
+    use super::{redacted_url, with_seq};
+
+    #[test]
+    fn credentials_in_nats_urls_are_redacted() {
+        assert_eq!(
+            redacted_url("nats://ann:s3cret@n1:4222,nats://tok@n2:4222/x,nats://n3:4222"),
+            "nats://***@n1:4222,nats://***@n2:4222/x,nats://n3:4222"
+        );
+        assert_eq!(redacted_url("u:p@localhost"), "***@localhost");
+        assert_eq!(
+            redacted_url("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
+    }
 
     #[test]
     fn seq_comes_first_and_the_rest_is_as_stored() {
