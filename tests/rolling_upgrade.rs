@@ -122,6 +122,34 @@ async fn seq_of(app: &App, conv: &str, event_type: &str) -> u64 {
     found[0]
 }
 
+/// What a node of this build wrote before an old node joined.
+struct Written {
+    conv: String,
+    m1: Value,
+    m2: Value,
+    /// The seq of the `message_edited` (level 2) between them.
+    edit_seq: u64,
+}
+
+/// Ann's conversation on `b`: "first", edited to "first, edited", then "second".
+async fn first_edited_then_second(b: &App, ann: &str) -> Written {
+    data(register_booking(b, "bk_1", "cus_ann", None).await, 201);
+    let conv = id_of(&created(open(b, ann, "bk_1").await));
+    let m1 = send(b, ann, &conv, "first").await;
+    assert_eq!(
+        edit(b, ann, &conv, &id_of(&m1), "first, edited").await.0,
+        200
+    );
+    let m2 = send(b, ann, &conv, "second").await;
+    let edit_seq = seq_of(b, &conv, "message_edited").await;
+    Written {
+        conv,
+        m1,
+        m2,
+        edit_seq,
+    }
+}
+
 fn blocked_message(seq: u64) -> String {
     format!(
         "not ready: stopped before event {seq} (message_edited v1, schema level 2): this node \
@@ -212,15 +240,12 @@ async fn a_node_stops_before_an_event_it_cannot_fold_and_folds_on_once_upgraded(
     let ann = customer("cus_ann", &[]);
     let bo = admin("adm_bo");
     let b = App::start_with(&nats, new(&dir_b)).await;
-    data(register_booking(&b, "bk_1", "cus_ann", None).await, 201);
-    let conv = id_of(&created(open(&b, &ann, "bk_1").await));
-    let m1 = send(&b, &ann, &conv, "first").await;
-    assert_eq!(
-        edit(&b, &ann, &conv, &id_of(&m1), "first, edited").await.0,
-        200
-    );
-    let m2 = send(&b, &ann, &conv, "second").await;
-    let edit_seq = seq_of(&b, &conv, "message_edited").await;
+    let Written {
+        conv,
+        m1,
+        m2,
+        edit_seq,
+    } = first_edited_then_second(&b, &ann).await;
 
     // An old node joins late: it folds up to the edit and stops there.
     let mut a = App::spawn_with(&nats.url(), old(&dir_a));
@@ -285,15 +310,12 @@ async fn the_operator_may_skip_the_event_a_node_stopped_at() {
     let ann = customer("cus_ann", &[]);
     let bo = admin("adm_bo");
     let b = App::start_with(&nats, new(&dir_b)).await;
-    data(register_booking(&b, "bk_1", "cus_ann", None).await, 201);
-    let conv = id_of(&created(open(&b, &ann, "bk_1").await));
-    let m1 = send(&b, &ann, &conv, "first").await;
-    assert_eq!(
-        edit(&b, &ann, &conv, &id_of(&m1), "first, edited").await.0,
-        200
-    );
-    let m2 = send(&b, &ann, &conv, "second").await;
-    let edit_seq = seq_of(&b, &conv, "message_edited").await;
+    let Written {
+        conv,
+        m1,
+        m2,
+        edit_seq,
+    } = first_edited_then_second(&b, &ann).await;
 
     let a = App::spawn_with(&nats.url(), old(&dir_a));
     ready_until(&a, "A to stop before the edit", |s, b| {

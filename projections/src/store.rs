@@ -806,31 +806,9 @@ mod tests {
     fn a_batch_that_cannot_read_a_view_commits_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let store = ViewStore::open(dir.path()).unwrap();
-        let opened = [
-            entry(
-                1,
-                None,
-                Event::BookingRegistered(BookingRegistered {
-                    booking_id: "bk1".into(),
-                    customer_id: "cus1".into(),
-                    title: None,
-                    source: BookingSource::Api,
-                }),
-            ),
-            entry(
-                2,
-                Some("c1"),
-                Event::ConversationCreated(ConversationCreated {
-                    booking_id: "bk1".into(),
-                    title: "Booking bk1".into(),
-                    participants: vec![ParticipantJoined {
-                        user_id: "cus1".into(),
-                        role: Role::Customer,
-                        name: "Ann".into(),
-                    }],
-                }),
-            ),
-        ];
+        // A booking and its conversation, without the message.
+        let mut opened = chat("");
+        opened.truncate(2);
         store.fold_batch(&opened).unwrap();
         store.persist().unwrap();
         // The conversation's record announces a 9-byte open chunk it does not hold.
