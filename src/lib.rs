@@ -23,6 +23,7 @@
 //! - [`drain`]: draining a node on SIGTERM: readiness, refused and closed sockets, the wait.
 //! - [`tls`]: HTTPS with `TLS_CERT` and `TLS_KEY`, reloading the certificate when it changes.
 
+pub mod attachments;
 pub mod auth;
 pub mod cli;
 pub mod command;
