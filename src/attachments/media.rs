@@ -1036,6 +1036,7 @@ mod tests {
         ("doc.pdf", Format::Pdf),
         ("note.txt", Format::Text),
         ("voice.ogg", Format::Ogg),
+        ("voice-vorbis.ogg", Format::Ogg),
         ("voice.webm", Format::Webm),
         ("voice-duration.webm", Format::Webm),
         ("voice.m4a", Format::Mp4),
@@ -1277,6 +1278,8 @@ mod tests {
         let cases: &[(&str, Format, Option<u64>)] = &[
             // Opus: last granule 96312 − pre-skip 312 = 96000 samples at 48 kHz.
             ("voice.ogg", Format::Ogg, Some(2000)),
+            // Vorbis: last granule 96000 samples at the identification header's 48 kHz.
+            ("voice-vorbis.ogg", Format::Ogg, Some(2000)),
             // mvhd: timescale 1000, duration 2000 (the AAC priming cut by the edit list).
             ("voice.m4a", Format::Mp4, Some(2000)),
             ("voice-faststart.m4a", Format::Mp4, Some(2000)),
@@ -1295,6 +1298,42 @@ mod tests {
         for &(name, format, expected) in cases {
             assert_eq!(duration(format, &fixture(name)), expected, "{name}");
         }
+    }
+
+    /// What ffmpeg does not write: a VBRI header, an ID3v1 tag, a version 1 mvhd.
+    #[test]
+    fn audio_durations_from_handmade_headers() {
+        // MPEG-1 Layer III, 128 kbit/s, 44.1 kHz, stereo: 417-byte frames; VBRI states 100.
+        let mut vbri = vec![0u8; 417];
+        vbri[..4].copy_from_slice(&[0xFF, 0xFB, 0x90, 0x04]);
+        vbri[36..40].copy_from_slice(b"VBRI");
+        vbri[50..54].copy_from_slice(&100u32.to_be_bytes());
+        vbri.extend_from_slice(&vbri.clone());
+        assert_eq!(sniff(&vbri), Some(Format::Mp3));
+        // 100 × 1152 / 44100 = 2612.24 ms.
+        assert_eq!(duration(Format::Mp3, &vbri), Some(2612));
+        // An ID3v1 tag at the end is not audio.
+        let mut tagged = fixture("voice.mp3");
+        tagged.extend_from_slice(b"TAG");
+        tagged.extend_from_slice(&[b' '; 125]);
+        assert_eq!(duration(Format::Mp3, &tagged), Some(2038));
+        // ftyp, then moov holding a version 1 mvhd: 88200 at 44100 a second.
+        let mut mp4 = Vec::new();
+        mp4.extend_from_slice(&20u32.to_be_bytes());
+        mp4.extend_from_slice(b"ftypM4A \0\0\0\0M4A ");
+        mp4.extend_from_slice(&48u32.to_be_bytes());
+        mp4.extend_from_slice(b"moov");
+        mp4.extend_from_slice(&40u32.to_be_bytes());
+        mp4.extend_from_slice(b"mvhd\x01\0\0\0");
+        mp4.extend_from_slice(&[0; 16]);
+        mp4.extend_from_slice(&44_100u32.to_be_bytes());
+        mp4.extend_from_slice(&88_200u64.to_be_bytes());
+        assert_eq!(sniff(&mp4), Some(Format::Mp4));
+        assert_eq!(duration(Format::Mp4, &mp4), Some(2000));
+        // An unknown duration (all ones) is no duration.
+        let n = mp4.len();
+        mp4[n - 8..].copy_from_slice(&[0xFF; 8]);
+        assert_eq!(duration(Format::Mp4, &mp4), None);
     }
 
     /// A file longer than head and tail together: moov, the last Ogg page and the MP3 size are
