@@ -22,8 +22,8 @@
 //!   checks of the settings, NATS, the streams, the clock and the disk.
 //! - [`drain`]: draining a node on SIGTERM: readiness, refused and closed sockets, the wait.
 //! - [`tls`]: HTTPS with `TLS_CERT` and `TLS_KEY`, reloading the certificate when it changes.
-//! - [`attachments`]: what an uploaded file is, decided from its bytes: its format, a safe name, an
-//!   audio file's duration, an image's size and thumbnail.
+//! - [`attachments`]: uploads in JetStream's object store: what a file is from its bytes, streaming
+//!   it in, signed URLs, the sweeper.
 
 pub mod attachments;
 pub mod auth;
