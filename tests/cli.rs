@@ -328,7 +328,12 @@ async fn rebuild_uses_the_stream_names_serve_was_configured_with() {
     let conv = id_of(&created(open(&app, &ann(), "bk_1").await));
     send(&app, &ann(), &conv, "hello").await;
     assert!(app.terminate().success());
-    let expected = vec!["KV_CONCIERGE_LAST_SEEN", "OPS_LOG", "OPS_TYPING"];
+    let expected = vec![
+        "KV_CONCIERGE_LAST_SEEN",
+        "OBJ_CONCIERGE_FILES",
+        "OPS_LOG",
+        "OPS_TYPING",
+    ];
     assert_eq!(stream_names(app.nats_url()).await, expected);
 
     let out = Command::new(env!("CARGO_BIN_EXE_concierge"))

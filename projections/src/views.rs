@@ -122,9 +122,9 @@ pub struct ReactionView {
 }
 
 /// An attachment as the API shows it. For an upload, `url` and `thumbnailUrl` are its paths here,
-/// which the server signs whenever it hands a message out; the other fields are `null` for a file
-/// outside Concierge.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// which the server signs whenever it hands a message out. A file outside Concierge is shown with
+/// the seed's four fields only (`url`, `filename`, `mimetype`, `size`); stored, it keeps them all.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttachmentView {
     pub id: Option<String>,
@@ -136,6 +136,29 @@ pub struct AttachmentView {
     pub width: Option<u32>,
     pub height: Option<u32>,
     pub duration_ms: Option<u64>,
+}
+
+/// Every field in the stored (binary, positional) encoding; in JSON, an outside file's four only.
+impl Serialize for AttachmentView {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let all = self.id.is_some() || !s.is_human_readable();
+        let mut st = s.serialize_struct("AttachmentView", if all { 9 } else { 4 })?;
+        if all {
+            st.serialize_field("id", &self.id)?;
+        }
+        st.serialize_field("url", &self.url)?;
+        st.serialize_field("filename", &self.filename)?;
+        st.serialize_field("mimetype", &self.mimetype)?;
+        st.serialize_field("size", &self.size)?;
+        if all {
+            st.serialize_field("thumbnailUrl", &self.thumbnail_url)?;
+            st.serialize_field("width", &self.width)?;
+            st.serialize_field("height", &self.height)?;
+            st.serialize_field("durationMs", &self.duration_ms)?;
+        }
+        st.end()
+    }
 }
 
 impl From<&Attachment> for AttachmentView {
@@ -199,6 +222,64 @@ impl StatsView {
             Status::Active => &mut self.active,
             Status::Archived => &mut self.archived,
             Status::Closed => &mut self.closed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AttachmentView;
+    use concierge_events::Attachment;
+
+    fn upload() -> AttachmentView {
+        AttachmentView::from(&Attachment {
+            url: "/messaging/attachments/01JDQ7ZC4N8B2W5F0K3M6P9RTV".into(),
+            filename: "entrance.jpg".into(),
+            mimetype: "image/jpeg".into(),
+            size: 182_044,
+            id: Some("01JDQ7ZC4N8B2W5F0K3M6P9RTV".into()),
+            width: Some(1600),
+            height: Some(1200),
+            duration_ms: None,
+            thumbnail: true,
+        })
+    }
+
+    fn outside() -> AttachmentView {
+        AttachmentView::from(&Attachment::external(
+            "https://files.example.com/a.pdf".into(),
+            "a.pdf".into(),
+            "application/pdf".into(),
+            48213,
+        ))
+    }
+
+    #[test]
+    fn an_outside_file_shows_the_seeds_four_fields_and_an_upload_all_of_its_own() {
+        assert_eq!(
+            serde_json::to_value(outside()).unwrap(),
+            serde_json::json!({
+                "url": "https://files.example.com/a.pdf", "filename": "a.pdf",
+                "mimetype": "application/pdf", "size": 48213
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(upload()).unwrap(),
+            serde_json::json!({
+                "id": "01JDQ7ZC4N8B2W5F0K3M6P9RTV",
+                "url": "/messaging/attachments/01JDQ7ZC4N8B2W5F0K3M6P9RTV",
+                "filename": "entrance.jpg", "mimetype": "image/jpeg", "size": 182044,
+                "thumbnailUrl": "/messaging/attachments/01JDQ7ZC4N8B2W5F0K3M6P9RTV/thumbnail",
+                "width": 1600, "height": 1200, "durationMs": null
+            })
+        );
+    }
+
+    #[test]
+    fn both_kinds_are_stored_whole() {
+        for a in [upload(), outside()] {
+            let bytes = postcard::to_allocvec(&a).unwrap();
+            assert_eq!(postcard::from_bytes::<AttachmentView>(&bytes).unwrap(), a);
         }
     }
 }

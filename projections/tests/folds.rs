@@ -10,8 +10,8 @@ use concierge_events::{
 };
 use concierge_projections::kv::{Kv, KvRead, Visit, VisitEntry};
 use concierge_projections::views::{
-    BookingView, ConversationView, LastMessage, MessageView, ParticipantView, ReactionView,
-    ReadPoint, ReadReceipt, StatsView,
+    AttachmentView, BookingView, ConversationView, LastMessage, MessageView, ParticipantView,
+    ReactionView, ReadPoint, ReadReceipt, StatsView,
 };
 use concierge_projections::{apply, Corruption, MemKv, Outcome, StoreError, Views};
 use std::collections::BTreeMap;
@@ -198,12 +198,12 @@ fn sent(env: &mut Envelope) -> &mut MessageSent {
 }
 
 fn ticket() -> Attachment {
-    Attachment {
-        url: "https://files.example/ticket.pdf".into(),
-        filename: "ticket.pdf".into(),
-        mimetype: "application/pdf".into(),
-        size: 48213,
-    }
+    Attachment::external(
+        "https://files.example/ticket.pdf".into(),
+        "ticket.pdf".into(),
+        "application/pdf".into(),
+        48213,
+    )
 }
 
 /// `api` registrations come from the platform, `token` ones from the customer.
@@ -686,6 +686,46 @@ fn message_sent_stores_the_message_and_counts_it_unread_for_the_others() {
     assert_eq!(views.live_messages_since(t(10)).unwrap(), 1);
 }
 
+fn upload(id: &str) -> Attachment {
+    Attachment {
+        url: format!("/messaging/attachments/{id}"),
+        filename: "door.jpg".into(),
+        mimetype: "image/jpeg".into(),
+        size: 18079,
+        id: Some(id.into()),
+        width: Some(640),
+        height: Some(480),
+        duration_ms: None,
+        thumbnail: true,
+    }
+}
+
+#[test]
+fn an_upload_is_carried_by_the_first_message_that_names_it_and_no_other() {
+    let views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "")
+            .attach(MessageType::Image, vec![upload("u1")])
+            .at(10),
+        send("c1", &ann(), "m2", "again")
+            .attach(MessageType::Image, vec![upload("u1")])
+            .at(11),
+    ]));
+    let m = msg(&views, "m1");
+    assert_eq!(m.attachments.len(), 1);
+    assert_eq!(m.attachments[0].id.as_deref(), Some("u1"));
+    assert_eq!(
+        m.attachments[0].thumbnail_url.as_deref(),
+        Some("/messaging/attachments/u1/thumbnail")
+    );
+    assert_eq!(
+        (m.attachments[0].width, m.attachments[0].height),
+        (Some(640), Some(480))
+    );
+    assert_eq!(views.attachment_use("u1").unwrap(), Some("m1".to_string()));
+    assert_eq!(views.message_by_id("m2").unwrap(), None);
+    assert_eq!(views.attachment_use("u2").unwrap(), None);
+}
+
 #[test]
 fn message_sent_keeps_type_attachments_reply_and_client_key_as_given() {
     let views = given(&opened_then(vec![
@@ -698,7 +738,7 @@ fn message_sent_keeps_type_attachments_reply_and_client_key_as_given() {
     ]));
     let m = msg(&views, "m2");
     assert_eq!(m.message_type, MessageType::File);
-    assert_eq!(m.attachments, vec![ticket()]);
+    assert_eq!(m.attachments, vec![AttachmentView::from(&ticket())]);
     assert_eq!(m.reply_to, Some("m1".into()));
     assert_eq!(m.client_message_id, Some("k-1".into()));
     assert_eq!(m.content, "");

@@ -142,7 +142,7 @@ pub async fn upload(
         (status = 401, response = crate::http::openapi::Unauthorized),
         (status = 403, response = crate::http::openapi::Forbidden),
         (status = 404, response = crate::http::openapi::NotFound),
-        (status = 416, description = "The range is outside the file"),
+        (status = 416, response = crate::http::openapi::RangeNotSatisfiable),
         (status = 500, response = crate::http::openapi::Internal),
         (status = 503, response = crate::http::openapi::Unavailable),
     ),
@@ -174,7 +174,7 @@ pub async fn download(
         (status = 401, response = crate::http::openapi::Unauthorized),
         (status = 403, response = crate::http::openapi::Forbidden),
         (status = 404, response = crate::http::openapi::NotFound),
-        (status = 416, description = "The range is outside the thumbnail"),
+        (status = 416, response = crate::http::openapi::RangeNotSatisfiable),
         (status = 500, response = crate::http::openapi::Internal),
         (status = 503, response = crate::http::openapi::Unavailable),
     ),
@@ -312,13 +312,7 @@ async fn respond(
                 r.end() - r.start() + 1,
             )
         }
-        Some(Err(_)) if size > 0 => {
-            return Ok(response
-                .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{size}"))
-                .body(Body::empty())
-                .unwrap_or_default());
-        }
+        Some(Err(_)) if size > 0 => return Err(ApiError::RangeNotSatisfiable { size }),
         // No range, several ranges, or a range of an empty file: the whole file.
         _ => (StatusCode::OK, 0, size),
     };

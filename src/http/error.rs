@@ -27,6 +27,9 @@ pub enum ApiError {
     /// 413 `payload_too_large`.
     #[error("body must be at most 65536 bytes")]
     PayloadTooLarge,
+    /// 416 `range_not_satisfiable`: a `Range` outside the file; the file's size is sent back.
+    #[error("the range is outside the file ({size} bytes)")]
+    RangeNotSatisfiable { size: u64 },
     /// 400 `validation_failed` found by the HTTP layer (query, path, JSON syntax).
     #[error("{0}")]
     Invalid(String),
@@ -65,6 +68,9 @@ impl ApiError {
             }
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, "validation_failed"),
+            ApiError::RangeNotSatisfiable { .. } => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
             ApiError::TooManyAuthFailures { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ApiError::LogUnavailable { .. } | ApiError::NotReady(_) | ApiError::Draining => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
@@ -128,6 +134,11 @@ impl IntoResponse for ApiError {
             | ApiError::TooManyAuthFailures { retry_after } => Some(*retry_after),
             _ => None,
         };
+        if let ApiError::RangeNotSatisfiable { size } = &self {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+        }
         if let Some(retry_after) = retry_after {
             let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
             response

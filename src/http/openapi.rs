@@ -39,13 +39,15 @@ use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
             UnsupportedMediaType,
             TooManyRequests,
             Unavailable,
-            Internal
+            Internal,
+            RangeNotSatisfiable
         )
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "conversations", description = "Conversations of bookings and their status"),
         (name = "messages", description = "Messages, reads, edits, deletes and reactions"),
+        (name = "attachments", description = "Files uploaded for messages to carry, and reading them by token or signed URL"),
         (name = "bookings", description = "The booking platform registers its bookings"),
         (name = "admin", description = "Broadcasts and stats"),
         (name = "replay", description = "A conversation's events from the log, and its history"),
@@ -290,14 +292,13 @@ pub struct UploadRef {
 }
 
 /// An attachment as messages show it. For an upload, `url` and `thumbnailUrl` are signed paths on
-/// this server, valid for `ATTACHMENT_URL_TTL` (signed anew at every read); for a file outside
-/// Concierge, `url` is its URL and the upload's fields are `null`.
+/// this server, valid for `ATTACHMENT_URL_TTL` (signed anew at every read), and every field is
+/// present; a file outside Concierge has `url`, `filename`, `mimetype` and `size` only.
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct Attachment {
-    /// The upload's id; `null` for a file outside Concierge.
-    #[schema(required = true)]
+    /// The upload's id; absent for a file outside Concierge.
     id: Option<Ulid>,
     url: String,
     /// A safe display name.
@@ -306,16 +307,13 @@ pub struct Attachment {
     mimetype: String,
     #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
     size: u64,
-    /// An image's thumbnail, at most 320 pixels on its long side.
-    #[schema(required = true)]
+    /// An image's thumbnail, at most 320 pixels on its long side; `null` for other uploads.
     thumbnail_url: Option<String>,
-    /// An image's size in pixels, as displayed.
-    #[schema(required = true)]
+    /// An image's size in pixels, as displayed; `null` for other uploads.
     width: Option<u32>,
-    #[schema(required = true)]
     height: Option<u32>,
-    /// An audio file's duration, where its container states it.
-    #[schema(required = true, minimum = 0)]
+    /// An audio file's duration where its container states it, else `null`.
+    #[schema(minimum = 0)]
     duration_ms: Option<u64>,
 }
 
@@ -819,6 +817,7 @@ pub enum ErrorCode {
     PayloadTooLarge,
     UnsupportedMediaType,
     RateLimited,
+    RangeNotSatisfiable,
     Unavailable,
     Internal,
 }
@@ -895,6 +894,12 @@ error_response!(
     "`rate_limited`: over the per-user send budget, or too many failed authentications from this \
      address; `Retry-After` says how many seconds to wait.",
     "too many messages: try again in 3 s"
+);
+error_response!(
+    RangeNotSatisfiable,
+    "range_not_satisfiable",
+    "`range_not_satisfiable`: the `Range` asked for is outside the file; `Content-Range: bytes */<size>` gives its size.",
+    "the range is outside the file (10284 bytes)"
 );
 error_response!(
     Unavailable,

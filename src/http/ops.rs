@@ -87,7 +87,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
 }
 
 /// Registers the counters, gauges and summaries that only move on rare events (undecodable or
-/// skipped events, a fold blocked on an event, slow consumers) at zero, for every label they take, so that `/metrics` serves them from the
+/// skipped events, a fold blocked on an event, slow consumers, attachments) at zero, for every label they take, so that `/metrics` serves them from the
 /// start and a dashboard's or an alert's `rate()` over them has a series before the first event.
 pub fn register_metrics() {
     use crate::realtime::{event::Wire, registry::Slow};
@@ -96,6 +96,12 @@ pub fn register_metrics() {
     metrics::counter!("concierge_events_skipped_by_operator_total").absolute(0);
     metrics::gauge!("concierge_projection_blocked_seq").set(0.0);
     metrics::gauge!("concierge_ws_connections").set(0.0);
+    metrics::counter!("concierge_attachments_uploaded_total").absolute(0);
+    metrics::counter!("concierge_attachments_uploaded_bytes_total").absolute(0);
+    metrics::counter!("concierge_attachments_served_total").absolute(0);
+    for why in ["deleted", "orphaned", "chunks"] {
+        metrics::counter!("concierge_attachments_swept_total", "why" => why).absolute(0);
+    }
     for wire in [Wire::WebSocket, Wire::SocketIo] {
         let _registered =
             metrics::histogram!("concierge_socket_queue_peak_bytes", "transport" => wire.label());
