@@ -1,5 +1,6 @@
-import { useState } from "preact/hooks";
+import { useEffect, useReducer, useState } from "preact/hooks";
 import type { History } from "../api/client";
+import { PendingFiles } from "../attachments";
 import { nameOf, useSession } from "../hooks";
 import type { Session } from "../session";
 import type { Conversation, Message, Status } from "../types";
@@ -34,6 +35,19 @@ export function ConversationPane({ session, conversation }: { session: Session; 
   const id = conversation.id;
   const thread = session.store.thread(id);
   const typists = session.store.typists(id).filter((u) => u !== session.me.sub);
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const [files] = useState(
+    () =>
+      new PendingFiles(
+        (file, onProgress) => session.upload(id, file, onProgress),
+        () => redraw(undefined),
+        (file) => (/^(image|audio)\//.test(file.type) ? URL.createObjectURL(file) : null),
+        (url) => URL.revokeObjectURL(url),
+      ),
+  );
+  useEffect(() => () => files.dispose(), [files]);
+  const [dropping, setDropping] = useState(false);
+  const carriesFiles = (e: DragEvent) => e.dataTransfer?.types.includes("Files") === true;
 
   const changeStatus = (status: Status) => {
     setStatusError(null);
@@ -49,7 +63,25 @@ export function ConversationPane({ session, conversation }: { session: Session; 
   };
 
   return (
-    <section class="pane" aria-labelledby="pane-title">
+    <section
+      class={`pane${dropping ? " dropping" : ""}`}
+      aria-labelledby="pane-title"
+      onDragOver={(e) => {
+        if (history || !carriesFiles(e)) return;
+        e.preventDefault();
+        if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+        setDropping(true);
+      }}
+      onDragLeave={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDropping(false);
+      }}
+      onDrop={(e) => {
+        setDropping(false);
+        if (history || !carriesFiles(e)) return;
+        e.preventDefault();
+        files.add([...(e.dataTransfer?.files ?? [])]);
+      }}
+    >
       <header class="pane-head">
         <div>
           <h2 id="pane-title">{conversation.title}</h2>
@@ -95,7 +127,13 @@ export function ConversationPane({ session, conversation }: { session: Session; 
         {typists.map((u) => `${nameOf(session, id, u)} is typing…`).join(" ")}
       </p>
       {history ? null : (
-        <Composer session={session} conversationId={id} replyTo={replyTo} onCancelReply={() => setReplyTo(null)} />
+        <Composer
+          session={session}
+          conversationId={id}
+          replyTo={replyTo}
+          onCancelReply={() => setReplyTo(null)}
+          files={files}
+        />
       )}
     </section>
   );
