@@ -1,6 +1,12 @@
 import { humanSize, type PendingFiles } from "../attachments";
 import { ErrorNote } from "./ErrorNote";
 
+/** "PDF" for "menu.pdf": what stands in for a preview of a file that has none. */
+function extensionOf(name: string): string {
+  const dot = name.lastIndexOf(".");
+  return dot > 0 && name.length - dot <= 5 ? name.slice(dot + 1).toUpperCase() : "FILE";
+}
+
 /**
  * The files waiting to go with the next message: a preview of each (images and recordings from a
  * local `blob:` URL), its upload progress, the API's message when it was refused, and "Remove".
@@ -20,7 +26,7 @@ export function AttachmentTray({ files }: { files: PendingFiles }) {
                 <audio class="preview-audio" controls preload="metadata" src={item.preview} aria-label={`Listen to ${item.name}`} />
               ) : (
                 <span class="file-icon" aria-hidden="true">
-                  📄
+                  {extensionOf(item.name)}
                 </span>
               )}
               <span class="file-name">{item.name}</span>

@@ -68,7 +68,7 @@ export function Attachments({ session, conversationId, attachments }: Props) {
               <li key={key} class="attachment audio">
                 <audio controls preload="metadata" src={a.url} aria-label={label} onError={expired} />
                 <span class="audio-label">
-                  {isVoice(a) ? "🎤 Voice message" : a.filename}
+                  {isVoice(a) ? "Voice message" : a.filename}
                   {length ? <span class="duration"> {length}</span> : null}
                 </span>
               </li>
@@ -80,8 +80,7 @@ export function Attachments({ session, conversationId, attachments }: Props) {
                 href={a.url}
                 {...(a.id ? { download: a.filename } : { target: "_blank", rel: "noopener noreferrer" })}
               >
-                <span aria-hidden="true">📄 </span>
-                {a.filename}
+                  {a.filename}
               </a>{" "}
               <span class="file-size">({humanSize(a.size)})</span>
             </li>

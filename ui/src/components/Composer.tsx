@@ -37,8 +37,15 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
   const recordButton = useRef<HTMLButtonElement>(null);
   const canRecord = Recording.supported();
 
+  // The focus moves to "Stop recording" when recording starts, and back to the record button after.
+  const refocus = useRef(false);
   useEffect(() => {
-    if (!recording) return;
+    if (!recording) {
+      if (refocus.current) recordButton.current?.focus();
+      refocus.current = false;
+      return;
+    }
+    refocus.current = true;
     stopButton.current?.focus();
     const timer = setInterval(() => setElapsed(Date.now() - recording.startedAt), 250);
     return () => clearInterval(timer);
@@ -66,7 +73,6 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
     Recording.start((file) => {
       setRecording(null);
       if (file) files.add([file]);
-      recordButton.current?.focus();
     }).then(setRecording, (e: unknown) => setRecordError(e instanceof Error ? e.message : "Could not start recording"));
   };
 
@@ -91,9 +97,7 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
       <AttachmentTray files={files} />
       {recording ? (
         <div class="recording">
-          <span class="rec-dot" aria-hidden="true">
-            ●
-          </span>
+          <span class="rec-dot" aria-hidden="true" />
           <span>Recording {durationText(elapsed)}</span>
           <button type="button" class="danger" ref={stopButton} onClick={() => recording.stop()}>
             Stop recording
@@ -115,7 +119,16 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
           }}
         />
         <button type="button" class="icon" aria-label="Attach file" title="Attach file" onClick={() => picker.current?.click()}>
-          <span aria-hidden="true">📎</span>
+          <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+            <path
+              d="M21 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.9-8.9a3.7 3.7 0 0 1 5.2 5.2l-8.9 8.9a1.8 1.8 0 0 1-2.6-2.6l8.2-8.2"
+              fill="none"
+              stroke="currentColor"
+              stroke-width="2"
+              stroke-linecap="round"
+              stroke-linejoin="round"
+            />
+          </svg>
         </button>
         {canRecord ? (
           <button
@@ -127,7 +140,12 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
             disabled={recording !== null}
             onClick={startRecording}
           >
-            <span aria-hidden="true">🎤</span>
+            <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+              <g fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" stroke-linejoin="round">
+                <rect x="9" y="3" width="6" height="11" rx="3" />
+                <path d="M5 11a7 7 0 0 0 14 0M12 18v3M8 21h8" />
+              </g>
+            </svg>
           </button>
         ) : null}
         <textarea

@@ -112,7 +112,7 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
                 {p.content !== "" ? <p class="content">{p.content}</p> : null}
                 {p.attachments.length > 0 ? (
                   <p class="files">
-                    <span aria-hidden="true">📎 </span>
+                    {p.attachments.length === 1 ? "Attachment: " : "Attachments: "}
                     {p.attachments.map((a) => a.filename).join(", ")}
                   </p>
                 ) : null}
