@@ -248,4 +248,35 @@ describe("attachments", () => {
     await item.getByRole("button", { name: "Remove setup.exe", exact: true }).click();
     await tray(customer).waitFor({ state: "detached" });
   });
+
+  uiTest(S, "files dropped on the conversation and images pasted into the message box join the attachments", async (st) => {
+    const { customer } = await customerAndAdmin(st, "bk_drop");
+    const image = png(40, 30).toString("base64");
+    // What a drag from the desktop and a pasted screenshot deliver: a DataTransfer holding files.
+    await customer.evaluate((b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const dropped = new DataTransfer();
+      dropped.items.add(new File(["Dinner at 8"], "note.txt", { type: "text/plain" }));
+      dropped.items.add(new File([bytes], "dropped.png", { type: "image/png" }));
+      const log = document.querySelector('[role="log"]');
+      log.dispatchEvent(new DragEvent("dragover", { bubbles: true, cancelable: true, dataTransfer: dropped }));
+      log.dispatchEvent(new DragEvent("drop", { bubbles: true, cancelable: true, dataTransfer: dropped }));
+      const pasted = new DataTransfer();
+      pasted.items.add(new File([bytes], "image.png", { type: "image/png" }));
+      const box = document.querySelector('textarea[aria-label="Message"]');
+      box.dispatchEvent(new ClipboardEvent("paste", { bubbles: true, cancelable: true, clipboardData: pasted }));
+    }, image);
+    const names = tray(customer).getByRole("listitem");
+    await eventually(async () => {
+      const texts = await names.allInnerTexts();
+      assert.equal(texts.length, 3, `three files wait: ${JSON.stringify(texts)}`);
+      for (const [i, name] of ["note.txt", "dropped.png", "image.png"].entries()) {
+        assert.ok(texts[i].includes(name), `${name} is in the tray (${texts[i]})`);
+      }
+    });
+    for (const name of ["note.txt", "dropped.png", "image.png"]) {
+      await tray(customer).getByRole("button", { name: `Remove ${name}`, exact: true }).click();
+    }
+    await tray(customer).waitFor({ state: "detached" });
+  });
 });
