@@ -11,6 +11,7 @@ import {
   pickRecordingType,
   voiceFileName,
 } from "../src/attachments";
+import { summaryOf } from "../src/hooks";
 import type { Attachment } from "../src/types";
 
 describe("humanSize", () => {
@@ -57,6 +58,22 @@ describe("kindOf", () => {
     expect(kindOf({ id: "a1", mimetype: "video/webm" })).toBe("file");
     expect(kindOf({ mimetype: "image/png" })).toBe("file");
     expect(kindOf({ id: null, mimetype: "audio/mpeg" })).toBe("file");
+  });
+});
+
+describe("summaryOf", () => {
+  it("is the text, or what a message without text carries", () => {
+    const a = (filename: string, mimetype: string) => ({ filename, mimetype });
+    expect(summaryOf({ content: "Hi", messageType: "image", attachments: [a("p.png", "image/png")] })).toBe("Hi");
+    expect(summaryOf({ content: "", messageType: "file", attachments: [a("voice-20261203-090000.webm", "audio/webm")] })).toBe(
+      "Voice message",
+    );
+    expect(
+      summaryOf({ content: " ", messageType: "image", attachments: [a("a.png", "image/png"), a("b.jpg", "image/jpeg")] }),
+    ).toBe("a.png, b.jpg");
+    // The conversation list's last message has no attachments, only its type.
+    expect(summaryOf({ content: "", messageType: "image" })).toBe("Photo");
+    expect(summaryOf({ content: "", messageType: "file" })).toBe("File");
   });
 });
 

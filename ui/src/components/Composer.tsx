@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { durationText, type PendingFiles } from "../attachments";
-import { excerpt, nameOf } from "../hooks";
+import { excerpt, nameOf, summaryOf } from "../hooks";
 import { Recording } from "../recorder";
 import type { Session } from "../session";
 import type { Message } from "../types";
@@ -87,7 +87,7 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
       {replyTo ? (
         <div class="replying">
           <span>
-            Replying to {nameOf(session, conversationId, replyTo.sender)}: {excerpt(replyTo.content)}
+            Replying to {nameOf(session, conversationId, replyTo.sender)}: {excerpt(summaryOf(replyTo))}
           </span>
           <button type="button" class="link" onClick={onCancelReply}>
             Cancel reply
