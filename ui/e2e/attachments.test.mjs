@@ -207,8 +207,10 @@ describe("attachments", () => {
       assert.match(stored.attachments[0].filename, /^voice-\d{8}-\d{6}\.(webm|ogg|m4a)$/);
 
       // The admin plays it.
-      const audio = messagesLog(admin).getByRole("listitem").filter({ hasText: "Voice message" }).locator("audio");
+      // (An <audio> has no role; the log holds just this one.)
+      const audio = messagesLog(admin).locator("audio");
       await audio.waitFor({ timeout: 15_000 });
+      assert.match(await audio.getAttribute("aria-label"), /^Voice message/);
       await audio.evaluate((a) => {
         a.muted = true;
         a.preload = "auto";
