@@ -10,8 +10,8 @@ import { ErrorNote } from "./ErrorNote";
 /** What the file picker offers: the types the server takes (docs/api.md, route 16). */
 const ACCEPT =
   "image/jpeg,image/png,image/gif,image/webp,application/pdf,text/plain," +
-  "audio/ogg,audio/opus,audio/webm,audio/mp4,audio/x-m4a,audio/mpeg,video/webm,video/mp4," +
-  ".jpg,.jpeg,.png,.gif,.webp,.pdf,.txt,.ogg,.opus,.webm,.m4a,.mp4,.mp3";
+  "audio/ogg,audio/opus,audio/webm,audio/mp4,audio/x-m4a,audio/mpeg," +
+  ".jpg,.jpeg,.png,.gif,.webp,.pdf,.txt,.ogg,.opus,.webm,.m4a,.mp3";
 
 interface Props {
   session: Session;
