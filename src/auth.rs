@@ -68,6 +68,9 @@ pub enum AuthError {
     Invalid(#[source] jsonwebtoken::errors::Error),
     #[error("invalid token: {0}")]
     BadClaim(&'static str),
+    /// A request for an attachment with neither a token nor a valid signed link.
+    #[error("a token or a signed link is needed: {0}")]
+    BadLink(crate::attachments::sign::SignatureError),
 }
 
 /// What was wrong with a token, in words a client can act on (not the library's variant names).

@@ -171,8 +171,47 @@ pub struct ServeArgs {
     /// How log lines are written: `text` for people, `json` (one object a line) for collectors.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Uploads: their bucket, size limit, URL lifetime and sweeper.
+    #[command(flatten)]
+    pub attachments: AttachmentArgs,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// Settings of uploaded attachments (docs/attachments.md).
+#[derive(Debug, Clone, Args)]
+pub struct AttachmentArgs {
+    /// The largest upload, in bytes (1 to 1 GiB); one byte more is refused with 413.
+    #[arg(long, env = "MAX_ATTACHMENT_BYTES", default_value_t = 10 * 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1024 * 1024 * 1024))]
+    pub max_attachment_bytes: u64,
+    /// How long a signed attachment URL stays valid, in seconds (1 to 7 days); every read of a
+    /// message signs its URLs anew.
+    #[arg(long, env = "ATTACHMENT_URL_TTL", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=7 * 86_400))]
+    pub attachment_url_ttl: u64,
+    /// Seconds after which an upload no message uses is removed (1 to 30 days).
+    #[arg(long, env = "ATTACHMENT_ORPHAN_TTL", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub attachment_orphan_ttl: u64,
+    /// How often, in seconds (1 to 86400), the sweeper removes the files of deleted messages,
+    /// orphaned uploads and the chunks of uploads cut off midway.
+    #[arg(long, env = "ATTACHMENT_SWEEP_SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub attachment_sweep_secs: u64,
+    /// Name of the object store bucket of uploads (its stream is `OBJ_<name>`).
+    #[arg(long, env = "ATTACHMENT_BUCKET", default_value = "CONCIERGE_FILES")]
+    pub attachment_bucket: String,
+}
+
+/// The checked [`AttachmentArgs`].
+#[derive(Debug, Clone)]
+pub struct AttachmentConfig {
+    pub max_bytes: u64,
+    pub url_ttl: Duration,
+    pub orphan_ttl: Duration,
+    pub sweep_every: Duration,
+    pub bucket: String,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -226,6 +265,8 @@ pub enum ConfigError {
     BadStreamName(&'static str),
     #[error("STREAM_NAME and TYPING_STREAM_NAME must differ")]
     SameStreamNames,
+    #[error("ATTACHMENT_BUCKET must be a bucket name (letters, digits, - and _)")]
+    BadBucketName,
     #[error("SOCKET_QUEUE_BYTES must be at least {MIN_SOCKET_QUEUE_BYTES}, not {0}")]
     SocketQueueTooSmall(usize),
     #[error("VIEWS_KEY must be 64 hex digits (32 bytes, e.g. `openssl rand -hex 32`)")]
@@ -290,6 +331,8 @@ pub struct Config {
     /// The longest a drain may take (DRAIN_SECS).
     pub drain: Duration,
     pub dev: bool,
+    /// Uploads (MAX_ATTACHMENT_BYTES, ATTACHMENT_*).
+    pub attachments: AttachmentConfig,
     /// Where the log and the views are.
     pub log: LogConfig,
 }
@@ -369,6 +412,22 @@ impl ServeArgs {
         }
         let log = self.log.check()?;
         let tls = self.tls.check()?;
+        let a = self.attachments;
+        if a.attachment_bucket.is_empty()
+            || !a
+                .attachment_bucket
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ConfigError::BadBucketName);
+        }
+        let attachments = AttachmentConfig {
+            max_bytes: a.max_attachment_bytes,
+            url_ttl: Duration::from_secs(a.attachment_url_ttl),
+            orphan_ttl: Duration::from_secs(a.attachment_orphan_ttl),
+            sweep_every: Duration::from_secs(a.attachment_sweep_secs),
+            bucket: a.attachment_bucket,
+        };
         if self.socket_queue_bytes < MIN_SOCKET_QUEUE_BYTES {
             return Err(ConfigError::SocketQueueTooSmall(self.socket_queue_bytes));
         }
@@ -392,6 +451,7 @@ impl ServeArgs {
             event_level: self.event_level,
             drain: Duration::from_secs(self.drain_secs),
             dev: self.dev,
+            attachments,
             log,
         })
     }

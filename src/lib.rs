@@ -22,7 +22,10 @@
 //!   checks of the settings, NATS, the streams, the clock and the disk.
 //! - [`drain`]: draining a node on SIGTERM: readiness, refused and closed sockets, the wait.
 //! - [`tls`]: HTTPS with `TLS_CERT` and `TLS_KEY`, reloading the certificate when it changes.
+//! - [`attachments`]: uploads in JetStream's object store: what a file is from its bytes, streaming
+//!   it in, signed URLs, the sweeper.
 
+pub mod attachments;
 pub mod auth;
 pub mod cli;
 pub mod command;

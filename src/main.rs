@@ -253,6 +253,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let fanout = tokio::spawn(realtime::plan::run(state.clone(), folded_rx));
     let presence = tokio::spawn(realtime::presence::run(state.clone(), stopped.clone()));
     let typing = tokio::spawn(realtime::typing::run(state.clone(), stopped.clone()));
+    let sweeper = tokio::spawn(concierge::attachments::sweep::run(
+        state.clone(),
+        stopped.clone(),
+    ));
     let pruner = {
         let state = state.clone();
         let mut stopped = stopped.clone();
@@ -307,7 +311,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let deadline = drain.began().await + limit;
 
     let _ = stop.send(true);
-    let tasks = async { tokio::join!(worker, persister, monitor, presence, typing, pruner) };
+    let tasks =
+        async { tokio::join!(worker, persister, monitor, presence, typing, pruner, sweeper) };
     if tokio::time::timeout_at(deadline, tasks).await.is_err() {
         tracing::warn!("drain cut after DRAIN_SECS: the projection worker had not stopped");
     }

@@ -25,6 +25,8 @@ pub struct AppState {
     pub realtime: Arc<Realtime>,
     /// The Socket.IO codec's long-polling sessions.
     pub engine_io: Arc<crate::socketio::engine::Sessions>,
+    /// Uploads: their bucket, URL signer and decoding bound.
+    pub attachments: Arc<crate::attachments::Attachments>,
     /// The drain on SIGTERM: `/ready`, socket refusals and the sockets told to go read it.
     pub drain: Arc<crate::drain::Drain>,
 }
@@ -42,6 +44,19 @@ impl AppState {
             send_limiter: Arc::new(UserBudget::per_user(config.send_rate_limit)),
             write_limiter: Arc::new(UserBudget::per_user(config.write_rate_limit)),
             auth_failures: Arc::new(AuthFailures::new(config.auth_failure_limit)),
+            attachments: Arc::new(crate::attachments::Attachments {
+                files: crate::attachments::files::Files::new(
+                    log.client(),
+                    &config.attachments.bucket,
+                    config.log.stream_replicas,
+                ),
+                signer: crate::attachments::sign::UrlSigner::new(
+                    &config.jwt_secret,
+                    config.attachments.url_ttl,
+                ),
+                decode: tokio::sync::Semaphore::new(crate::attachments::DECODES_AT_ONCE),
+                unreferenced: Default::default(),
+            }),
             realtime: Arc::new(Realtime {
                 registry: Registry::new(config.socket_queue),
                 presence: Default::default(),

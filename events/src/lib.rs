@@ -127,13 +127,47 @@ pub enum BookingSource {
     Token,
 }
 
-/// A file attached to a message; the file itself lives at `url`, outside Concierge.
+/// A file attached to a message, never its bytes. Either a file outside Concierge at `url`, or an
+/// upload kept in the object store (`id` set, `url` its path `/messaging/attachments/<id>` on any
+/// node, which the views hand out signed).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Attachment {
     pub url: String,
     pub filename: String,
     pub mimetype: String,
     pub size: u64,
+    /// The upload's ULID; absent for a file outside Concierge.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// An image's size in pixels, as displayed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
+    /// An audio file's duration, where its container states it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
+    /// Whether the upload has a thumbnail (images do), at `url` + `/thumbnail`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub thumbnail: bool,
+}
+
+impl Attachment {
+    /// A file outside Concierge, as the seed's clients give it.
+    pub fn external(url: String, filename: String, mimetype: String, size: u64) -> Attachment {
+        Attachment {
+            url,
+            filename,
+            mimetype,
+            size,
+            id: None,
+            width: None,
+            height: None,
+            duration_ms: None,
+            thumbnail: false,
+        }
+    }
 }
 
 /// A booking was given to a customer (or its title changed).

@@ -7,8 +7,8 @@ use crate::error::StoreError;
 use crate::kv::Kv;
 use crate::typed::Views;
 use crate::views::{
-    BookingView, ConversationView, LastMessage, MessageView, ParticipantView, ReactionView,
-    ReadPoint, ReadReceipt,
+    AttachmentView, BookingView, ConversationView, LastMessage, MessageView, ParticipantView,
+    ReactionView, ReadPoint, ReadReceipt,
 };
 use concierge_events::{Actor, BookingSource, Envelope, Event, Role, Status, Timestamp};
 
@@ -130,6 +130,11 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             if views.locate(&m.message_id)?.is_some() {
                 return Ok(Outcome::Skipped("message id already used"));
             }
+            for id in m.attachments.iter().filter_map(|a| a.id.as_deref()) {
+                if views.attachment_use(id)?.is_some() {
+                    return Ok(Outcome::Skipped("attachment already used"));
+                }
+            }
             if !admit_actor(conv, &env.actor, at) {
                 return Ok(Outcome::Skipped("sender is not a participant"));
             }
@@ -146,7 +151,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
                 sender_role: env.actor.role,
                 content: m.content.clone(),
                 message_type: m.message_type,
-                attachments: m.attachments.clone(),
+                attachments: m.attachments.iter().map(AttachmentView::from).collect(),
                 reply_to: m.reply_to.clone(),
                 read_by: Vec::new(),
                 reactions: Vec::new(),
@@ -189,6 +194,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             views.put_stats(&stats);
             if let Some(key) = &m.client_message_id {
                 views.put_client_key(&conv.id, &msg.sender, key, &msg.id);
+            }
+            for id in m.attachments.iter().filter_map(|a| a.id.as_deref()) {
+                views.put_attachment_use(id, &msg.id);
             }
             views.set_live_in_time_index(&msg, true)?;
             views.append_message(conv, &msg)?;

@@ -179,6 +179,10 @@ pub mod keys {
         ]
         .concat()
     }
+    /// `a/<attachmentId>` → the id of the message that carries the upload (deleted or not).
+    pub fn attachment(id: &str) -> Vec<u8> {
+        [b"a/", id.as_bytes()].concat()
+    }
     /// `t/<createdAt in whole seconds, big-endian>` → how many live (non-deleted) messages were
     /// created in that second, as a big-endian u64.
     pub fn message_second(created_ms: i64) -> Vec<u8> {

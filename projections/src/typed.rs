@@ -192,6 +192,20 @@ impl<K: KvRead> Views<K> {
         }
     }
 
+    /// The message that carries the upload `id`, deleted or not; `None` while no message used it.
+    ///
+    /// # Errors
+    /// When the store cannot read the key, or its message id is not UTF-8.
+    pub fn attachment_use(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let key = keys::attachment(id);
+        match self.kv.get(&key)? {
+            None => Ok(None),
+            Some(b) => String::from_utf8(b)
+                .map(Some)
+                .map_err(|_| StoreError::corrupt(&key, "message id is not UTF-8")),
+        }
+    }
+
     /// The counters (all zero before the first event).
     ///
     /// # Errors
@@ -546,6 +560,11 @@ impl<K: Kv> Views<K> {
             keys::client_key(conversation_id, sender, key),
             message_id.as_bytes().to_vec(),
         );
+    }
+
+    pub fn put_attachment_use(&mut self, id: &str, message_id: &str) {
+        self.kv
+            .put(keys::attachment(id), message_id.as_bytes().to_vec());
     }
 
     /// Counts `m` in (or out of) the live messages of its second of creation.

@@ -1,6 +1,7 @@
 //! The view records the folds maintain, each stored in postcard under its key (see `kv::keys`).
 
 use concierge_events::{Attachment, MessageType, Role, Status, Timestamp};
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -120,6 +121,39 @@ pub struct ReactionView {
     pub created_at: Timestamp,
 }
 
+/// An attachment as the API shows it. For an upload, `url` and `thumbnailUrl` are its paths here,
+/// which the server signs whenever it hands a message out; the other fields are `null` for a file
+/// outside Concierge.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentView {
+    pub id: Option<String>,
+    pub url: String,
+    pub filename: String,
+    pub mimetype: String,
+    pub size: u64,
+    pub thumbnail_url: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub duration_ms: Option<u64>,
+}
+
+impl From<&Attachment> for AttachmentView {
+    fn from(a: &Attachment) -> AttachmentView {
+        AttachmentView {
+            id: a.id.clone(),
+            url: a.url.clone(),
+            filename: a.filename.clone(),
+            mimetype: a.mimetype.clone(),
+            size: a.size,
+            thumbnail_url: a.thumbnail.then(|| format!("{}/thumbnail", a.url)),
+            width: a.width,
+            height: a.height,
+            duration_ms: a.duration_ms,
+        }
+    }
+}
+
 /// A message as the API shows it (`Message` in API.md).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -131,7 +165,7 @@ pub struct MessageView {
     pub sender_role: Role,
     pub content: String,
     pub message_type: MessageType,
-    pub attachments: Vec<Attachment>,
+    pub attachments: Vec<AttachmentView>,
     pub reply_to: Option<String>,
     pub read_by: Vec<ReadReceipt>,
     pub reactions: Vec<ReactionView>,

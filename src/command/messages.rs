@@ -27,8 +27,28 @@ pub struct SendInput {
     pub content: String,
     pub message_type: MessageType,
     pub reply_to: Option<String>,
-    pub attachments: Vec<Attachment>,
+    pub attachments: Vec<AttachmentInput>,
     pub client_message_id: Option<String>,
+}
+
+/// An attachment as a send names it: a file outside Concierge, or an upload by its id.
+#[derive(Debug, Clone)]
+pub enum AttachmentInput {
+    External(Attachment),
+    Upload(String),
+}
+
+impl SendInput {
+    /// The ids of the uploads the send names.
+    pub fn upload_ids(&self) -> Vec<String> {
+        self.attachments
+            .iter()
+            .filter_map(|a| match a {
+                AttachmentInput::Upload(id) => Some(id.clone()),
+                AttachmentInput::External(_) => None,
+            })
+            .collect()
+    }
 }
 
 /// Control characters the contract rejects: C0 except `\n`, `\r`, `\t`; DEL; C1.
@@ -147,7 +167,7 @@ fn whole_number(v: &Value) -> Option<u64> {
     })
 }
 
-fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
+fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<AttachmentInput>> {
     let items = match obj.get("attachments") {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(items)) => items,
@@ -166,6 +186,15 @@ fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
             let a = item
                 .as_object()
                 .ok_or_else(|| invalid(format!("attachments[{i}] must be an object")))?;
+            if let Some(id) = a.get("id").filter(|v| !v.is_null()) {
+                return match id.as_str() {
+                    Some(id) if ids::is_ulid(id) => Ok(AttachmentInput::Upload(id.to_string())),
+                    _ => Err(invalid(format!(
+                        "{} must be the 26-character id of an upload",
+                        field("id")
+                    ))),
+                };
+            }
             let text = |name: &str| a.get(name).and_then(Value::as_str);
             let url = text("url")
                 .filter(|u| {
@@ -211,12 +240,12 @@ fn parse_attachments(obj: &Map<String, Value>) -> Result<Vec<Attachment>> {
                         field("size")
                     ))
                 })?;
-            Ok(Attachment {
-                url: url.to_string(),
-                filename: filename.to_string(),
-                mimetype: mimetype.to_string(),
+            Ok(AttachmentInput::External(Attachment::external(
+                url.to_string(),
+                filename.to_string(),
+                mimetype.to_string(),
                 size,
-            })
+            )))
         })
         .collect()
 }
@@ -262,6 +291,18 @@ pub async fn send<E: From<CommandError>>(
     if conv.status == Status::Closed {
         return Err(CommandError::Conflict("the conversation is closed".into()).into());
     }
+    let upload_ids = input.upload_ids();
+    let mut uploads = super::attachments::resolve(app, caller, &conv, &upload_ids)
+        .await?
+        .into_iter();
+    let attachments = input
+        .attachments
+        .into_iter()
+        .map(|a| match a {
+            AttachmentInput::External(a) => a,
+            AttachmentInput::Upload(_) => uploads.next().expect("one resolved per upload"),
+        })
+        .collect();
     // An admin who sends joins, by its own event before the send.
     let conv = super::conversations::join_if_admin(app, caller, conv).await?;
     let message_id = ulid::Ulid::new().to_string();
@@ -272,7 +313,7 @@ pub async fn send<E: From<CommandError>>(
             message_id: message_id.clone(),
             content: input.content,
             message_type: input.message_type,
-            attachments: input.attachments,
+            attachments,
             reply_to: input.reply_to,
             client_message_id: input.client_message_id.clone(),
         }),
@@ -299,6 +340,10 @@ pub async fn send<E: From<CommandError>>(
             Some(c) if c.status == Status::Closed => {
                 Err(CommandError::Conflict("the conversation is closed".into()).into())
             }
+            _ if super::attachments::taken_by_other(app, &upload_ids, &message_id)? => Err(
+                CommandError::Conflict("an attachment is already used by another message".into())
+                    .into(),
+            ),
             _ => Err(CommandError::NotFolded { seq: ack.seq }.into()),
         },
     }

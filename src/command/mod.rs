@@ -10,8 +10,10 @@
 //! - [`bookings`]: registering a booking for a customer.
 //! - [`broadcast`]: admin broadcasts.
 //! - [`typing`]: typing indicators, on the typing stream.
+//! - [`attachments`]: uploads into the object store, and the uploads a send may carry.
 
 pub mod access;
+pub mod attachments;
 pub mod bookings;
 pub mod broadcast;
 pub mod conversations;
@@ -45,6 +47,12 @@ pub enum CommandError {
     /// 409 `conflict`: the action contradicts the current state.
     #[error("{0}")]
     Conflict(String),
+    /// 413 `payload_too_large`: an upload over `MAX_ATTACHMENT_BYTES`; nothing was kept.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415 `unsupported_media_type`: an upload of a type not allowed, or not the type it claims.
+    #[error("{0}")]
+    Unsupported(String),
     /// 429 `rate_limited`, with the wait until the next one is allowed; `what` names the budget.
     #[error("too many {what}: at most {limit} per 10 seconds")]
     RateLimited {
@@ -59,6 +67,9 @@ pub enum CommandError {
     /// progress); nothing was written. Retry later.
     #[error("{0}; nothing was written")]
     NotNow(String),
+    /// 503 `unavailable`: the attachment store did not take or give the file; nothing was kept.
+    #[error("the attachment store cannot take the upload right now; nothing was kept")]
+    FilesUnavailable(#[source] crate::attachments::files::FilesError),
     /// 500 `internal`: the event is in the log (seq) but this node has not folded it in time.
     #[error("internal error")]
     NotFolded { seq: u64 },
@@ -88,7 +99,11 @@ impl CommandError {
             CommandError::NotFound(_) => "not_found",
             CommandError::Conflict(_) => "conflict",
             CommandError::RateLimited { .. } => "rate_limited",
-            CommandError::Unavailable(_) | CommandError::NotNow(_) => "unavailable",
+            CommandError::TooLarge(_) => "payload_too_large",
+            CommandError::Unsupported(_) => "unsupported_media_type",
+            CommandError::Unavailable(_)
+            | CommandError::NotNow(_)
+            | CommandError::FilesUnavailable(_) => "unavailable",
             CommandError::NotFolded { .. } | CommandError::Store(_) => "internal",
         }
     }

@@ -75,7 +75,13 @@ impl ApiError {
                 CommandError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
                 CommandError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
                 CommandError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-                CommandError::Unavailable(_) | CommandError::NotNow(_) => {
+                CommandError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+                CommandError::Unsupported(_) => {
+                    (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+                }
+                CommandError::Unavailable(_)
+                | CommandError::NotNow(_)
+                | CommandError::FilesUnavailable(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
                 }
                 CommandError::NotFolded { .. } | CommandError::Store(_) => {

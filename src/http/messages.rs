@@ -102,7 +102,7 @@ pub async fn list(
         StatusCode::OK,
         "Messages retrieved",
         MessagePage {
-            messages: items,
+            messages: app.attachments.signer.messages(items),
             pagination: Pagination {
                 page,
                 limit,
@@ -167,6 +167,7 @@ pub async fn send(
         Ok::<_, ApiError>(messages::parse_send(&json, header_key.as_deref())?)
     })
     .await?;
+    let message = app.attachments.signer.message(message);
     Ok(if created {
         ok(StatusCode::CREATED, "Message sent", message)
     } else {
@@ -238,6 +239,7 @@ pub async fn edit(
     let (id, message_id) = path_pair(path)?;
     let body = RawBody::read(&headers, body).await;
     let message = lifecycle::edit(&app, &caller, &id, &message_id, || body.json()).await?;
+    let message = app.attachments.signer.message(message);
     Ok(ok(StatusCode::OK, "Message edited", message))
 }
 
@@ -268,6 +270,7 @@ pub async fn delete(
 ) -> Result<Response, ApiError> {
     let (id, message_id) = path_pair(path)?;
     let message = lifecycle::delete(&app, &caller, &id, &message_id).await?;
+    let message = app.attachments.signer.message(message);
     Ok(ok(StatusCode::OK, "Message deleted", message))
 }
 
@@ -305,6 +308,7 @@ pub async fn react(
     let (id, message_id) = path_pair(path)?;
     let body = RawBody::read(&headers, body).await;
     let message = lifecycle::react(&app, &caller, &id, &message_id, || body.json()).await?;
+    let message = app.attachments.signer.message(message);
     Ok(ok(StatusCode::OK, "Reaction added", message))
 }
 
@@ -337,6 +341,7 @@ pub async fn unreact(
     let Path((id, message_id, emoji)) =
         path.map_err(|_| ApiError::Invalid("the path is not valid UTF-8 after decoding".into()))?;
     let message = lifecycle::unreact(&app, &caller, &id, &message_id, &emoji).await?;
+    let message = app.attachments.signer.message(message);
     Ok(ok(StatusCode::OK, "Reaction removed", message))
 }
 

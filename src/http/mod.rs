@@ -4,10 +4,11 @@
 //! - [`error`]: [`ApiError`], the one mapping of every failure to the envelope.
 //! - [`extract`]: query parameters and bodies, read in the contract's check order.
 //! - [`conversations`] (routes 1, 2, 7, 11), [`messages`] (3, 4, 5, 8, 9, 10), [`stats`] (6),
-//!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15).
+//!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15), [`attachments`] (uploads).
 //! - [`ops`]: `/health`, `/ready`, `/metrics`; [`dev`]: the `--dev` test routes.
 //! - [`ui`]: the web UI (UI.md), embedded in the binary: its pages, assets and `/widget.js`.
 
+pub mod attachments;
 pub mod bookings;
 pub mod broadcast;
 pub mod conversations;
@@ -67,6 +68,9 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::by_booking))
         .routes(routes!(conversations::one))
         .routes(routes!(messages::list, messages::send))
+        .routes(routes!(attachments::upload))
+        .routes(routes!(attachments::download))
+        .routes(routes!(attachments::thumbnail))
         .routes(routes!(messages::mark_read))
         .routes(routes!(messages::edit, messages::delete))
         .routes(routes!(messages::react))

@@ -235,10 +235,10 @@ pub struct Conversation {
     updated_at: Timestamp,
 }
 
-/// An attachment; its fields follow the server's rules exactly.
-pub struct Attachment;
+/// A file outside Concierge a send points at; its fields follow the server's rules exactly.
+pub struct ExternalAttachment;
 
-impl PartialSchema for Attachment {
+impl PartialSchema for ExternalAttachment {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::Object)
@@ -279,7 +279,73 @@ impl PartialSchema for Attachment {
             .into()
     }
 }
-impl ToSchema for Attachment {}
+impl ToSchema for ExternalAttachment {}
+
+/// An upload a send carries, by the id its upload answered.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadRef {
+    /// Uploaded to this conversation by the sender, and not used by another message yet.
+    id: Ulid,
+}
+
+/// An attachment as messages show it. For an upload, `url` and `thumbnailUrl` are signed paths on
+/// this server, valid for `ATTACHMENT_URL_TTL` (signed anew at every read); for a file outside
+/// Concierge, `url` is its URL and the upload's fields are `null`.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Attachment {
+    /// The upload's id; `null` for a file outside Concierge.
+    #[schema(required = true)]
+    id: Option<Ulid>,
+    url: String,
+    /// A safe display name.
+    filename: String,
+    /// Taken from the bytes for an upload.
+    mimetype: String,
+    #[schema(minimum = 0, maximum = 9_223_372_036_854_775_807_u64)]
+    size: u64,
+    /// An image's thumbnail, at most 320 pixels on its long side.
+    #[schema(required = true)]
+    thumbnail_url: Option<String>,
+    /// An image's size in pixels, as displayed.
+    #[schema(required = true)]
+    width: Option<u32>,
+    #[schema(required = true)]
+    height: Option<u32>,
+    /// An audio file's duration, where its container states it.
+    #[schema(required = true, minimum = 0)]
+    duration_ms: Option<u64>,
+}
+
+/// The answer to an upload.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadedAttachment {
+    attachment: Attachment,
+}
+
+/// An upload's body: `multipart/form-data` with one part named `file`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct UploadForm {
+    /// The file. Its type is taken from its bytes: JPEG, PNG, GIF, WebP, PDF, UTF-8 text, Ogg, WebM,
+    /// MP4/M4A or MP3; a part `Content-Type` that disagrees is refused (415).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
+/// The signed query of an attachment URL (instead of a token).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+pub struct SignedQuery {
+    /// Expiry, Unix seconds.
+    exp: Option<u64>,
+    /// The signature the views handed out with `exp`.
+    sig: Option<String>,
+}
 
 #[derive(ToSchema)]
 #[schema(rename_all = "camelCase")]
@@ -411,6 +477,14 @@ fn message_content(pattern: &str, description: &str) -> RefOr<Schema> {
     text(pattern, None, Some(2000), description).into()
 }
 
+/// An attachment of a send: an upload by its id, or a file outside Concierge.
+fn attachment_input() -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(reference("UploadRef"))
+        .item(reference("ExternalAttachment"))
+        .into()
+}
+
 /// Route 4's body. Unknown fields are ignored. `content` may be blank only in an `image` or
 /// `file` message with attachments.
 pub struct SendMessage;
@@ -434,7 +508,7 @@ impl PartialSchema for SendMessage {
                 ("replyTo", nullable(Ulid::schema())),
                 (
                     "attachments",
-                    nullable(ArrayBuilder::new().items(reference("Attachment")).max_items(Some(10))),
+                    nullable(ArrayBuilder::new().items(attachment_input()).max_items(Some(10))),
                 ),
                 (
                     "clientMessageId",
@@ -461,7 +535,7 @@ impl PartialSchema for SendMessage {
             .property(
                 "attachments",
                 ArrayBuilder::new()
-                    .items(reference("Attachment"))
+                    .items(attachment_input())
                     .min_items(Some(1))
                     .max_items(Some(10)),
             )
@@ -476,7 +550,8 @@ impl PartialSchema for SendMessage {
 impl ToSchema for SendMessage {
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
         schemas.push(("MessageType".into(), MessageType::schema()));
-        schemas.push(("Attachment".into(), Attachment::schema()));
+        schemas.push(("ExternalAttachment".into(), ExternalAttachment::schema()));
+        schemas.push(("UploadRef".into(), UploadRef::schema()));
     }
 }
 

@@ -145,7 +145,7 @@ pub async fn history(
                 &app.realtime.presence,
                 then.held_at,
             ),
-            messages: then.messages,
+            messages: app.attachments.signer.messages(then.messages),
             as_of_seq: then.as_of_seq,
         },
     ))

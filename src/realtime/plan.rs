@@ -7,6 +7,7 @@ use super::event::{
 };
 use super::presence::Presence;
 use super::registry::{Registry, Socket, Target};
+use crate::attachments::sign::UrlSigner;
 use crate::render;
 use concierge_events::{Audience, Envelope, Event};
 use concierge_projections::kv::KvRead;
@@ -40,13 +41,19 @@ fn shared(name: &'static str, seq: u64, data: Data) -> Payload {
     Payload::Shared(Arc::new(ServerEvent::new(name, Some(seq), data)))
 }
 
-fn message(name: &'static str, seq: u64, conv: &ConversationView, m: MessageView) -> Payload {
+fn message(
+    name: &'static str,
+    seq: u64,
+    conv: &ConversationView,
+    m: MessageView,
+    signer: &UrlSigner,
+) -> Payload {
     shared(
         name,
         seq,
         Data::Message(MessageData {
             conversation_id: conv.id.clone(),
-            message: m,
+            message: signer.message(m),
             client_message_id: None,
         }),
     )
@@ -78,6 +85,7 @@ pub fn plan<K: KvRead>(
     seq: u64,
     env: &Envelope,
     views: &Views<K>,
+    signer: &UrlSigner,
 ) -> Result<Vec<Delivery>, StoreError> {
     let conv = match env.conversation_id.as_deref() {
         Some(id) => views.conversation(id)?,
@@ -88,6 +96,7 @@ pub fn plan<K: KvRead>(
             let Some(sent) = views.message_in(&conv, seq)? else {
                 return Ok(Vec::new());
             };
+            let sent = signer.message(sent);
             let own = shared(
                 "message_sent",
                 seq,
@@ -106,16 +115,24 @@ pub fn plan<K: KvRead>(
                 Delivery {
                     targets: room_and_users(&conv, true),
                     except: Some(env.actor.id.clone()),
-                    payload: message("new_message", seq, &conv, sent),
+                    payload: shared(
+                        "new_message",
+                        seq,
+                        Data::Message(MessageData {
+                            conversation_id: conv.id.clone(),
+                            message: sent,
+                            client_message_id: None,
+                        }),
+                    ),
                 },
                 updated(&conv),
             ]
         }
         (Event::MessageEdited(e), Some(conv)) => {
-            message_changed("message_edited", seq, &e.message_id, conv, views)?
+            message_changed("message_edited", seq, &e.message_id, conv, views, signer)?
         }
         (Event::MessageDeleted(d), Some(conv)) => {
-            message_changed("message_deleted", seq, &d.message_id, conv, views)?
+            message_changed("message_deleted", seq, &d.message_id, conv, views, signer)?
         }
         (Event::ReactionAdded(r) | Event::ReactionRemoved(r), Some(conv)) => vec![Delivery {
             targets: vec![Target::Conversation(conv.id.clone())],
@@ -190,6 +207,7 @@ fn message_changed<K: KvRead>(
     message_id: &str,
     conv: ConversationView,
     views: &Views<K>,
+    signer: &UrlSigner,
 ) -> Result<Vec<Delivery>, StoreError> {
     let changed = match views.locate(message_id)? {
         Some((c, seq)) if c == conv.id => views.message_in(&conv, seq)?,
@@ -204,7 +222,7 @@ fn message_changed<K: KvRead>(
         Delivery {
             targets,
             except: None,
-            payload: message(name, seq, &conv, changed),
+            payload: message(name, seq, &conv, changed, signer),
         },
         updated(&conv),
     ])
@@ -265,7 +283,7 @@ pub async fn run(
         }
         let views = app.views.views();
         for (seq, env) in batch {
-            match plan(seq, &env, &views) {
+            match plan(seq, &env, &views, &app.attachments.signer) {
                 Ok(deliveries) => deliver(
                     &app.realtime.registry,
                     &app.realtime.presence,

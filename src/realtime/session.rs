@@ -401,7 +401,7 @@ impl Session<'_> {
                 if already_sent(seq) {
                     continue;
                 }
-                let deliveries = match plan::plan(seq, &env, &views) {
+                let deliveries = match plan::plan(seq, &env, &views, &self.app.attachments.signer) {
                     Ok(d) => d,
                     Err(e) => {
                         let e = CommandError::from(e);

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod files;
 pub mod fixtures;
 pub mod log;
 pub mod secure;
