@@ -15,19 +15,11 @@ export type Reaction = Schemas["Reaction"];
 export type Message = Schemas["Message"];
 
 /**
- * An attachment as messages carry it. Those uploaded here (route 16) also have an `id`, signed
- * same-origin URLs (`url`, `thumbnailUrl`, re-signed on every read, so the newest copy of a message
- * has the URLs that work) and what the server measured; an outside-URL attachment has only the
- * document's four fields. Written as an extension so it holds whether or not `schema.d.ts` already
- * lists the extra fields.
+ * An attachment as messages carry it. An upload (route 16) has an `id`, signed same-origin URLs
+ * (`url`, `thumbnailUrl`: signed anew at every read, so the newest copy of a message has the URLs
+ * that work) and what the server measured; an outside-URL attachment has `null` there.
  */
-export type Attachment = Schemas["Attachment"] & {
-  id?: string | null;
-  thumbnailUrl?: string | null;
-  width?: number | null;
-  height?: number | null;
-  durationMs?: number | null;
-};
+export type Attachment = Schemas["Attachment"];
 
 /** One event of route 14, as stored in the log. */
 export type LogEvent = Schemas["StoredEvent"];

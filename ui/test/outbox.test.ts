@@ -131,6 +131,10 @@ describe("Outbox", () => {
       filename: "photo.jpg",
       mimetype: "image/jpeg",
       size: 1234,
+      thumbnailUrl: null,
+      width: 640,
+      height: 480,
+      durationMs: null,
     };
     outbox.add("c1", "", null, [photo]);
     outbox.setOnline(true);

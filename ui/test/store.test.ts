@@ -55,7 +55,17 @@ describe("merging fetched pages with live events", () => {
   it("takes the freshly signed attachment URLs of a refetched copy of an unchanged message", () => {
     const store = new Store();
     const signed = (sig: string) => [
-      { id: "a1", url: `/messaging/attachments/a1?exp=1&sig=${sig}`, filename: "p.png", mimetype: "image/png", size: 9 },
+      {
+        id: "a1",
+        url: `/messaging/attachments/a1?exp=1&sig=${sig}`,
+        filename: "p.png",
+        mimetype: "image/png",
+        size: 9,
+        thumbnailUrl: `/messaging/attachments/a1/thumbnail?exp=1&sig=${sig}`,
+        width: 3,
+        height: 3,
+        durationMs: null,
+      },
     ];
     store.mergePage("c1", [message("m1", 10, { messageType: "image", attachments: signed("old") })], false, false);
     store.mergePage("c1", [message("m1", 10, { messageType: "image", attachments: signed("new") })], false, false);
