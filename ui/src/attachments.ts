@@ -24,9 +24,13 @@ export function humanSize(bytes: number): string {
   return `${text} ${units[unit]}`;
 }
 
-/** A duration in milliseconds as "m:ss" (or "h:mm:ss"). */
+/**
+ * A duration in milliseconds as "m:ss" (or "h:mm:ss"), in whole seconds counted down as a stopwatch
+ * and the browsers' players do (so "0:01" beside a player that says 0:01), but never "0:00" for a
+ * recording that has any length.
+ */
 export function durationText(ms: number): string {
-  const total = Math.max(0, Math.round(ms / 1000));
+  const total = ms > 0 ? Math.max(1, Math.floor(ms / 1000)) : 0;
   const h = Math.floor(total / 3600);
   const m = Math.floor((total % 3600) / 60);
   const s = String(total % 60).padStart(2, "0");

@@ -53,7 +53,7 @@ export function summaryOf(message: {
   }
   if (files.length > 0) return files.map((f) => f.filename).join(", ");
   if (message.messageType === "image") return "Photo";
-  if (message.messageType === "file") return "File";
+  if (message.messageType === "file") return "Attachment";
   return message.content;
 }
 

@@ -30,11 +30,12 @@ describe("humanSize", () => {
 });
 
 describe("durationText", () => {
-  it("is m:ss, or h:mm:ss past an hour", () => {
+  it("is m:ss, or h:mm:ss past an hour, whole seconds as players count them, never 0:00 for a sound", () => {
     expect(durationText(0)).toBe("0:00");
-    expect(durationText(1499)).toBe("0:01");
-    expect(durationText(1500)).toBe("0:02");
-    expect(durationText(65_000)).toBe("1:05");
+    expect(durationText(300)).toBe("0:01");
+    expect(durationText(1920)).toBe("0:01");
+    expect(durationText(2000)).toBe("0:02");
+    expect(durationText(65_999)).toBe("1:05");
     expect(durationText(3_725_000)).toBe("1:02:05");
   });
 });
@@ -73,7 +74,7 @@ describe("summaryOf", () => {
     ).toBe("a.png, b.jpg");
     // The conversation list's last message has no attachments, only its type.
     expect(summaryOf({ content: "", messageType: "image" })).toBe("Photo");
-    expect(summaryOf({ content: "", messageType: "file" })).toBe("File");
+    expect(summaryOf({ content: "", messageType: "file" })).toBe("Attachment");
   });
 });
 

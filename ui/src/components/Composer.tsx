@@ -98,7 +98,7 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
       {recording ? (
         <div class="recording">
           <span class="rec-dot" aria-hidden="true" />
-          <span>Recording {durationText(elapsed)}</span>
+          <span>Recording {durationText(Math.floor(elapsed / 1000) * 1000)}</span>
           <button type="button" class="danger" ref={stopButton} onClick={() => recording.stop()}>
             Stop recording
           </button>
