@@ -46,6 +46,18 @@ export function ConversationPane({ session, conversation }: { session: Session; 
       ),
   );
   useEffect(() => () => files.dispose(), [files]);
+  // A file dropped beside the conversation (the header, the list) must not replace the page with it.
+  useEffect(() => {
+    const keep = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes("Files")) e.preventDefault();
+    };
+    window.addEventListener("dragover", keep);
+    window.addEventListener("drop", keep);
+    return () => {
+      window.removeEventListener("dragover", keep);
+      window.removeEventListener("drop", keep);
+    };
+  }, []);
   const [dropping, setDropping] = useState(false);
   const carriesFiles = (e: DragEvent) => e.dataTransfer?.types.includes("Files") === true;
 
