@@ -281,4 +281,49 @@ describe("attachments", () => {
     }
     await tray(customer).waitFor({ state: "detached" });
   });
+
+  uiTest(S, "Send waits for an upload in progress; a file arrives as a download link with its size", async (st) => {
+    const { customer, admin } = await customerAndAdmin(st, "bk_slow");
+    // Uploads at 64 KB/s (Chromium's network emulation), so 256 KB take about 4 s.
+    const cdp = await customer.context().newCDPSession(customer);
+    await cdp.send("Network.enable");
+    await cdp.send("Network.emulateNetworkConditions", {
+      offline: false,
+      latency: 20,
+      downloadThroughput: -1,
+      uploadThroughput: 64 * 1024,
+    });
+    const caption = `The guest list ${uniq("m")}`;
+    const box = customer.getByRole("textbox", { name: "Message", exact: true });
+    await box.fill(caption);
+    await attach(customer, { name: "guests.txt", mimeType: "text/plain", buffer: Buffer.from("Ann\n".repeat(64 * 1024)) });
+
+    const bar = customer.getByRole("progressbar", { name: "Uploading guests.txt", exact: true });
+    await bar.waitFor();
+    const send = customer.getByRole("button", { name: "Send", exact: true });
+    assert.equal(await send.isDisabled(), true, "Send is disabled while the file uploads");
+    await customer.getByText("Send waits for the uploads to finish.", { exact: true }).waitFor();
+    const first = Number(await bar.getAttribute("value"));
+    await eventually(async () => {
+      const now = Number(await bar.getAttribute("value"));
+      assert.ok(now > first, `the progress moves (${first} → ${now})`);
+    });
+    await box.press("Enter");
+    assert.equal(await messageItems(customer, caption).count(), 0, "Enter does not send before the upload is done");
+
+    await tray(customer).getByText("Ready", { exact: true }).waitFor({ timeout: 20_000 });
+    await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+    assert.equal(await send.isEnabled(), true);
+    await send.click();
+
+    const atAdmin = await expectOneMessage(admin, caption, { timeout: 15_000 });
+    const link = atAdmin.getByRole("link", { name: "guests.txt", exact: true });
+    await link.waitFor();
+    assert.match(await atAdmin.innerText(), /guests\.txt \(256 KB\)/);
+    const href = await link.getAttribute("href");
+    assert.match(href, /^\/messaging\/attachments\/[0-9A-Z]{26}\?/, "a signed same-origin URL");
+    const res = await fetch(st.node.url(href));
+    assert.equal(res.status, 200, "the signed URL needs no token");
+    assert.equal((await res.arrayBuffer()).byteLength, 256 * 1024);
+  });
 });
