@@ -32,6 +32,7 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
   const [recording, setRecording] = useState<Recording | null>(null);
   const [elapsed, setElapsed] = useState(0);
   const [recordError, setRecordError] = useState<string | null>(null);
+  const [starting, setStarting] = useState(false);
   const picker = useRef<HTMLInputElement>(null);
   const stopButton = useRef<HTMLButtonElement>(null);
   const recordButton = useRef<HTMLButtonElement>(null);
@@ -51,10 +52,18 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
     return () => clearInterval(timer);
   }, [recording]);
 
-  // Leaving the conversation mid-recording throws the recording away and frees the microphone.
+  // Leaving the conversation mid-recording (or while the microphone is being asked for) throws the
+  // recording away and frees the microphone.
   const current = useRef<Recording | null>(null);
   current.current = recording;
-  useEffect(() => () => current.current?.cancel(), []);
+  const alive = useRef(true);
+  useEffect(
+    () => () => {
+      alive.current = false;
+      current.current?.cancel();
+    },
+    [],
+  );
 
   const submit = () => {
     if (files.uploading) return;
@@ -68,12 +77,24 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
   };
 
   const startRecording = () => {
+    if (starting || recording) return;
     setRecordError(null);
     setElapsed(0);
+    setStarting(true);
     Recording.start((file) => {
       setRecording(null);
       if (file) files.add([file]);
-    }).then(setRecording, (e: unknown) => setRecordError(e instanceof Error ? e.message : "Could not start recording"));
+    }).then(
+      (started) => {
+        setStarting(false);
+        if (alive.current) setRecording(started);
+        else started.cancel();
+      },
+      (e: unknown) => {
+        setStarting(false);
+        setRecordError(e instanceof Error ? e.message : "Could not start recording");
+      },
+    );
   };
 
   return (
@@ -137,7 +158,7 @@ export function Composer({ session, conversationId, replyTo, onCancelReply, file
             ref={recordButton}
             aria-label="Record voice message"
             title="Record voice message"
-            disabled={recording !== null}
+            disabled={recording !== null || starting}
             onClick={startRecording}
           >
             <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
