@@ -26,9 +26,9 @@ struct Dist;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// The CSP of every page, before its `frame-ancestors`.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-    connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; \
-    form-action 'self'; frame-ancestors ";
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+    media-src 'self' blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors ";
 
 /// The routes of the UI. `client_url` is CLIENT_URL: its origin may frame `/chat` (the widget
 /// puts the chat in an iframe on the booking platform's pages); no one else may frame any page.

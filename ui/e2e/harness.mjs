@@ -53,6 +53,10 @@ const CHROMIUM_ARGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
+  // A fake microphone (a beep) that needs no permission prompt, for the voice-message test; it changes
+  // nothing for pages that never ask for a microphone.
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -37,9 +37,29 @@ export function excerpt(text: string, max = 80): string {
   return chars.length > max ? `${chars.slice(0, max).join("")}…` : text;
 }
 
+/**
+ * A message's text for a one-line mention (a quote, "Replying to", the conversation list): its
+ * content, or what it carries when the content is blank ("Photo", "Voice message", file names).
+ */
+export function summaryOf(message: {
+  content: string;
+  messageType: string;
+  attachments?: { filename: string; mimetype: string }[];
+}): string {
+  if (message.content.trim() !== "") return message.content;
+  const files = message.attachments ?? [];
+  if (files.length === 1 && files[0].mimetype.startsWith("audio/") && files[0].filename.startsWith("voice-")) {
+    return "Voice message";
+  }
+  if (files.length > 0) return files.map((f) => f.filename).join(", ");
+  if (message.messageType === "image") return "Photo";
+  if (message.messageType === "file") return "Attachment";
+  return message.content;
+}
+
 /** "Name: excerpt" of the message a reply quotes, or a stand-in when it is not loaded. */
 export function quoteOf(session: Session, conversationId: string, quoted: Message | undefined): string {
   if (!quoted) return "an earlier message";
-  const text = quoted.isDeleted ? "Message deleted" : excerpt(quoted.content);
+  const text = quoted.isDeleted ? "Message deleted" : excerpt(summaryOf(quoted));
   return `${nameOf(session, conversationId, quoted.sender)}: ${text}`;
 }

@@ -3,7 +3,7 @@
 // (API.md route 4): the server answers a repeat with the original.
 
 import { ApiError } from "./api/client";
-import type { Message } from "./types";
+import type { Attachment, Message } from "./types";
 
 export type PendingState = "queued" | "sending" | "failed";
 
@@ -12,6 +12,8 @@ export interface Pending {
   conversationId: string;
   content: string;
   replyTo: string | null;
+  /** Uploaded attachments (route 16) that go with it, by id. */
+  attachments: Attachment[];
   state: PendingState;
   /** The API's own words when the server refused it. */
   error: string | null;
@@ -37,12 +39,13 @@ export class Outbox {
     private readonly later: (fn: () => void, ms: number) => void = (fn, ms) => void setTimeout(fn, ms),
   ) {}
 
-  add(conversationId: string, content: string, replyTo: string | null): Pending {
+  add(conversationId: string, content: string, replyTo: string | null, attachments: Attachment[] = []): Pending {
     const pending: Pending = {
       clientMessageId: this.newId(),
       conversationId,
       content,
       replyTo,
+      attachments,
       state: "queued",
       error: null,
       attempts: 0,

@@ -2,11 +2,13 @@
 // outbox. Components read the store and call these methods; nothing else talks to the server.
 
 import { Api, ApiError } from "./api/client";
+import { uploadAttachment } from "./api/upload";
+import { messageTypeFor, type UploadCall } from "./attachments";
 import { Live, type ConnectionState } from "./live";
 import { Outbox, type Pending } from "./outbox";
 import { Store } from "./store";
 import type { Claims } from "./token";
-import type { Message } from "./types";
+import type { Attachment, Message } from "./types";
 
 export class Session {
   readonly store = new Store();
@@ -20,6 +22,7 @@ export class Session {
   private focused: string | null = null;
   private readTimer: ReturnType<typeof setTimeout> | null = null;
   private typingSince = 0;
+  private readonly urlsRefreshed = new Map<string, number>();
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly connected: Promise<void>;
   private markConnected: () => void = () => {};
@@ -122,9 +125,28 @@ export class Session {
     return page.messages.length > 0;
   }
 
-  send(conversationId: string, content: string, replyTo: string | null): Pending {
+  /** Sends text and the ids of attachments already uploaded; content may be blank with attachments. */
+  send(conversationId: string, content: string, replyTo: string | null, attachments: Attachment[] = []): Pending {
     this.stopTyping(conversationId);
-    return this.outbox.add(conversationId, content, replyTo);
+    return this.outbox.add(conversationId, content, replyTo, attachments);
+  }
+
+  /** Uploads one file for a message to come (route 16), reporting progress from 0 to 1. */
+  upload(conversationId: string, file: File, onProgress: (fraction: number) => void): UploadCall {
+    const call = uploadAttachment(this.token, conversationId, file, onProgress);
+    call.done.catch((e: unknown) => this.signedOut(e));
+    return call;
+  }
+
+  /**
+   * A signed attachment URL failed to load (it expires, 1 h by default): the newest page carries
+   * freshly signed ones. At most once a minute per conversation.
+   */
+  refreshUrls(conversationId: string): void {
+    const now = Date.now();
+    if (now - (this.urlsRefreshed.get(conversationId) ?? 0) < 60_000) return;
+    this.urlsRefreshed.set(conversationId, now);
+    this.loadNewest(conversationId).catch(() => undefined);
   }
 
   async edit(message: Message, content: string): Promise<void> {
@@ -171,6 +193,12 @@ export class Session {
       content: pending.content,
       replyTo: pending.replyTo,
       clientMessageId: pending.clientMessageId,
+      ...(pending.attachments.length > 0
+        ? {
+            messageType: messageTypeFor(pending.attachments.map((a) => a.mimetype)),
+            attachments: pending.attachments.map((a) => ({ id: a.id })),
+          }
+        : {}),
     });
     return data.message;
   }

@@ -14,6 +14,13 @@ export type Conversation = Schemas["Conversation"];
 export type Reaction = Schemas["Reaction"];
 export type Message = Schemas["Message"];
 
+/**
+ * An attachment as messages carry it. An upload (route 16) has an `id`, signed same-origin URLs
+ * (`url`, `thumbnailUrl`: signed anew at every read, so the newest copy of a message has the URLs
+ * that work) and what the server measured; an outside-URL attachment has `null` there.
+ */
+export type Attachment = Schemas["Attachment"];
+
 /** One event of route 14, as stored in the log. */
 export type LogEvent = Schemas["StoredEvent"];
 

@@ -122,4 +122,29 @@ describe("Outbox", () => {
     expect(outbox.items).toEqual([]);
     expect(delivered).toHaveLength(0);
   });
+
+  it("sends the uploaded attachments with a blank text, the same ones on every attempt", async () => {
+    const { outbox, attempts } = harness();
+    const photo = {
+      id: "att1",
+      url: "/messaging/attachments/att1?exp=1&sig=x",
+      filename: "photo.jpg",
+      mimetype: "image/jpeg",
+      size: 1234,
+      thumbnailUrl: null,
+      width: 640,
+      height: 480,
+      durationMs: null,
+    };
+    outbox.add("c1", "", null, [photo]);
+    outbox.setOnline(true);
+    attempts[0].reject(new ApiError(503, "unavailable", "try later"));
+    await settle();
+    outbox.setOnline(false);
+    outbox.setOnline(true);
+    expect(attempts.map((a) => [a.pending.content, a.pending.attachments.map((x) => x.id)])).toEqual([
+      ["", ["att1"]],
+      ["", ["att1"]],
+    ]);
+  });
 });

@@ -52,6 +52,25 @@ describe("merging fetched pages with live events", () => {
     expect(newerMessage(deleted, stale)).toBe(deleted);
     expect(newerMessage(stale, deleted)).toBe(deleted);
   });
+  it("takes the freshly signed attachment URLs of a refetched copy of an unchanged message", () => {
+    const store = new Store();
+    const signed = (sig: string) => [
+      {
+        id: "a1",
+        url: `/messaging/attachments/a1?exp=1&sig=${sig}`,
+        filename: "p.png",
+        mimetype: "image/png",
+        size: 9,
+        thumbnailUrl: `/messaging/attachments/a1/thumbnail?exp=1&sig=${sig}`,
+        width: 3,
+        height: 3,
+        durationMs: null,
+      },
+    ];
+    store.mergePage("c1", [message("m1", 10, { messageType: "image", attachments: signed("old") })], false, false);
+    store.mergePage("c1", [message("m1", 10, { messageType: "image", attachments: signed("new") })], false, false);
+    expect(store.messages("c1")[0].attachments[0].url).toBe("/messaging/attachments/a1?exp=1&sig=new");
+  });
 });
 
 describe("events that change part of a message", () => {

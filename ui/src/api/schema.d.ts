@@ -73,6 +73,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messaging/conversations/{conversationId}/attachments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Upload a file (one multipart part named `file`) for a message to carry */
+        post: operations["uploadAttachment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/attachments/{attachmentId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An uploaded file's bytes, for a token or a signed URL */
+        get: operations["getAttachment"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/attachments/{attachmentId}/thumbnail": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An uploaded image's thumbnail, for a token or a signed URL */
+        get: operations["getAttachmentThumbnail"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/messaging/conversations/{conversationId}/read": {
         parameters: {
             query?: never;
@@ -307,15 +358,34 @@ export interface components {
              */
             emoji: string;
         };
+        /**
+         * @description An attachment as messages show it. For an upload, `url` and `thumbnailUrl` are signed paths on
+         *     this server, valid for `ATTACHMENT_URL_TTL` (signed anew at every read); for a file outside
+         *     Concierge, `url` is its URL and the upload's fields are `null`.
+         */
         Attachment: {
-            /** @description An http(s) URL, at most 2048 characters. */
+            id: null | components["schemas"]["Ulid"];
             url: string;
-            /** @description 1–255 characters. */
+            /** @description A safe display name. */
             filename: string;
-            /** @description A MIME type such as application/pdf. */
+            /** @description Taken from the bytes for an upload. */
             mimetype: string;
             /** Format: int64 */
             size: number;
+            /** @description An image's thumbnail, at most 320 pixels on its long side. */
+            thumbnailUrl: string | null;
+            /**
+             * Format: int32
+             * @description An image's size in pixels, as displayed.
+             */
+            width: number | null;
+            /** Format: int32 */
+            height: number | null;
+            /**
+             * Format: int64
+             * @description An audio file's duration, where its container states it.
+             */
+            durationMs: number | null;
         };
         /** @enum {string} */
         Audience: "all" | "customers" | "admins";
@@ -602,6 +672,17 @@ export interface components {
                 avgFirstResponseSeconds: number | null;
             };
         };
+        /** @description A success: `data` is the route's own body. */
+        Envelope_UploadedAttachment: {
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description A short sentence, e.g. "Message sent". */
+            message: string;
+            /** @description The answer to an upload. */
+            data: {
+                attachment: components["schemas"]["Attachment"];
+            };
+        };
         /** @description A refusal: nothing was written. `message` names the problem. */
         Error: {
             /** @description Always `false`. */
@@ -621,6 +702,16 @@ export interface components {
              * @description The last `seq` returned, `null` when the page is empty.
              */
             nextAfter: number | null;
+        };
+        ExternalAttachment: {
+            /** @description An http(s) URL, at most 2048 characters. */
+            url: string;
+            /** @description 1–255 characters. */
+            filename: string;
+            /** @description A MIME type such as application/pdf. */
+            mimetype: string;
+            /** Format: int64 */
+            size: number;
         };
         /** @example bk_1042 */
         ExternalId: string;
@@ -761,7 +852,7 @@ export interface components {
             content: string;
             messageType?: null | components["schemas"]["MessageType"];
             replyTo?: null | string;
-            attachments?: null | components["schemas"]["Attachment"][];
+            attachments?: null | (components["schemas"]["UploadRef"] | components["schemas"]["ExternalAttachment"])[];
             clientMessageId?: null | string;
         } & ({
             /** @description Not blank. */
@@ -769,7 +860,7 @@ export interface components {
         } | {
             /** @enum {string} */
             messageType: "image" | "file";
-            attachments: components["schemas"]["Attachment"][];
+            attachments: (components["schemas"]["UploadRef"] | components["schemas"]["ExternalAttachment"])[];
         });
         /** @description Route 11's body. */
         SetStatus: {
@@ -827,6 +918,24 @@ export interface components {
         Timestamp: string;
         /** @example 01KBKXF1V7Q6ZB4Y6X1J5V0Y9G */
         Ulid: string;
+        /** @description An upload's body: `multipart/form-data` with one part named `file`. */
+        UploadForm: {
+            /**
+             * Format: binary
+             * @description The file. Its type is taken from its bytes: JPEG, PNG, GIF, WebP, PDF, UTF-8 text, Ogg, WebM,
+             *     MP4/M4A or MP3; a part `Content-Type` that disagrees is refused (415).
+             */
+            file: string;
+        };
+        /** @description An upload a send carries, by the id its upload answered. */
+        UploadRef: {
+            /** @description Uploaded to this conversation by the sender, and not used by another message yet. */
+            id: components["schemas"]["Ulid"];
+        };
+        /** @description The answer to an upload. */
+        UploadedAttachment: {
+            attachment: components["schemas"]["Attachment"];
+        };
     };
     responses: {
         /** @description `validation_failed`: a bad field, query parameter, path id or malformed JSON; the message names it. */
@@ -1179,6 +1288,163 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    uploadAttachment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation */
+                conversationId: components["schemas"]["Ulid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["UploadForm"];
+            };
+        };
+        responses: {
+            /** @description Stored; send it with `attachments: [{id}]` */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_UploadedAttachment"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAttachment: {
+        parameters: {
+            query?: {
+                /** @description Expiry, Unix seconds. */
+                exp?: number;
+                /** @description The signature the views handed out with `exp`. */
+                sig?: string;
+            };
+            header?: {
+                /** @description One byte range, e.g. `bytes=0-1023` */
+                Range?: string | null;
+            };
+            path: {
+                /** @description The upload */
+                attachmentId: components["schemas"]["Ulid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description The requested range of the file */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The range is outside the file */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    getAttachmentThumbnail: {
+        parameters: {
+            query?: {
+                /** @description Expiry, Unix seconds. */
+                exp?: number;
+                /** @description The signature the views handed out with `exp`. */
+                sig?: string;
+            };
+            header?: {
+                /** @description One byte range */
+                Range?: string | null;
+            };
+            path: {
+                /** @description The upload */
+                attachmentId: components["schemas"]["Ulid"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The thumbnail */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description The requested range of the thumbnail */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": unknown;
+                };
+            };
+            /** @description Not modified (If-None-Match) */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            /** @description The range is outside the thumbnail */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };

@@ -1,6 +1,6 @@
 import type { Session } from "../session";
 import type { Conversation, Status } from "../types";
-import { excerpt } from "../hooks";
+import { excerpt, summaryOf } from "../hooks";
 
 interface Props {
   session: Session;
@@ -41,7 +41,7 @@ export function ConversationList({ session, filter, openId, onOpen }: Props) {
             </span>
             {c.unreadCount > 0 ? <span class="unread">{c.unreadCount} unread</span> : null}
             <p class="last">
-              {c.lastMessage ? excerpt(c.lastMessage.content, 60) : "No messages yet"}
+              {c.lastMessage ? excerpt(summaryOf(c.lastMessage), 60) : "No messages yet"}
               {c.status !== "active" ? ` · ${c.status}` : ""}
             </p>
           </li>

@@ -1,5 +1,6 @@
-import { useState } from "preact/hooks";
+import { useEffect, useReducer, useState } from "preact/hooks";
 import type { History } from "../api/client";
+import { PendingFiles } from "../attachments";
 import { nameOf, useSession } from "../hooks";
 import type { Session } from "../session";
 import type { Conversation, Message, Status } from "../types";
@@ -34,6 +35,31 @@ export function ConversationPane({ session, conversation }: { session: Session; 
   const id = conversation.id;
   const thread = session.store.thread(id);
   const typists = session.store.typists(id).filter((u) => u !== session.me.sub);
+  const [, redraw] = useReducer((n: number) => n + 1, 0);
+  const [files] = useState(
+    () =>
+      new PendingFiles(
+        (file, onProgress) => session.upload(id, file, onProgress),
+        () => redraw(undefined),
+        (file) => (/^(image|audio)\//.test(file.type) ? URL.createObjectURL(file) : null),
+        (url) => URL.revokeObjectURL(url),
+      ),
+  );
+  useEffect(() => () => files.dispose(), [files]);
+  // A file dropped beside the conversation (the header, the list) must not replace the page with it.
+  useEffect(() => {
+    const keep = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes("Files")) e.preventDefault();
+    };
+    window.addEventListener("dragover", keep);
+    window.addEventListener("drop", keep);
+    return () => {
+      window.removeEventListener("dragover", keep);
+      window.removeEventListener("drop", keep);
+    };
+  }, []);
+  const [dropping, setDropping] = useState(false);
+  const carriesFiles = (e: DragEvent) => e.dataTransfer?.types.includes("Files") === true;
 
   const changeStatus = (status: Status) => {
     setStatusError(null);
@@ -49,7 +75,25 @@ export function ConversationPane({ session, conversation }: { session: Session; 
   };
 
   return (
-    <section class="pane" aria-labelledby="pane-title">
+    <section
+      class={`pane${dropping ? " dropping" : ""}`}
+      aria-labelledby="pane-title"
+      onDragOver={(e) => {
+        if (history || !carriesFiles(e)) return;
+        e.preventDefault();
+        if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+        setDropping(true);
+      }}
+      onDragLeave={(e) => {
+        if (!e.currentTarget.contains(e.relatedTarget as Node | null)) setDropping(false);
+      }}
+      onDrop={(e) => {
+        setDropping(false);
+        if (history || !carriesFiles(e)) return;
+        e.preventDefault();
+        files.add([...(e.dataTransfer?.files ?? [])]);
+      }}
+    >
       <header class="pane-head">
         <div>
           <h2 id="pane-title">{conversation.title}</h2>
@@ -95,7 +139,13 @@ export function ConversationPane({ session, conversation }: { session: Session; 
         {typists.map((u) => `${nameOf(session, id, u)} is typing…`).join(" ")}
       </p>
       {history ? null : (
-        <Composer session={session} conversationId={id} replyTo={replyTo} onCancelReply={() => setReplyTo(null)} />
+        <Composer
+          session={session}
+          conversationId={id}
+          replyTo={replyTo}
+          onCancelReply={() => setReplyTo(null)}
+          files={files}
+        />
       )}
     </section>
   );

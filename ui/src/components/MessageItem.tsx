@@ -2,6 +2,7 @@ import { useState } from "preact/hooks";
 import { nameOf, quoteOf, timeOf } from "../hooks";
 import type { Session } from "../session";
 import type { Message } from "../types";
+import { Attachments } from "./Attachments";
 import { ErrorNote } from "./ErrorNote";
 
 export const EMOJIS = ["👍", "❤️", "😂", "🎉"];
@@ -80,8 +81,11 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
             Cancel
           </button>
         </form>
-      ) : (
+      ) : message.content !== "" ? (
         <p class="content">{message.content}</p>
+      ) : null}
+      {message.isDeleted ? null : (
+        <Attachments session={session} conversationId={conversationId} attachments={message.attachments} />
       )}
       {message.reactions.length > 0 ? (
         <p class="chips">

@@ -109,7 +109,13 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
                   <span class="sender">{session.me.name}</span>
                 </div>
                 {p.replyTo ? <p class="quote">In reply to {quoteOf(session, conversationId, byId.get(p.replyTo))}</p> : null}
-                <p class="content">{p.content}</p>
+                {p.content !== "" ? <p class="content">{p.content}</p> : null}
+                {p.attachments.length > 0 ? (
+                  <p class="files">
+                    {p.attachments.length === 1 ? "Attachment: " : "Attachments: "}
+                    {p.attachments.map((a) => a.filename).join(", ")}
+                  </p>
+                ) : null}
                 {p.state === "failed" ? (
                   <div class="actions">
                     <p role="alert" class="error">

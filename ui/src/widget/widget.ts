@@ -37,6 +37,8 @@
     if (!frame) {
       frame = document.createElement("iframe");
       frame.title = "Concierge chat";
+      // Voice messages: a framed page may use the microphone only when its frame allows it.
+      frame.allow = "microphone";
       frame.src = `${origin}/chat?booking=${encodeURIComponent(booking)}&embed=1#token=${encodeURIComponent(token)}`;
       Object.assign(frame.style, { width: "100%", height: "100%", border: "0" });
       panel.appendChild(frame);
