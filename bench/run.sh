@@ -11,7 +11,7 @@
 # same run on a finer ladder of rates, and records Socket.IO's max rate over /ws's of that run;
 # 3sio is scenario 3 over Socket.IO (docs/performance.md, "Socket.IO").
 #
-# 9 is issue 16's uploads: 20 clients each uploading a 10 MiB file 3 times (once with --quick)
+# 9 is issue 16's uploads: 20 clients each uploading a 10 MiB file 10 times (twice with --quick)
 # into one conversation (UPLOAD_CLIENTS=N and UPLOADS_EACH=N change both numbers), the file being
 # `%PDF-1.4\n` and random bytes (typed from its head and streamed through, never decoded), with the
 # server's VmRSS sampled every 20 ms: uploads/s, MB/s, latency, and the server's peak RSS above
@@ -59,10 +59,10 @@ if [[ $CLUSTER == 1 ]]; then REPLICAS=3; fi
 if [[ $QUICK == 1 ]]; then
   RUNS=1 DUR=2 RATES=2000,5000,10000,20000 SEED_MSGS=98 CONNS=${CONNS:-2000} FANOUT=${FANOUT:-2000}
   SIO_RATES_1=1000,2000,3000,4000,6000,8000,10000,12000,15000
-  UPLOADS_EACH=${UPLOADS_EACH:-1}
+  UPLOADS_EACH=${UPLOADS_EACH:-2}
   SIO_RATES_20=250,500,750,1000,1500,2000,3000,4000
 else
-  UPLOADS_EACH=${UPLOADS_EACH:-3}
+  UPLOADS_EACH=${UPLOADS_EACH:-10}
   RUNS=3 DUR=5 RATES=2000,5000,7500,10000,15000,20000,25000,30000 SEED_MSGS=998 CONNS=19500 FANOUT=10000
   # About 10 % apart, so that a ratio of two maxima is not a ratio of two coarse steps; the one of
   # 20 admins starts lower, as each send becomes 21 frames.
@@ -307,7 +307,8 @@ for run in $(seq 1 "$RUNS"); do
     fresh
     try "${LG[@]}" uploads --addr "$ADDR" "${T[@]}" --kind pdf --clients "$UPLOAD_CLIENTS" \
       --per-client "$UPLOADS_EACH" --bytes $((10 * 1024 * 1024)) --server-pid "$SERVER_PID" \
-      --nats-pid "${NATS_PIDS[0]}" --scenario "9 uploads, $UPLOAD_CLIENTS × 10 MiB PDF"
+      --nats-pid "${NATS_PIDS[0]}" --rss-goal-mib 64 \
+      --scenario "9 uploads, $UPLOAD_CLIENTS × 10 MiB PDF"
     save_metrics 9-uploads-pdf
   fi
   if has 9img; then
