@@ -5,11 +5,19 @@
 #
 #   bench/run.sh [--quick] [--only 1,2,...] [--no-build] [--runs N]
 #                [--nats-conf FILE | --cluster] [--results NAME]
-#                scenarios: 1 2 3 4 5 7 8 (5 includes 6), 1sio 3sio (sio: both)
+#                scenarios: 1 2 3 4 5 7 8 9 (5 includes 6), 1sio 3sio (sio: both), 9img
 #
 # 1sio is scenario 1 over Socket.IO (WebSocket transport) beside scenario 1 over /ws, both in the
 # same run on a finer ladder of rates, and records Socket.IO's max rate over /ws's of that run;
 # 3sio is scenario 3 over Socket.IO (docs/performance.md, "Socket.IO").
+#
+# 9 is issue 16's uploads: 20 clients each uploading a 10 MiB file 10 times (twice with --quick)
+# into one conversation (UPLOAD_CLIENTS=N and UPLOADS_EACH=N change both numbers), the file being
+# `%PDF-1.4\n` and random bytes (typed from its head and streamed through, never decoded), with the
+# server's VmRSS sampled every 20 ms: uploads/s, MB/s, latency, and the server's peak RSS above
+# idle (target <= 64 MiB). 9img (not in the default set) does the same with a 12 MP, ~2 MiB JPEG,
+# which the server holds whole and decodes for its thumbnail, 2 at a time (docs/performance.md,
+# "Issue 16: attachments").
 #
 # --no-build uses the binaries already in target/release (for iterating on the suite itself).
 # --runs N overrides the number of runs of each scenario.
@@ -24,7 +32,7 @@ cd "$(dirname "$0")/.."
 
 QUICK=0
 BUILD=1
-ONLY="1 2 3 4 5 7 8 1sio 3sio"
+ONLY="1 2 3 4 5 7 8 9 1sio 3sio"
 NATS_CONF=nats.conf
 CLUSTER=0
 RESULTS=latest
@@ -38,7 +46,7 @@ while [[ $# -gt 0 ]]; do
     --cluster) CLUSTER=1 ;;
     --results) RESULTS="$2"; shift ;;
     --runs) RUNS_WANTED="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...,1sio,3sio|sio] [--no-build] [--runs N] [--nats-conf FILE | --cluster] [--results NAME]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...,9,1sio,3sio|sio,9img] [--no-build] [--runs N] [--nats-conf FILE | --cluster] [--results NAME]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -51,8 +59,10 @@ if [[ $CLUSTER == 1 ]]; then REPLICAS=3; fi
 if [[ $QUICK == 1 ]]; then
   RUNS=1 DUR=2 RATES=2000,5000,10000,20000 SEED_MSGS=98 CONNS=${CONNS:-2000} FANOUT=${FANOUT:-2000}
   SIO_RATES_1=1000,2000,3000,4000,6000,8000,10000,12000,15000
+  UPLOADS_EACH=${UPLOADS_EACH:-2}
   SIO_RATES_20=250,500,750,1000,1500,2000,3000,4000
 else
+  UPLOADS_EACH=${UPLOADS_EACH:-10}
   RUNS=3 DUR=5 RATES=2000,5000,7500,10000,15000,20000,25000,30000 SEED_MSGS=998 CONNS=19500 FANOUT=10000
   # About 10 % apart, so that a ratio of two maxima is not a ratio of two coarse steps; the one of
   # 20 admins starts lower, as each send becomes 21 frames.
@@ -60,6 +70,7 @@ else
   SIO_RATES_20=250,275,300,330,360,400,440,480,530,580,640,700,770,850,930,1000,1100,1200,1300,1450,1600,1750,1900,2100,2300,2500,2750,3000,3300,3600,4000,4400,4800,5300,5800,6400,7000
 fi
 RUNS=${RUNS_WANTED:-$RUNS}
+UPLOAD_CLIENTS=${UPLOAD_CLIENTS:-20}
 SEED_CONVS=1000
 SEED_EVENTS=$((SEED_CONVS * (SEED_MSGS + 2)))
 
@@ -291,6 +302,21 @@ for run in $(seq 1 "$RUNS"); do
   if has 8; then
     start_nats
     try "${LG[@]}" ceiling --nats "$NATS_URL" --duration "$DUR" --replicas "$REPLICAS" --out "$ROWS"
+  fi
+  if has 9; then
+    fresh
+    try "${LG[@]}" uploads --addr "$ADDR" "${T[@]}" --kind pdf --clients "$UPLOAD_CLIENTS" \
+      --per-client "$UPLOADS_EACH" --bytes $((10 * 1024 * 1024)) --server-pid "$SERVER_PID" \
+      --nats-pid "${NATS_PIDS[0]}" --rss-goal-mib 64 \
+      --scenario "9 uploads, $UPLOAD_CLIENTS × 10 MiB PDF"
+    save_metrics 9-uploads-pdf
+  fi
+  if has 9img; then
+    fresh
+    try "${LG[@]}" uploads --addr "$ADDR" "${T[@]}" --kind jpeg --clients "$UPLOAD_CLIENTS" \
+      --per-client "$UPLOADS_EACH" --bytes $((2 * 1024 * 1024)) --server-pid "$SERVER_PID" \
+      --nats-pid "${NATS_PIDS[0]}" --scenario "9img uploads, $UPLOAD_CLIENTS × 2 MiB JPEG 12 MP"
+    save_metrics 9img-uploads-jpeg
   fi
   stop_all
 done

@@ -242,6 +242,20 @@ pub fn cpu_secs(pid: Option<u32>) -> Result<f64> {
     Ok(tick(14 - 3)? + tick(15 - 3)?)
 }
 
+/// A `Vm…:` figure of `/proc/<pid>/status` (`VmRSS`, `VmHWM`), KiB.
+///
+/// # Errors
+/// When the file cannot be read or has no such line.
+pub fn vm_kib(pid: u32, field: &str) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("read /proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+}
+
 /// Polls `/ready` every 20 ms until it answers 200.
 ///
 /// # Errors

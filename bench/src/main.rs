@@ -9,6 +9,7 @@
 //! - `sockets`: scenarios 3 (idle sockets: memory, accept rate) and 4 (broadcast fan-out).
 //! - `log`: straight to JetStream: seeding the log (5, 7), the broadcast (4), the ceiling (8).
 //! - `reads`: scenario 7 (read path).
+//! - `uploads`: scenario 9 (concurrent attachment uploads: throughput, the server's memory).
 //! - `report`: the one markdown table from every run's rows; one run's ratio of two figures.
 
 mod codec;
@@ -18,6 +19,7 @@ mod reads;
 mod report;
 mod sends;
 mod sockets;
+mod uploads;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
@@ -60,6 +62,8 @@ enum Cmd {
     Reads(reads::ReadArgs),
     /// Scenario 8: JetStream publish ceiling.
     Ceiling(log::CeilingArgs),
+    /// Scenario 9: concurrent attachment uploads, with the server's RSS.
+    Uploads(uploads::UploadArgs),
     /// Prints the table of all rows and writes it to a file.
     Report(report::ReportArgs),
     /// Records the quotient of two figures of the same run.
@@ -149,6 +153,7 @@ fn main() -> Result<()> {
             Cmd::Seed(a) => log::seed(a).await,
             Cmd::Reads(a) => reads::reads(a).await,
             Cmd::Ceiling(a) => log::ceiling(a).await,
+            Cmd::Uploads(a) => uploads::uploads(a).await,
             Cmd::Report(a) => report::report(a),
             Cmd::Ratio(a) => report::ratio(a),
         }

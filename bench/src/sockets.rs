@@ -4,7 +4,7 @@
 use crate::codec::{Kind, PONG};
 use crate::common::{self, now_ns, Rows, Target};
 use crate::log;
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use clap::Args;
 use futures::{stream, SinkExt, StreamExt};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -100,16 +100,6 @@ async fn open(
     (count - failed as usize, failed, secs)
 }
 
-fn vm_rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("read /proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS")
-}
-
 /// Scenario 3.
 ///
 /// # Errors
@@ -117,11 +107,11 @@ fn vm_rss_kib(pid: u32) -> Result<u64> {
 pub async fn connections(a: ConnArgs) -> Result<()> {
     a.target.check()?;
     let rows = Rows::new(a.target.out.clone(), &a.scenario);
-    let before = vm_rss_kib(a.server_pid)?;
+    let before = common::vm_kib(a.server_pid, "VmRSS")?;
     let arrivals = Arc::new(Arrivals::default());
     let (held, failed, secs) = open(&a.target, a.count, a.concurrency, &arrivals).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = vm_rss_kib(a.server_pid)?;
+    let after = common::vm_kib(a.server_pid, "VmRSS")?;
     let per_socket = (after as f64 - before as f64) / held.max(1) as f64;
     eprintln!(
         "held {held} sockets ({failed} failed) in {secs:.1} s; server RSS {before} -> {after} KiB ({per_socket:.2} KiB/socket)"
