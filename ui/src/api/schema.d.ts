@@ -360,11 +360,11 @@ export interface components {
         };
         /**
          * @description An attachment as messages show it. For an upload, `url` and `thumbnailUrl` are signed paths on
-         *     this server, valid for `ATTACHMENT_URL_TTL` (signed anew at every read); for a file outside
-         *     Concierge, `url` is its URL and the upload's fields are `null`.
+         *     this server, valid for `ATTACHMENT_URL_TTL` (signed anew at every read), and every field is
+         *     present; a file outside Concierge has `url`, `filename`, `mimetype` and `size` only.
          */
         Attachment: {
-            id: null | components["schemas"]["Ulid"];
+            id?: null | components["schemas"]["Ulid"];
             url: string;
             /** @description A safe display name. */
             filename: string;
@@ -372,20 +372,20 @@ export interface components {
             mimetype: string;
             /** Format: int64 */
             size: number;
-            /** @description An image's thumbnail, at most 320 pixels on its long side. */
-            thumbnailUrl: string | null;
+            /** @description An image's thumbnail, at most 320 pixels on its long side; `null` for other uploads. */
+            thumbnailUrl?: string | null;
             /**
              * Format: int32
-             * @description An image's size in pixels, as displayed.
+             * @description An image's size in pixels, as displayed; `null` for other uploads.
              */
-            width: number | null;
+            width?: number | null;
             /** Format: int32 */
-            height: number | null;
+            height?: number | null;
             /**
              * Format: int64
-             * @description An audio file's duration, where its container states it.
+             * @description An audio file's duration where its container states it, else `null`.
              */
-            durationMs: number | null;
+            durationMs?: number | null;
         };
         /** @enum {string} */
         Audience: "all" | "customers" | "admins";
@@ -694,7 +694,7 @@ export interface components {
          * @description Every `error` code of the API.
          * @enum {string}
          */
-        ErrorCode: "validation_failed" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "unavailable" | "internal";
+        ErrorCode: "validation_failed" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "payload_too_large" | "unsupported_media_type" | "rate_limited" | "range_not_satisfiable" | "unavailable" | "internal";
         EventPage: {
             events: components["schemas"]["StoredEvent"][];
             /**
@@ -1028,6 +1028,22 @@ export interface components {
                  * @example {
                  *       "error": "payload_too_large",
                  *       "message": "body must be at most 65536 bytes",
+                 *       "success": false
+                 *     }
+                 */
+                "application/json": components["schemas"]["Error"];
+            };
+        };
+        /** @description `range_not_satisfiable`: the `Range` asked for is outside the file; `Content-Range: bytes *\/<size>` gives its size. */
+        RangeNotSatisfiable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                /**
+                 * @example {
+                 *       "error": "range_not_satisfiable",
+                 *       "message": "the range is outside the file (10284 bytes)",
                  *       "success": false
                  *     }
                  */
@@ -1378,13 +1394,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description The range is outside the file */
-            416: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
+            416: components["responses"]["RangeNotSatisfiable"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
@@ -1438,13 +1448,7 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
-            /** @description The range is outside the thumbnail */
-            416: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
+            416: components["responses"]["RangeNotSatisfiable"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
         };
