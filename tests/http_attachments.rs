@@ -664,29 +664,42 @@ async fn upload_in_halves(
 
 use futures::StreamExt;
 
-#[tokio::test]
-async fn nats_lost_during_an_upload_is_503_and_leaves_no_object() {
-    let mut nats = Nats::start();
-    let app = App::start_with(
-        &nats,
-        AppOptions {
-            extra_env: vec![
-                ("ATTACHMENT_SWEEP_SECS".into(), "1".into()),
-                ("ATTACHMENT_ORPHAN_TTL".into(), "1".into()),
-            ],
-            ..Default::default()
-        },
-    )
-    .await;
-    let conv = ann_conv(&app).await;
-    let (go_on, task) = upload_in_halves(&app, &conv, "x".repeat(4 << 20).into_bytes()).await;
-    // The first half is in the store once its chunks are there.
+/// Sweeps every second, and takes uploads and chunks unused for a second as orphans.
+fn sweeping_every_second() -> AppOptions {
+    AppOptions {
+        extra_env: vec![
+            ("ATTACHMENT_SWEEP_SECS".into(), "1".into()),
+            ("ATTACHMENT_ORPHAN_TTL".into(), "1".into()),
+        ],
+        ..Default::default()
+    }
+}
+
+/// A 4 MiB upload whose first half is stored (its chunks are in the bucket) and whose second half
+/// waits for `go_on`.
+async fn half_uploaded(
+    app: &App,
+    conv: &str,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(StatusCode, Value), String>>,
+) {
+    let halves = upload_in_halves(app, conv, "x".repeat(4 << 20).into_bytes()).await;
     until(
         "the first chunks are stored",
         Duration::from_secs(10),
         || async { chunk_subjects(app.nats_url()).await == 1 },
     )
     .await;
+    halves
+}
+
+#[tokio::test]
+async fn nats_lost_during_an_upload_is_503_and_leaves_no_object() {
+    let mut nats = Nats::start();
+    let app = App::start_with(&nats, sweeping_every_second()).await;
+    let conv = ann_conv(&app).await;
+    let (go_on, task) = half_uploaded(&app, &conv).await;
     nats.stop();
     let _ = go_on.send(());
     let (status, body) = task.await.unwrap().expect("an answer");
@@ -713,25 +726,9 @@ async fn nats_lost_during_an_upload_is_503_and_leaves_no_object() {
 #[tokio::test]
 async fn a_node_killed_during_an_upload_leaves_no_message_and_no_object() {
     let nats = Nats::start();
-    let mut app = App::start_with(
-        &nats,
-        AppOptions {
-            extra_env: vec![
-                ("ATTACHMENT_SWEEP_SECS".into(), "1".into()),
-                ("ATTACHMENT_ORPHAN_TTL".into(), "1".into()),
-            ],
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut app = App::start_with(&nats, sweeping_every_second()).await;
     let conv = ann_conv(&app).await;
-    let (go_on, task) = upload_in_halves(&app, &conv, "x".repeat(4 << 20).into_bytes()).await;
-    until(
-        "the first chunks are stored",
-        Duration::from_secs(10),
-        || async { chunk_subjects(app.nats_url()).await == 1 },
-    )
-    .await;
+    let (go_on, task) = half_uploaded(&app, &conv).await;
     app.kill();
     let _ = go_on.send(());
     assert!(task.await.unwrap().is_err(), "the killed node answered");
