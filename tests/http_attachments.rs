@@ -218,6 +218,10 @@ async fn ranges_etags_and_file_names_are_served_as_browsers_need() {
     assert_eq!(part, bytes[10000..]);
     let (status, h, _) = fetch(app, url, None, &[("range", "bytes=99999-")]).await;
     assert_eq!(status, 416);
+    // A Range that does not parse is ignored: the whole file.
+    let (status, _, whole) = fetch(app, url, None, &[("range", "bytes=oops")]).await;
+    assert_eq!(status, 200);
+    assert_eq!(whole, bytes);
     assert_eq!(
         header(&h, "content-range"),
         format!("bytes */{}", bytes.len())

@@ -88,7 +88,7 @@ def _negative(case, location) -> bool:
 
 @schemathesis.hook
 def map_case(context, case):
-    """Real ids where the schema cannot say which ids exist.
+    """Real ids where the schema cannot say which ids exist, and an upload's file a type it takes.
 
     A valid path gets the seeded ids half of the time. `replyTo` and `before` must name a message
     of the same conversation (else 400, which the schema cannot express): in a valid body or query
@@ -113,6 +113,17 @@ def map_case(context, case):
         for name in list(headers):
             if name.lower() == "idempotency-key" and _valid_key(headers[name]):
                 headers[name] = uuid.uuid4().hex
+    # An upload's file must be of a type the server takes, which the schema (any bytes) cannot
+    # say: a valid upload sends a small text file as its one part.
+    if case.operation.path.endswith("/attachments") and case.method == "POST":
+        positive = case.meta is None or not (
+            case.meta.generation.mode.is_negative
+            or any(c.mode.is_negative for c in case.meta.components.values())
+        )
+        # Only the part `file`: other parts' generated names may hold control characters, which
+        # no multipart header may carry.
+        if positive and isinstance(case.body, dict) and isinstance(case.body.get("file"), (bytes, str)):
+            case.body = {"file": "fuzzed upload\n"}
     query = case.query
     if isinstance(query, dict) and "before" in query and not _negative(case, ParameterLocation.QUERY):
         if reference:

@@ -135,8 +135,8 @@ pub async fn upload(
     summary = "An uploaded file's bytes, for a token or a signed URL",
     params(("attachmentId" = crate::http::openapi::Ulid, Path, description = "The upload"), crate::http::openapi::SignedQuery, ("Range" = Option<String>, Header, description = "One byte range, e.g. `bytes=0-1023`")),
     responses(
-        (status = 200, description = "The file", content_type = "application/octet-stream"),
-        (status = 206, description = "The requested range of the file", content_type = "application/octet-stream"),
+        (status = 200, description = "The file, with the type it was stored as", content_type = "*/*"),
+        (status = 206, description = "The requested range of the file", content_type = "*/*"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, response = crate::http::openapi::BadRequest),
         (status = 401, response = crate::http::openapi::Unauthorized),
@@ -167,8 +167,8 @@ pub async fn download(
     summary = "An uploaded image's thumbnail, for a token or a signed URL",
     params(("attachmentId" = crate::http::openapi::Ulid, Path, description = "The upload"), crate::http::openapi::SignedQuery, ("Range" = Option<String>, Header, description = "One byte range")),
     responses(
-        (status = 200, description = "The thumbnail", content_type = "image/jpeg"),
-        (status = 206, description = "The requested range of the thumbnail", content_type = "image/jpeg"),
+        (status = 200, description = "The thumbnail: JPEG, or PNG for an image with transparency", content_type = "image/*"),
+        (status = 206, description = "The requested range of the thumbnail", content_type = "image/*"),
         (status = 304, description = "Not modified (If-None-Match)"),
         (status = 400, response = crate::http::openapi::BadRequest),
         (status = 401, response = crate::http::openapi::Unauthorized),
@@ -295,10 +295,13 @@ async fn respond(
         disposition(inline, &upload.filename),
     );
     let size = stored.size;
+    // A `Range` that does not parse is ignored (the whole file, as RFC 9110 allows); one that
+    // parses but lies outside the file is 416.
     let range = request
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| http_range_header::parse_range_header(v).and_then(|r| r.validate(size)));
+        .and_then(|v| http_range_header::parse_range_header(v).ok())
+        .map(|r| r.validate(size));
     let (status, skip, take) = match range {
         Some(Ok(ranges)) if ranges.len() == 1 => {
             let r = &ranges[0];

@@ -339,8 +339,8 @@ pub struct UploadForm {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct SignedQuery {
-    /// Expiry, Unix seconds.
-    exp: Option<u64>,
+    /// Expiry, Unix seconds, as the signed URL gives it (ignored with a token).
+    exp: Option<String>,
     /// The signature the views handed out with `exp`.
     sig: Option<String>,
 }

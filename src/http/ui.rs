@@ -26,7 +26,8 @@ struct Dist;
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// The CSP of every page, before its `frame-ancestors`.
-const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
+const CSP: &str =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; \
     media-src 'self' blob:; connect-src 'self'; font-src 'self'; manifest-src 'self'; \
     base-uri 'none'; form-action 'self'; frame-ancestors ";
 

@@ -1348,8 +1348,8 @@ export interface operations {
     getAttachment: {
         parameters: {
             query?: {
-                /** @description Expiry, Unix seconds. */
-                exp?: number;
+                /** @description Expiry, Unix seconds, as the signed URL gives it (ignored with a token). */
+                exp?: string;
                 /** @description The signature the views handed out with `exp`. */
                 sig?: string;
             };
@@ -1365,13 +1365,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The file */
+            /** @description The file, with the type it was stored as */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": unknown;
                 };
             };
             /** @description The requested range of the file */
@@ -1380,7 +1380,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/octet-stream": unknown;
+                    "*/*": unknown;
                 };
             };
             /** @description Not modified (If-None-Match) */
@@ -1402,8 +1402,8 @@ export interface operations {
     getAttachmentThumbnail: {
         parameters: {
             query?: {
-                /** @description Expiry, Unix seconds. */
-                exp?: number;
+                /** @description Expiry, Unix seconds, as the signed URL gives it (ignored with a token). */
+                exp?: string;
                 /** @description The signature the views handed out with `exp`. */
                 sig?: string;
             };
@@ -1419,13 +1419,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The thumbnail */
+            /** @description The thumbnail: JPEG, or PNG for an image with transparency */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/jpeg": unknown;
+                    "image/*": unknown;
                 };
             };
             /** @description The requested range of the thumbnail */
@@ -1434,7 +1434,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/jpeg": unknown;
+                    "image/*": unknown;
                 };
             };
             /** @description Not modified (If-None-Match) */
