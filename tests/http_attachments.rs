@@ -38,6 +38,17 @@ async fn send_with(app: &App, token: &str, conv: &str, ids: &[&str]) -> (StatusC
     .await
 }
 
+/// The harness's options with these settings.
+fn with_env(vars: &[(&str, &str)]) -> AppOptions {
+    AppOptions {
+        extra_env: vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
 fn header<'a>(h: &'a reqwest::header::HeaderMap, name: &str) -> &'a str {
     h.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
 }
@@ -240,11 +251,7 @@ async fn ranges_etags_and_file_names_are_served_as_browsers_need() {
 
 #[tokio::test]
 async fn each_refusal_answers_its_status_and_keeps_nothing() {
-    let env = TestEnv::start_with(AppOptions {
-        extra_env: vec![("MAX_ATTACHMENT_BYTES".into(), "200000".into())],
-        ..Default::default()
-    })
-    .await;
+    let env = TestEnv::start_with(with_env(&[("MAX_ATTACHMENT_BYTES", "200000")])).await;
     let app = &env.app;
     let conv = ann_conv(app).await;
 
@@ -424,11 +431,7 @@ async fn each_refusal_answers_its_status_and_keeps_nothing() {
 
 #[tokio::test]
 async fn a_signed_url_expires_after_its_ttl() {
-    let env = TestEnv::start_with(AppOptions {
-        extra_env: vec![("ATTACHMENT_URL_TTL".into(), "1".into())],
-        ..Default::default()
-    })
-    .await;
+    let env = TestEnv::start_with(with_env(&[("ATTACHMENT_URL_TTL", "1")])).await;
     let app = &env.app;
     let conv = ann_conv(app).await;
     let a = uploaded(app, &ann(), &conv, "note.txt").await;
@@ -530,11 +533,7 @@ async fn a_send_takes_only_its_senders_unused_uploads_of_that_conversation() {
 
 #[tokio::test]
 async fn deleting_a_message_makes_its_attachments_404_at_once_and_the_sweeper_removes_them() {
-    let env = TestEnv::start_with(AppOptions {
-        extra_env: vec![("ATTACHMENT_SWEEP_SECS".into(), "1".into())],
-        ..Default::default()
-    })
-    .await;
+    let env = TestEnv::start_with(with_env(&[("ATTACHMENT_SWEEP_SECS", "1")])).await;
     let app = &env.app;
     let conv = ann_conv(app).await;
     let photo = uploaded(app, &ann(), &conv, "photo.jpg").await;
@@ -572,13 +571,10 @@ async fn deleting_a_message_makes_its_attachments_404_at_once_and_the_sweeper_re
 
 #[tokio::test]
 async fn an_upload_no_message_uses_is_removed_after_the_orphan_ttl() {
-    let env = TestEnv::start_with(AppOptions {
-        extra_env: vec![
-            ("ATTACHMENT_SWEEP_SECS".into(), "1".into()),
-            ("ATTACHMENT_ORPHAN_TTL".into(), "3".into()),
-        ],
-        ..Default::default()
-    })
+    let env = TestEnv::start_with(with_env(&[
+        ("ATTACHMENT_SWEEP_SECS", "1"),
+        ("ATTACHMENT_ORPHAN_TTL", "3"),
+    ]))
     .await;
     let app = &env.app;
     let conv = ann_conv(app).await;
@@ -670,13 +666,10 @@ use futures::StreamExt;
 
 /// Sweeps every second, and takes uploads and chunks unused for a second as orphans.
 fn sweeping_every_second() -> AppOptions {
-    AppOptions {
-        extra_env: vec![
-            ("ATTACHMENT_SWEEP_SECS".into(), "1".into()),
-            ("ATTACHMENT_ORPHAN_TTL".into(), "1".into()),
-        ],
-        ..Default::default()
-    }
+    with_env(&[
+        ("ATTACHMENT_SWEEP_SECS", "1"),
+        ("ATTACHMENT_ORPHAN_TTL", "1"),
+    ])
 }
 
 /// A 4 MiB upload whose first half is stored (its chunks are in the bucket) and whose second half

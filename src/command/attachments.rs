@@ -114,18 +114,6 @@ where
         return Err(too_large(app));
     }
     let files = &app.attachments.files;
-    // Decoding an image holds its pixels: a bounded number at a time.
-    let _decoding = if format.is_image() {
-        Some(
-            app.attachments
-                .decode
-                .acquire()
-                .await
-                .map_err(|_| CommandError::Invalid("the server is stopping".into()))?,
-        )
-    } else {
-        None
-    };
     let id = ulid::Ulid::new().to_string();
     let mut upload = Upload {
         id: id.clone(),
@@ -164,6 +152,14 @@ where
     upload.size = stored.size;
     let finish = async {
         if let Some(bytes) = intake.whole.take() {
+            // Decoding an image holds its pixels: a bounded number at a time, taken only once the
+            // file is in, so that a slow client never holds a turn.
+            let _decoding = app
+                .attachments
+                .decode
+                .acquire()
+                .await
+                .map_err(|_| CommandError::Invalid("the server is stopping".into()))?;
             let info = tokio::task::spawn_blocking(move || media::image_info(format, &bytes))
                 .await
                 .map_err(|e| CommandError::Invalid(format!("the image could not be decoded: {e}")))?
