@@ -14,6 +14,8 @@ export interface Pending {
   replyTo: string | null;
   /** Uploaded attachments (route 16) that go with it, by id. */
   attachments: Attachment[];
+  /** An admins' note (docs/inbox.md): text only, never shown to the customer. */
+  internal: boolean;
   state: PendingState;
   /** The API's own words when the server refused it. */
   error: string | null;
@@ -39,13 +41,20 @@ export class Outbox {
     private readonly later: (fn: () => void, ms: number) => void = (fn, ms) => void setTimeout(fn, ms),
   ) {}
 
-  add(conversationId: string, content: string, replyTo: string | null, attachments: Attachment[] = []): Pending {
+  add(
+    conversationId: string,
+    content: string,
+    replyTo: string | null,
+    attachments: Attachment[] = [],
+    internal = false,
+  ): Pending {
     const pending: Pending = {
       clientMessageId: this.newId(),
       conversationId,
       content,
       replyTo,
-      attachments,
+      attachments: internal ? [] : attachments,
+      internal,
       state: "queued",
       error: null,
       attempts: 0,

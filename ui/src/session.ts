@@ -8,7 +8,7 @@ import { Live, type ConnectionState } from "./live";
 import { Outbox, type Pending } from "./outbox";
 import { Store } from "./store";
 import type { Claims } from "./token";
-import type { Attachment, Message } from "./types";
+import type { Attachment, CannedReply, Message } from "./types";
 
 export class Session {
   readonly store = new Store();
@@ -28,12 +28,17 @@ export class Session {
   private markConnected: () => void = () => {};
   /** Called when the socket is back without a replay: the page refetches what it shows. */
   refetch: () => void = () => {};
+  /** The canned replies (admins), loaded when first wanted; null until then. */
+  canned: CannedReply[] | null = null;
+  private cannedLoading: Promise<void> | null = null;
 
   constructor(
     readonly token: string,
     readonly me: Claims,
   ) {
     this.api = new Api(token);
+    this.store.hideNotes = me.role !== "admin";
+    this.store.selfId = me.sub;
     this.connected = new Promise((resolve) => {
       this.markConnected = resolve;
     });
@@ -126,9 +131,42 @@ export class Session {
   }
 
   /** Sends text and the ids of attachments already uploaded; content may be blank with attachments. */
-  send(conversationId: string, content: string, replyTo: string | null, attachments: Attachment[] = []): Pending {
+  send(
+    conversationId: string,
+    content: string,
+    replyTo: string | null,
+    attachments: Attachment[] = [],
+    internal = false,
+  ): Pending {
     this.stopTyping(conversationId);
-    return this.outbox.add(conversationId, content, replyTo, attachments);
+    return this.outbox.add(conversationId, content, replyTo, attachments, internal);
+  }
+
+  /** Loads the canned replies once (again with `force`, after a change); errors leave them as they were. */
+  loadCanned(force = false): Promise<void> {
+    if (this.cannedLoading && !force) return this.cannedLoading;
+    this.cannedLoading = this.api.cannedReplies().then(
+      (replies) => {
+        this.canned = replies;
+        this.store.notify();
+      },
+      (e: unknown) => {
+        this.cannedLoading = null;
+        this.signedOut(e);
+        throw e;
+      },
+    );
+    return this.cannedLoading;
+  }
+
+  async saveCanned(shortcut: string, title: string, content: string): Promise<void> {
+    await this.api.putCannedReply(shortcut, title, content);
+    await this.loadCanned(true);
+  }
+
+  async deleteCanned(shortcut: string): Promise<void> {
+    await this.api.deleteCannedReply(shortcut);
+    await this.loadCanned(true);
   }
 
   /** Uploads one file for a message to come (route 16), reporting progress from 0 to 1. */
@@ -188,6 +226,16 @@ export class Session {
   }
 
   private async deliver(pending: Pending): Promise<Message> {
+    // A note goes over HTTP (docs/inbox.md names `POST …/messages` with `internal: true`), with the
+    // same clientMessageId on every attempt, so a retry after a lost answer stores nothing twice.
+    if (pending.internal) {
+      return this.api.send(pending.conversationId, {
+        content: pending.content,
+        replyTo: pending.replyTo,
+        clientMessageId: pending.clientMessageId,
+        internal: true,
+      });
+    }
     const data = await this.live.request<{ message: Message }>("send_message", {
       conversationId: pending.conversationId,
       content: pending.content,

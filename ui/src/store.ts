@@ -2,7 +2,7 @@
 // seq. Fetched pages and live events merge into it by id, so a message seen both ways (or replayed
 // after a reconnect) is shown once, in its newest state.
 
-import type { Broadcast, Conversation, Message } from "./types";
+import type { Broadcast, Conversation, Mention, Message } from "./types";
 
 export interface Thread {
   byId: Map<string, Message>;
@@ -32,12 +32,26 @@ function insertOrdered(thread: Thread, message: Message): void {
   order.splice(i, 0, message.id);
 }
 
+/** Something to tell this admin about (a toast): a note that mentions them, or a conversation assigned to them. */
+export type Notice =
+  | { kind: "mentioned"; id: string; conversationId: string; message: Message; by: string }
+  | { kind: "assigned"; id: string; conversationId: string; by: string };
+
 export class Store {
   readonly conversations = new Map<string, Conversation>();
   readonly threads = new Map<string, Thread>();
   /** conversationId → userId → when the indicator lapses (ms). */
   readonly typing = new Map<string, Map<string, number>>();
   readonly broadcasts: Broadcast[] = [];
+  /** `mentioned` and `conversation_assigned` for this admin, newest last, until dismissed. */
+  readonly notices: Notice[] = [];
+  /**
+   * A customer's store keeps no admins' note (docs/inbox.md: the server never sends one to a
+   * customer; this is the page's own guard).
+   */
+  hideNotes = false;
+  /** This page's user: what they did themselves is no notice. */
+  selfId = "";
   private readonly listeners = new Set<() => void>();
 
   subscribe(listener: () => void): () => void {
@@ -71,6 +85,7 @@ export class Store {
   }
 
   upsertMessage(message: Message): void {
+    if (this.hideNotes && message.internal === true) return;
     const thread = this.thread(message.conversationId);
     const current = thread.byId.get(message.id);
     thread.byId.set(message.id, newerMessage(current, message));
@@ -163,6 +178,18 @@ export class Store {
     return [...(this.typing.get(conversationId)?.keys() ?? [])];
   }
 
+  addNotice(notice: Notice): void {
+    if (notice.by === this.selfId) return;
+    if (this.notices.some((n) => n.id === notice.id)) return;
+    this.notices.push(notice);
+    if (this.notices.length > 5) this.notices.shift();
+  }
+
+  dismissNotice(id: string): void {
+    const i = this.notices.findIndex((n) => n.id === id);
+    if (i >= 0) this.notices.splice(i, 1);
+  }
+
   addBroadcast(broadcast: Broadcast): void {
     if (this.broadcasts.some((b) => b.id === broadcast.id)) return;
     this.broadcasts.push(broadcast);
@@ -204,6 +231,21 @@ export class Store {
         return true;
       case "admin_broadcast":
         this.addBroadcast(data as unknown as Broadcast);
+        return true;
+      case "mentioned": {
+        const mention = data as unknown as Mention;
+        if (!mention.message) return false;
+        this.addNotice({ kind: "mentioned", id: `mentioned:${mention.message.id}`, ...mention });
+        return true;
+      }
+      case "conversation_assigned":
+        if (typeof data.by !== "string") return false;
+        this.addNotice({
+          kind: "assigned",
+          id: `assigned:${conversationId}:${String(data.seq ?? now)}`,
+          conversationId,
+          by: data.by,
+        });
         return true;
       default:
         return false;

@@ -13,6 +13,7 @@
 // ApiError carrying the API's own message, which the UI shows as it is.
 
 import createClient, { type Client } from "openapi-fetch";
+import type { CannedReply, Conversation, Message, Priority, RatingSaved, Status } from "../types";
 import type { components, paths } from "./schema";
 
 /** The document's named schemas (`components.schemas`). */
@@ -42,7 +43,7 @@ export interface MessagePage {
 }
 
 export interface ConversationPage {
-  conversations: Schemas["Conversation"][];
+  conversations: Conversation[];
   page: number;
   pages: number;
 }
@@ -53,7 +54,21 @@ export interface SendBody {
   content: string;
   replyTo: string | null;
   clientMessageId: string;
+  /** An admins' note (docs/inbox.md): text only, never shown to the customer. */
+  internal?: boolean;
 }
+
+/** What the conversation list asks for (route 1's query; `assignee`, `label`, `priority`, `sort`: docs/inbox.md). */
+export interface ListQuery {
+  status: Status | null;
+  /** `me`, `none`, or null for everybody's. */
+  assignee: "me" | "none" | null;
+  label: string | null;
+  priority: Priority | null;
+  sort: "updated" | "waiting";
+}
+
+export const ANY: ListQuery = { status: null, assignee: null, label: null, priority: null, sort: "updated" };
 
 /** What an openapi-fetch call resolves to, seen from the envelope: `data` on a 2xx, else `error`. */
 interface Answer<T> {
@@ -61,6 +76,8 @@ interface Answer<T> {
   error?: unknown;
   response: Response;
 }
+
+const enc = encodeURIComponent;
 
 /** Unwraps the envelope of a call; a refusal, or an answer that is not the envelope, throws ApiError. */
 async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
@@ -87,9 +104,15 @@ async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
 
 export class Api {
   private readonly client: Client<paths>;
+  private readonly token: string;
+  private readonly base: string;
+  private readonly fetchImpl: ((request: Request) => Promise<Response>) | undefined;
 
   /** `base` is the server's origin ("" for this page's); `fetchImpl` lets the unit tests answer. */
   constructor(token: string, base = "", fetchImpl?: (request: Request) => Promise<Response>) {
+    this.token = token;
+    this.base = base;
+    this.fetchImpl = fetchImpl;
     this.client = createClient<paths>({
       baseUrl: base,
       headers: { Authorization: `Bearer ${token}` },
@@ -120,11 +143,18 @@ export class Api {
     );
   }
 
-  async conversations(status: Schemas["Status"] | null, page: number): Promise<ConversationPage> {
-    const data = await unwrap(
-      this.client.GET("/messaging/conversations", {
-        params: { query: { page, limit: 50, ...(status ? { status } : {}) } },
-      }),
+  async conversations(query: ListQuery, page: number): Promise<ConversationPage> {
+    const params: Record<string, string | number> = { page, limit: 50 };
+    if (query.status) params.status = query.status;
+    if (query.assignee) params.assignee = query.assignee;
+    if (query.label) params.label = query.label;
+    if (query.priority) params.priority = query.priority;
+    if (query.sort !== "updated") params.sort = query.sort;
+    const data = await this.raw<{ conversations: Conversation[]; pagination: { page?: number; pages: number } }>(
+      "GET",
+      "/messaging/conversations",
+      undefined,
+      params,
     );
     return {
       conversations: data.conversations,
@@ -143,18 +173,14 @@ export class Api {
     return { messages: data.messages, hasMore: data.pagination.hasMore ?? false };
   }
 
-  send(conversationId: string, body: SendBody): Promise<Schemas["Message"]> {
-    return unwrap(
-      this.client.POST("/messaging/conversations/{conversationId}/messages", {
-        params: { path: { conversationId } },
-        body: {
-          content: body.content,
-          messageType: "text",
-          replyTo: body.replyTo,
-          clientMessageId: body.clientMessageId,
-        },
-      }),
-    );
+  send(conversationId: string, body: SendBody): Promise<Message> {
+    return this.raw("POST", `/messaging/conversations/${enc(conversationId)}/messages`, {
+      content: body.content,
+      messageType: "text",
+      replyTo: body.replyTo,
+      clientMessageId: body.clientMessageId,
+      ...(body.internal ? { internal: true } : {}),
+    });
   }
 
   edit(conversationId: string, messageId: string, content: string): Promise<Schemas["Message"]> {
@@ -192,12 +218,93 @@ export class Api {
     );
   }
 
-  setStatus(conversationId: string, status: Schemas["Status"]): Promise<Schemas["Conversation"]> {
-    return unwrap(
-      this.client.PUT("/messaging/conversations/{conversationId}/status", {
-        params: { path: { conversationId } },
-        body: { status },
-      }),
+  /** Route 7; `until` (RFC 3339) goes with `snoozed` only. */
+  setStatus(conversationId: string, status: Status, until?: string): Promise<Conversation> {
+    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/status`, {
+      status,
+      ...(status === "snoozed" ? { until } : {}),
+    });
+  }
+
+  // ---- The support inbox (docs/inbox.md). PROVISIONAL: these go through `raw` until
+  // docs/openapi.json lists the operations (setAssignee, setLabels, setPriority, rateConversation,
+  // listCannedReplies, putCannedReply, deleteCannedReply); then they move onto the typed client.
+
+  /** `null` unassigns. */
+  setAssignee(conversationId: string, userId: string | null): Promise<Conversation> {
+    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/assignee`, { userId });
+  }
+
+  setLabels(conversationId: string, labels: string[]): Promise<Conversation> {
+    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/labels`, { labels });
+  }
+
+  setPriority(conversationId: string, priority: Priority): Promise<Conversation> {
+    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/priority`, { priority });
+  }
+
+  /** The customer's rating of their closed conversation (once). */
+  rate(conversationId: string, score: number, comment: string | null): Promise<RatingSaved> {
+    return this.raw("POST", `/messaging/conversations/${enc(conversationId)}/rating`, {
+      score,
+      ...(comment ? { comment } : {}),
+    });
+  }
+
+  async cannedReplies(): Promise<CannedReply[]> {
+    const data = await this.raw<{ cannedReplies: CannedReply[] }>("GET", "/messaging/canned-replies");
+    return data.cannedReplies;
+  }
+
+  putCannedReply(shortcut: string, title: string, content: string): Promise<CannedReply> {
+    return this.raw("PUT", `/messaging/canned-replies/${enc(shortcut)}`, { title, content });
+  }
+
+  deleteCannedReply(shortcut: string): Promise<CannedReply> {
+    return this.raw("DELETE", `/messaging/canned-replies/${enc(shortcut)}`);
+  }
+
+  /** A call the generated `paths` do not list yet, with the same token, envelope and ApiError. */
+  private async raw<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    query?: Record<string, string | number>,
+  ): Promise<T> {
+    const search = query ? `?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}` : "";
+    const base = this.base || globalThis.location?.origin || "http://localhost";
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const request = new Request(`${base}${path}${search}`, {
+      method,
+      headers,
+      cache: "no-store",
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+    let response: Response;
+    try {
+      response = await (this.fetchImpl ?? globalThis.fetch)(request);
+    } catch {
+      throw new ApiError(0, "network", "Cannot reach the server");
+    }
+    let parsed: unknown = undefined;
+    try {
+      parsed = await response.json();
+    } catch {
+      // not JSON: handled below
+    }
+    const envelope = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {
+      success?: unknown;
+      message?: unknown;
+      error?: unknown;
+      data?: unknown;
+    };
+    if (response.ok && envelope.success === true) return envelope.data as T;
+    if (response.ok) throw new ApiError(0, "internal", "The server's answer could not be read");
+    throw new ApiError(
+      response.status,
+      typeof envelope.error === "string" ? envelope.error : "internal",
+      typeof envelope.message === "string" ? envelope.message : `The server answered ${response.status}`,
     );
   }
 

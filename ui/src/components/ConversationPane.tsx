@@ -3,17 +3,13 @@ import type { History } from "../api/client";
 import { PendingFiles } from "../attachments";
 import { nameOf, useSession } from "../hooks";
 import type { Session } from "../session";
-import type { Conversation, Message, Status } from "../types";
+import { visibleMessages } from "../inbox";
+import type { Conversation, Message } from "../types";
 import { Composer } from "./Composer";
 import { HistorySlider } from "./HistorySlider";
+import { InboxTools } from "./InboxTools";
 import { MessageLog } from "./MessageLog";
-import { ErrorNote } from "./ErrorNote";
-
-const STATUSES: [Status, string][] = [
-  ["active", "Active"],
-  ["archived", "Archived"],
-  ["closed", "Closed"],
-];
+import { RatingPrompt } from "./RatingPrompt";
 
 function presenceLine(session: Session, conversation: Conversation): string {
   if (session.me.role === "admin") {
@@ -30,7 +26,6 @@ export function ConversationPane({ session, conversation }: { session: Session; 
   useSession(session);
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [history, setHistory] = useState<History | null>(null);
-  const [statusError, setStatusError] = useState<string | null>(null);
   const admin = session.me.role === "admin";
   const id = conversation.id;
   const thread = session.store.thread(id);
@@ -61,19 +56,6 @@ export function ConversationPane({ session, conversation }: { session: Session; 
   const [dropping, setDropping] = useState(false);
   const carriesFiles = (e: DragEvent) => e.dataTransfer?.types.includes("Files") === true;
 
-  const changeStatus = (status: Status) => {
-    setStatusError(null);
-    session.api.setStatus(id, status).then(
-      (updated) => {
-        session.store.upsertConversation(updated);
-        session.store.notify();
-      },
-      (e: unknown) => {
-        setStatusError(session.problem(e, "Could not change the status"));
-      },
-    );
-  };
-
   return (
     <section
       class={`pane${dropping ? " dropping" : ""}`}
@@ -101,20 +83,6 @@ export function ConversationPane({ session, conversation }: { session: Session; 
         </div>
         {admin ? (
           <div class="tools">
-            <label>
-              <span class="label">Status</span>
-              <select
-                aria-label="Status"
-                value={conversation.status}
-                onChange={(e) => changeStatus(e.currentTarget.value as Status)}
-              >
-                {STATUSES.map(([value, label]) => (
-                  <option key={value} value={value}>
-                    {label}
-                  </option>
-                ))}
-              </select>
-            </label>
             <HistorySlider
               session={session}
               conversationId={id}
@@ -123,13 +91,14 @@ export function ConversationPane({ session, conversation }: { session: Session; 
             />
           </div>
         ) : null}
+        {admin ? <InboxTools session={session} conversation={conversation} /> : null}
       </header>
-      <ErrorNote text={statusError} />
       {conversation.status === "closed" ? <p class="note">This conversation is closed.</p> : null}
+      {admin ? null : <RatingPrompt session={session} conversation={conversation} />}
       <MessageLog
         session={session}
         conversationId={id}
-        messages={history ? history.messages : session.store.messages(id)}
+        messages={visibleMessages(history ? history.messages : session.store.messages(id), session.me.role)}
         pending={session.outbox.pendingIn(id)}
         hasMore={thread.hasMore}
         readOnly={history !== null}

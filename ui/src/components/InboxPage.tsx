@@ -1,14 +1,17 @@
 import { useEffect, useState } from "preact/hooks";
+import { ANY, type ListQuery } from "../api/client";
 import { useSession } from "../hooks";
 import type { Session } from "../session";
-import type { Status } from "../types";
 import { BroadcastPanel } from "./BroadcastPanel";
+import { CannedPanel } from "./CannedPanel";
 import { Broadcasts } from "./Broadcasts";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationList } from "./ConversationList";
 import { ConversationPane } from "./ConversationPane";
 import { SignIn } from "./SignIn";
 import { ErrorNote } from "./ErrorNote";
+import { ListFilters } from "./ListFilters";
+import { Notices } from "./Notices";
 
 function openFromUrl(): string | null {
   return new URLSearchParams(window.location.search).get("c");
@@ -17,14 +20,14 @@ function openFromUrl(): string | null {
 /** The admin inbox (`/inbox`): the live conversation list beside the open conversation. */
 export function InboxPage({ session }: { session: Session }) {
   useSession(session);
-  const [filter, setFilter] = useState<Status | null>(null);
+  const [filter, setFilter] = useState<ListQuery>(ANY);
   const [openId, setOpenId] = useState<string | null>(openFromUrl());
   const [page, setPage] = useState(1);
   const [pages, setPages] = useState(1);
   const [problem, setProblem] = useState<string | null>(null);
 
-  const loadList = (status: Status | null, wanted: number) => {
-    session.api.conversations(status, wanted).then(
+  const loadList = (query: ListQuery, wanted: number) => {
+    session.api.conversations(query, wanted).then(
       (result) => {
         for (const c of result.conversations) session.store.upsertConversation(c);
         setPage(result.page);
@@ -94,26 +97,16 @@ export function InboxPage({ session }: { session: Session }) {
       <header class="top">
         <h1>Inbox</h1>
         <span class="who">Signed in as {session.me.name}</span>
+        <CannedPanel session={session} />
         <BroadcastPanel session={session} />
       </header>
       <Broadcasts session={session} />
+      <Notices session={session} onOpen={navigate} />
       <ErrorNote text={problem} />
       <div class="columns">
         <nav class="list" aria-label="Conversation list">
-          <label class="filter">
-            <span class="label">Filter by status</span>
-            <select
-              aria-label="Filter by status"
-              value={filter ?? ""}
-              onChange={(e) => setFilter((e.currentTarget.value || null) as Status | null)}
-            >
-              <option value="">All</option>
-              <option value="active">Active</option>
-              <option value="archived">Archived</option>
-              <option value="closed">Closed</option>
-            </select>
-          </label>
-          <ConversationList session={session} filter={filter} openId={openId} onOpen={navigate} />
+          <ListFilters session={session} query={filter} onChange={setFilter} />
+          <ConversationList session={session} query={filter} openId={openId} onOpen={navigate} />
           {page < pages ? (
             <button type="button" onClick={() => loadList(filter, page + 1)}>
               Load more conversations

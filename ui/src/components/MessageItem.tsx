@@ -31,6 +31,8 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
   const [draft, setDraft] = useState(message.content);
   const [error, setError] = useState<string | null>(null);
   const mine = message.sender === session.me.sub;
+  // An admins' note (docs/inbox.md): only its author edits or deletes it, and it takes no reactions.
+  const note = message.internal === true;
   const admin = session.me.role === "admin";
   const conversationId = message.conversationId;
 
@@ -45,7 +47,8 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
   };
 
   return (
-    <li class={`msg${mine ? " mine" : ""}${message.isDeleted ? " deleted" : ""}`}>
+    <li class={`msg${mine ? " mine" : ""}${note ? " note" : ""}${message.isDeleted ? " deleted" : ""}`}>
+      {note ? <p class="note-label">Internal note</p> : null}
       <div class="meta">
         <span class="sender">{nameOf(session, conversationId, message.sender)}</span>{" "}
         <time dateTime={message.createdAt}>{timeOf(message.createdAt)}</time>
@@ -112,7 +115,7 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
           <button type="button" onClick={() => onReply(message)}>
             Reply
           </button>
-          {EMOJIS.map((emoji) => (
+          {(note ? [] : EMOJIS).map((emoji) => (
             <button
               key={emoji}
               type="button"
@@ -135,7 +138,7 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
               Edit
             </button>
           ) : null}
-          {mine || admin ? (
+          {mine || (admin && !note) ? (
             <button type="button" onClick={() => setMode("delete")}>
               Delete
             </button>

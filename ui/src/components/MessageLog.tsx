@@ -20,7 +20,7 @@ interface Props {
 export function receiptFor(session: Session, conversationId: string, messages: Message[]): [string, string] | null {
   for (let i = messages.length - 1; i >= 0; i--) {
     const m = messages[i];
-    if (m.sender !== session.me.sub || m.isDeleted) continue;
+    if (m.sender !== session.me.sub || m.isDeleted || m.internal === true) continue;
     if (m.readBy.length === 0) return null;
     const names = m.readBy.map((r) => nameOf(session, conversationId, r.user));
     return [m.id, `Seen by ${names.join(", ")}`];
@@ -104,7 +104,8 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
         {readOnly
           ? null
           : pending.map((p) => (
-              <li key={p.clientMessageId} class="msg mine pending">
+              <li key={p.clientMessageId} class={`msg mine pending${p.internal ? " note" : ""}`}>
+                {p.internal ? <p class="note-label">Internal note</p> : null}
                 <div class="meta">
                   <span class="sender">{session.me.name}</span>
                 </div>
