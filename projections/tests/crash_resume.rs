@@ -693,7 +693,7 @@ proptest! {
         let mut dump_a = a.dump().unwrap();
         prop_assert!(dump_a == b.dump().unwrap(), "one batch and many batches disagree");
         // The store's own format and sealing markers are not views.
-        prop_assert_eq!(dump_a.remove(keys::FORMAT), Some(b"postcard-4".to_vec()));
+        prop_assert_eq!(dump_a.remove(keys::FORMAT), Some(b"postcard-5".to_vec()));
         prop_assert_eq!(dump_a.remove(keys::SEALED), Some(b"none".to_vec()));
         prop_assert!(
             memory.kv.map == dump_a,
