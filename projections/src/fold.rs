@@ -4,13 +4,15 @@
 //! retried client key): the later event is skipped and leaves no trace in the views.
 
 use crate::error::StoreError;
+use crate::inbox;
+use crate::kv::keys;
 use crate::kv::Kv;
 use crate::typed::Views;
 use crate::views::{
     AttachmentView, BookingView, ConversationView, LastMessage, MessageView, ParticipantView,
     ReactionView, ReadPoint, ReadReceipt,
 };
-use concierge_events::{Actor, BookingSource, Envelope, Event, Role, Status, Timestamp};
+use concierge_events::{Actor, BookingSource, Envelope, Event, Priority, Role, Status, Timestamp};
 
 /// What folding one event did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +97,14 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
                 last_message_seq: 0,
                 last_seq: seq,
                 chunk_start: 0,
+                assignee: None,
+                labels: Vec::new(),
+                priority: Priority::Normal,
+                snoozed_until: None,
+                waiting_since: None,
+                resolution_ms: None,
+                rating: None,
+                note_count: 0,
             };
             for p in c.participants.iter().filter(|p| p.role != Role::Service) {
                 join(&mut conv, &p.user_id, p.role, &p.name, at);
@@ -138,8 +148,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             if !admit_actor(conv, &env.actor, at) {
                 return Ok(Outcome::Skipped("sender is not a participant"));
             }
-            if conv.status == Status::Archived {
-                set_status(views, conv, Status::Active)?;
+            let wakes = conv.status == Status::Snoozed && env.actor.role == Role::Customer;
+            if conv.status == Status::Archived || wakes {
+                set_status(views, conv, Status::Active, at)?;
             }
             // Everything before this message is now read by its sender.
             advance_read(views, conv, &env.actor.id, seq.saturating_sub(1), at)?;
@@ -162,6 +173,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
                 created_at: at,
                 updated_at: at,
                 client_message_id: m.client_message_id.clone(),
+                internal: false,
             };
             for p in &conv.participants {
                 if p.user_id != msg.sender {
@@ -179,17 +191,31 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             let mut stats = views.stats()?;
             stats.total_messages += 1;
             match env.actor.role {
-                Role::Customer if conv.first_customer_message_at.is_none() => {
-                    conv.first_customer_message_at = Some(at);
+                Role::Customer => {
+                    if conv.first_customer_message_at.is_none() {
+                        conv.first_customer_message_at = Some(at);
+                        views.set_timed(keys::unanswered(at.millis(), &conv.id), true, None);
+                    }
+                    conv.waiting_since.get_or_insert(at);
                 }
-                Role::Admin if conv.first_admin_reply_at.is_none() => {
-                    if let Some(first) = conv.first_customer_message_at {
+                Role::Admin => {
+                    conv.waiting_since = None;
+                    if let (None, Some(first)) =
+                        (conv.first_admin_reply_at, conv.first_customer_message_at)
+                    {
                         conv.first_admin_reply_at = Some(at);
-                        stats.first_response_ms_sum += (at.millis() - first.millis()).max(0);
+                        let ms = (at.millis() - first.millis()).max(0);
+                        stats.first_response_ms_sum += ms;
                         stats.first_response_count += 1;
+                        views.set_timed(keys::unanswered(first.millis(), &conv.id), false, None);
+                        views.set_timed(
+                            keys::first_response(at.millis(), &conv.id),
+                            true,
+                            Some(ms),
+                        );
                     }
                 }
-                _ => {}
+                Role::Service => {}
             }
             views.put_stats(&stats);
             if let Some(key) = &m.client_message_id {
@@ -209,8 +235,10 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             let Some(mut msg) = message_in(views, conv, &e.message_id)? else {
                 return Ok(Outcome::Skipped("unknown message"));
             };
-            if msg.is_deleted || msg.sender != env.actor.id {
-                return Ok(Outcome::Skipped("message deleted or not the sender's"));
+            if msg.is_deleted || msg.sender != env.actor.id || msg.internal {
+                return Ok(Outcome::Skipped(
+                    "message deleted, a note or not the sender's",
+                ));
             }
             msg.content = e.content.clone();
             msg.is_edited = true;
@@ -227,8 +255,8 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             let Some(mut msg) = message_in(views, conv, &d.message_id)? else {
                 return Ok(Outcome::Skipped("unknown message"));
             };
-            if msg.is_deleted {
-                return Ok(Outcome::Skipped("already deleted"));
+            if msg.is_deleted || msg.internal {
+                return Ok(Outcome::Skipped("already deleted, or a note"));
             }
             if msg.sender != env.actor.id && env.actor.role != Role::Admin {
                 return Ok(Outcome::Skipped("neither the sender nor an admin"));
@@ -265,8 +293,8 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             let Some(mut msg) = message_in(views, conv, &r.message_id)? else {
                 return Ok(Outcome::Skipped("unknown message"));
             };
-            if msg.is_deleted {
-                return Ok(Outcome::Skipped("message deleted"));
+            if msg.is_deleted || msg.internal {
+                return Ok(Outcome::Skipped("message deleted, or a note"));
             }
             if msg
                 .reactions
@@ -293,7 +321,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             let before = msg.reactions.len();
             msg.reactions
                 .retain(|x| !(x.user == env.actor.id && x.emoji == r.emoji));
-            if msg.is_deleted || msg.reactions.len() == before {
+            if msg.is_deleted || msg.internal || msg.reactions.len() == before {
                 return Ok(Outcome::Skipped("no such reaction"));
             }
             views.put_message(conv, &msg)?;
@@ -316,7 +344,7 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
                 if conv.status == s.to {
                     return Ok(Outcome::Skipped("status unchanged"));
                 }
-                set_status(views, conv, s.to)?;
+                set_status(views, conv, s.to, at)?;
                 conv.updated_at = at;
                 Ok(Outcome::Applied)
             })?
@@ -330,11 +358,22 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
         Event::TypingStarted(_) | Event::TypingStopped(_) => {
             Outcome::Skipped("typing is not folded")
         }
+        Event::NoteAdded(_)
+        | Event::NoteEdited(_)
+        | Event::NoteDeleted(_)
+        | Event::ConversationAssigned(_)
+        | Event::ConversationSnoozed(_)
+        | Event::ConversationWoken(_)
+        | Event::ConversationLabeled(_)
+        | Event::ConversationPrioritized(_)
+        | Event::ConversationRated(_)
+        | Event::CannedReplySaved(_)
+        | Event::CannedReplyDeleted(_) => inbox::apply(views, seq, env)?,
     })
 }
 
 /// Runs `f` on the event's conversation and stores it (with `last_seq`) when `f` applied something.
-fn with_conversation<K: Kv>(
+pub(crate) fn with_conversation<K: Kv>(
     views: &mut Views<K>,
     env: &Envelope,
     seq: u64,
@@ -386,16 +425,26 @@ fn admit_actor(conv: &mut ConversationView, actor: &Actor, at: Timestamp) -> boo
     true
 }
 
-fn set_status<K: Kv>(
+/// Moves the conversation to `to` at `at`: counts it, ends its snooze, and times a close.
+pub(crate) fn set_status<K: Kv>(
     views: &mut Views<K>,
     conv: &mut ConversationView,
     to: Status,
+    at: Timestamp,
 ) -> Result<(), StoreError> {
     let mut stats = views.stats()?;
     let from = stats.by_status_mut(conv.status);
     *from = from.saturating_sub(1);
     *stats.by_status_mut(to) += 1;
     views.put_stats(&stats);
+    if let Some(until) = conv.snoozed_until.take() {
+        views.set_timed(keys::snooze(until.millis(), &conv.id), false, None);
+    }
+    if to == Status::Closed && conv.status != Status::Closed {
+        let ms = (at.millis() - conv.created_at.millis()).max(0);
+        conv.resolution_ms = Some(ms);
+        views.set_timed(keys::resolution(at.millis(), &conv.id), true, Some(ms));
+    }
     conv.status = to;
     Ok(())
 }
@@ -416,7 +465,8 @@ fn advance_read<K: Kv>(
     // Messages after the old point get receipts; there are none when it was already at the end.
     if old < conv.last_message_seq {
         views.update_messages(conv, old, up_to.saturating_add(1), &mut |m| {
-            if m.sender == user || m.read_by.iter().any(|r| r.user == user) {
+            // A note is unread for nobody, so nobody's read covers it: it takes no receipts.
+            if m.sender == user || m.internal || m.read_by.iter().any(|r| r.user == user) {
                 return false;
             }
             m.read_by.push(ReadReceipt {
@@ -431,7 +481,7 @@ fn advance_read<K: Kv>(
     let mut unread = 0;
     if up_to < conv.last_message_seq {
         views.visit_messages(&conv.id, up_to, u64::MAX, false, &mut |m| {
-            if !m.is_deleted && m.sender != user {
+            if !m.is_deleted && !m.internal && m.sender != user {
                 unread += 1;
             }
             true
@@ -441,7 +491,7 @@ fn advance_read<K: Kv>(
     Ok(())
 }
 
-fn message_in<K: Kv>(
+pub(crate) fn message_in<K: Kv>(
     views: &Views<K>,
     conv: &ConversationView,
     message_id: &str,
@@ -459,7 +509,7 @@ fn newest_live_message<K: Kv>(
 ) -> Result<Option<LastMessage>, StoreError> {
     let mut found = None;
     views.visit_messages(conversation_id, 0, before, true, &mut |m| {
-        if m.is_deleted {
+        if m.is_deleted || m.internal {
             return true;
         }
         found = Some(last_message(&m));
@@ -468,7 +518,7 @@ fn newest_live_message<K: Kv>(
     Ok(found)
 }
 
-fn last_message(m: &MessageView) -> LastMessage {
+pub(crate) fn last_message(m: &MessageView) -> LastMessage {
     LastMessage {
         id: m.id.clone(),
         content: m.content.chars().take(LAST_MESSAGE_CHARS).collect(),

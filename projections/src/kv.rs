@@ -204,6 +204,50 @@ pub mod keys {
             [b"p/", user_id.as_bytes(), b"0"].concat(),
         )
     }
+    /// `r/<shortcut>` → `CannedReplyView`
+    pub fn canned_reply(shortcut: &str) -> Vec<u8> {
+        [b"r/", shortcut.as_bytes()].concat()
+    }
+    pub const CANNED_REPLIES: (&[u8], &[u8]) = (b"r/", b"r0");
+    /// `z/<until ms, big-endian><conversationId>` → empty: the snoozed conversations, soonest first.
+    pub fn snooze(until_ms: i64, conversation_id: &str) -> Vec<u8> {
+        timed(b"z/", until_ms, conversation_id)
+    }
+    pub const SNOOZES: (&[u8], &[u8]) = (b"z/", b"z0");
+    /// `f/<first response ms, big-endian><conversationId>` → the first response time in ms
+    /// (big-endian): one per conversation answered, in the order they were answered.
+    pub fn first_response(at_ms: i64, conversation_id: &str) -> Vec<u8> {
+        timed(b"f/", at_ms, conversation_id)
+    }
+    pub const FIRST_RESPONSES_END: &[u8] = b"f0";
+    /// `q/<close ms, big-endian><conversationId>` → the resolution time in ms (big-endian): one per close.
+    pub fn resolution(at_ms: i64, conversation_id: &str) -> Vec<u8> {
+        timed(b"q/", at_ms, conversation_id)
+    }
+    pub const RESOLUTIONS_END: &[u8] = b"q0";
+    /// `u/<first customer message ms, big-endian><conversationId>` → empty: the conversations whose
+    /// customer has written and no admin has answered yet, longest waiting first.
+    pub fn unanswered(asked_ms: i64, conversation_id: &str) -> Vec<u8> {
+        timed(b"u/", asked_ms, conversation_id)
+    }
+    pub const UNANSWERED: (&[u8], &[u8]) = (b"u/", b"u0");
+    fn timed(prefix: &[u8], ms: i64, conversation_id: &str) -> Vec<u8> {
+        [
+            prefix,
+            &(ms.max(0) as u64).to_be_bytes()[..],
+            conversation_id.as_bytes(),
+        ]
+        .concat()
+    }
+    /// The milliseconds a timed key (`z/`, `f/`, `q/`, `u/`) starts with; `None` when it is too short.
+    pub fn time_of(key: &[u8]) -> Option<i64> {
+        let ms: [u8; 8] = key.get(2..10)?.try_into().ok()?;
+        Some(u64::from_be_bytes(ms) as i64)
+    }
+    /// The conversation a timed key names.
+    pub fn conversation_of(key: &[u8]) -> Option<&str> {
+        std::str::from_utf8(key.get(10..)?).ok()
+    }
     /// `s` → `StatsView`
     pub const STATS: &[u8] = b"s";
     /// `x/format` → the encoding of the views; a store in another one is rebuilt from the log.

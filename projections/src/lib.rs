@@ -17,6 +17,7 @@
 pub mod chunk;
 pub mod error;
 pub mod fold;
+pub mod inbox;
 pub mod kv;
 pub mod seal;
 pub mod store;

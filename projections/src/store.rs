@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 const TREE: &str = "views";
 /// The encoding of the stored views (see `typed::encode`). Changing it rebuilds every node's views.
-const FORMAT: &[u8] = b"postcard-4";
+const FORMAT: &[u8] = b"postcard-5";
 /// A fold that finds more than this many unpersisted bytes persists them first, so catching up and
 /// rebuilding hold a bounded amount in memory whatever the persist timer does.
 pub const PERSIST_AT_BYTES: usize = 32 * 1024 * 1024;

@@ -3,7 +3,7 @@
 use crate::chunk;
 use crate::error::StoreError;
 use crate::kv::{keys, Kv, KvRead};
-use crate::views::{BookingView, ConversationView, MessageView, StatsView};
+use crate::views::{BookingView, CannedReplyView, ConversationView, MessageView, StatsView};
 use concierge_events::Timestamp;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -50,6 +50,17 @@ fn count(key: &[u8], bytes: &[u8]) -> Result<u64, StoreError> {
         .try_into()
         .map(u64::from_be_bytes)
         .map_err(|_| StoreError::corrupt(key, "counter is not 8 bytes"))
+}
+
+/// The time and conversation of a timed index key.
+///
+/// # Errors
+/// [`StoreError::Corrupt`] when the key is too short or its id is not UTF-8.
+fn timed_entry(key: &[u8]) -> Result<(i64, String), StoreError> {
+    match (keys::time_of(key), keys::conversation_of(key)) {
+        (Some(ms), Some(c)) => Ok((ms, c.to_string())),
+        _ => Err(StoreError::corrupt(key, "malformed timed index key")),
+    }
 }
 
 /// Visits a conversation's record key and its open chunk.
@@ -364,6 +375,108 @@ impl<K: KvRead> Views<K> {
         Ok(out)
     }
 
+    /// Up to `limit` messages with `after < seq < before` as a viewer sees them: with notes for
+    /// admins, without for everyone else.
+    ///
+    /// # Errors
+    /// As [`Views::visit_messages`].
+    pub fn messages_seen(
+        &self,
+        conversation_id: &str,
+        after: u64,
+        before: u64,
+        reverse: bool,
+        limit: usize,
+        with_notes: bool,
+    ) -> Result<Vec<MessageView>, StoreError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        self.visit_messages(conversation_id, after, before, reverse, &mut |m| {
+            if with_notes || !m.internal {
+                out.push(m);
+            }
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// # Errors
+    /// When the store cannot read the reply or it does not decode.
+    pub fn canned_reply(&self, shortcut: &str) -> Result<Option<CannedReplyView>, StoreError> {
+        self.get(&keys::canned_reply(shortcut))
+    }
+
+    /// Every canned reply, by shortcut.
+    ///
+    /// # Errors
+    /// When the store cannot read one or it does not decode.
+    pub fn canned_replies(&self) -> Result<Vec<CannedReplyView>, StoreError> {
+        let mut out = Vec::new();
+        let (start, end) = keys::CANNED_REPLIES;
+        self.kv.scan(start, end, false, &mut |k, v| {
+            out.push(decode(k, v)?);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// The snoozed conversations due at `now` or earlier, soonest first: `(conversationId, until)`.
+    ///
+    /// # Errors
+    /// When the store cannot read the snooze index or a key in it is malformed.
+    pub fn snoozes_due(&self, now: Timestamp) -> Result<Vec<(String, Timestamp)>, StoreError> {
+        let (start, _) = keys::SNOOZES;
+        let end = keys::snooze(now.millis().saturating_add(1), "");
+        let mut out = Vec::new();
+        self.kv.scan(start, &end, false, &mut |k, _| {
+            out.push(timed_entry(k)?);
+            Ok(true)
+        })?;
+        Ok(out.into_iter().map(|(ms, c)| (c, Timestamp(ms))).collect())
+    }
+
+    /// The times in ms of the first responses (`f/`) or closes (`q/`) made at `since` or later.
+    ///
+    /// # Errors
+    /// When the store cannot read the index or a value in it is not 8 bytes.
+    pub fn durations_since(
+        &self,
+        first_responses: bool,
+        since: Timestamp,
+    ) -> Result<Vec<i64>, StoreError> {
+        let (start, end) = if first_responses {
+            (
+                keys::first_response(since.millis(), ""),
+                keys::FIRST_RESPONSES_END,
+            )
+        } else {
+            (keys::resolution(since.millis(), ""), keys::RESOLUTIONS_END)
+        };
+        let mut out = Vec::new();
+        self.kv.scan(&start, end, false, &mut |k, v| {
+            out.push(count(k, v)? as i64);
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
+    /// When each conversation still without a first response got its customer's first message,
+    /// longest waiting first.
+    ///
+    /// # Errors
+    /// When the store cannot read the index or a key in it is malformed.
+    pub fn unanswered(&self) -> Result<Vec<Timestamp>, StoreError> {
+        let (start, end) = keys::UNANSWERED;
+        let mut out = Vec::new();
+        self.kv.scan(start, end, false, &mut |k, _| {
+            out.push(Timestamp(timed_entry(k)?.0));
+            Ok(true)
+        })?;
+        Ok(out)
+    }
+
     /// Non-deleted messages created in the second of `since` or later.
     ///
     /// # Errors
@@ -586,6 +699,27 @@ impl<K: Kv> Views<K> {
             *value = (n > 0).then(|| n.to_be_bytes().to_vec());
             Ok(())
         })
+    }
+
+    pub fn put_canned_reply(&mut self, r: &CannedReplyView) {
+        self.kv.put(keys::canned_reply(&r.shortcut), encode(r));
+    }
+
+    pub fn remove_canned_reply(&mut self, shortcut: &str) {
+        self.kv.remove(&keys::canned_reply(shortcut));
+    }
+
+    /// Puts (or, with `on` false, removes) an entry of a timed index: `key` from [`keys::snooze`],
+    /// [`keys::first_response`], [`keys::resolution`] or [`keys::unanswered`], with a duration in
+    /// ms as its value where the index keeps one.
+    pub fn set_timed(&mut self, key: Vec<u8>, on: bool, value_ms: Option<i64>) {
+        if on {
+            let value =
+                value_ms.map_or_else(Vec::new, |ms| (ms.max(0) as u64).to_be_bytes().to_vec());
+            self.kv.put(key, value);
+        } else {
+            self.kv.remove(&key);
+        }
     }
 
     pub fn put_stats(&mut self, s: &StatsView) {

@@ -1,6 +1,6 @@
 //! The view records the folds maintain, each stored in postcard under its key (see `kv::keys`).
 
-use concierge_events::{Attachment, MessageType, Role, Status, Timestamp};
+use concierge_events::{Attachment, MessageType, Priority, Role, Status, Timestamp};
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -78,6 +78,19 @@ pub struct ConversationView {
     pub last_seq: u64,
     /// The seq of the first message of the open chunk kept in the conversation's record.
     pub chunk_start: u64,
+    /// The admin who owns the conversation.
+    pub assignee: Option<String>,
+    pub labels: Vec<String>,
+    pub priority: Priority,
+    /// While snoozed: when the conversation wakes.
+    pub snoozed_until: Option<Timestamp>,
+    /// The customer's oldest message no admin message has answered yet.
+    pub waiting_since: Option<Timestamp>,
+    /// From creation to the latest close.
+    pub resolution_ms: Option<i64>,
+    pub rating: Option<RatingView>,
+    /// Internal notes ever written, deleted ones included (counted in `message_count` too).
+    pub note_count: u64,
 }
 
 impl ConversationView {
@@ -97,6 +110,14 @@ impl ConversationView {
             .map(|p| p.user_id.as_str())
     }
 
+    /// From the customer's first message to the first admin message after it.
+    pub fn first_response_ms(&self) -> Option<i64> {
+        match (self.first_customer_message_at, self.first_admin_reply_at) {
+            (Some(asked), Some(answered)) => Some((answered.millis() - asked.millis()).max(0)),
+            _ => None,
+        }
+    }
+
     /// The caller's unread count; an admin who has not joined has read nothing.
     pub fn unread_for(&self, user_id: &str) -> u64 {
         match self.unread.get(user_id) {
@@ -104,6 +125,26 @@ impl ConversationView {
             None => self.live_count,
         }
     }
+}
+
+/// The customer's rating of a closed conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RatingView {
+    pub score: u8,
+    pub comment: Option<String>,
+    pub rated_at: Timestamp,
+}
+
+/// A saved reply the admins share.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CannedReplyView {
+    pub shortcut: String,
+    pub title: String,
+    pub content: String,
+    pub updated_at: Timestamp,
+    pub updated_by: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +240,8 @@ pub struct MessageView {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub client_message_id: Option<String>,
+    /// An internal note: only admins ever see it.
+    pub internal: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -208,12 +251,16 @@ pub struct StatsView {
     pub active: u64,
     pub archived: u64,
     pub closed: u64,
+    pub snoozed: u64,
     /// Non-deleted chat messages (broadcasts excluded).
     pub total_messages: u64,
     pub broadcasts: u64,
     /// Sum and count of first-response times, for the mean.
     pub first_response_ms_sum: i64,
     pub first_response_count: u64,
+    /// Sum and count of the customers' ratings, for the mean.
+    pub rating_sum: u64,
+    pub rating_count: u64,
 }
 
 impl StatsView {
@@ -222,6 +269,7 @@ impl StatsView {
             Status::Active => &mut self.active,
             Status::Archived => &mut self.archived,
             Status::Closed => &mut self.closed,
+            Status::Snoozed => &mut self.snoozed,
         }
     }
 }
