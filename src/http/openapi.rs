@@ -731,18 +731,16 @@ impl PartialSchema for SendMessage {
         );
         let not_blank = ObjectBuilder::new()
             .property("content", message_content(CONTENT_NOT_BLANK, "Not blank."));
+        // Typed (a bare ObjectBuilder is `type: object`, which no `false` or `null` is, and which
+        // openapi-typescript cannot read), nullable as the fields above.
         let not_a_note = ObjectBuilder::new().property(
             "internal",
-            ObjectBuilder::new().enum_values(Some([
-                serde_json::Value::Bool(false),
-                serde_json::Value::Null,
-            ])),
+            nullable(ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([false]))),
         );
         let plain_note = ObjectBuilder::new()
             .property(
                 "messageType",
-                ObjectBuilder::new()
-                    .enum_values(Some([serde_json::json!("text"), serde_json::Value::Null])),
+                nullable(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["text"]))),
             )
             .property(
                 "attachments",
