@@ -6,58 +6,31 @@
 import type { Schemas } from "./api/client";
 
 export type Role = Schemas["Role"];
-/** `snoozed` comes with the support inbox (docs/inbox.md). */
-export type Status = Schemas["Status"] | "snoozed";
+/** `snoozed` came with the support inbox (docs/inbox.md). */
+export type Status = Schemas["Status"];
 export type Audience = Schemas["Audience"];
 export type Participant = Schemas["Participant"];
 export type LastMessage = Schemas["LastMessage"];
 export type Reaction = Schemas["Reaction"];
 
-// ---- The support inbox (docs/inbox.md, issue 17). PROVISIONAL: typed by hand from the contract
-// until docs/openapi.json carries these schemas; then they become aliases of Schemas like the rest.
+// ---- The support inbox (docs/inbox.md, issue 17).
 
-export type Priority = "low" | "normal" | "high" | "urgent";
+export type Priority = Schemas["Priority"];
 
-/** The customer's rating of a closed conversation. */
-export interface Rating {
-  score: number;
-  comment: string | null;
-  ratedAt: string;
-}
+/** The customer's rating of a closed conversation (`conversationId` only in the rating route's answer). */
+export type Rating = Schemas["Rating"];
 
-/** What an admin's Conversation carries besides route 1's fields; a customer's carries only `rating`. */
-export interface InboxFields {
-  assignee?: string | null;
-  labels?: string[];
-  priority?: Priority;
-  snoozedUntil?: string | null;
-  waitingSince?: string | null;
-  firstResponseMs?: number | null;
-  resolutionMs?: number | null;
-  rating?: Rating | null;
-}
-
-export type Conversation = Omit<Schemas["Conversation"], "status"> & InboxFields & { status: Status };
+/**
+ * A conversation as the caller sees it. An admin's carries the inbox's fields (assignee, labels,
+ * priority, snoozedUntil, waitingSince, firstResponseMs, resolutionMs); a customer's only `rating`.
+ */
+export type Conversation = Schemas["Conversation"];
 
 /** Every Message carries `internal`: true on an admins' note (never sent to a customer). */
-export type Message = Schemas["Message"] & { internal?: boolean };
+export type Message = Schemas["Message"];
 
 /** A saved reply shared by every admin. */
-export interface CannedReply {
-  shortcut: string;
-  title: string;
-  content: string;
-  updatedAt: string;
-  updatedBy: string;
-}
-
-/** `POST …/rating`'s answer. */
-export interface RatingSaved {
-  conversationId: string;
-  score: number;
-  comment: string | null;
-  ratedAt: string;
-}
+export type CannedReply = Schemas["CannedReply"];
 
 /** The `mentioned` socket event: an admin named this user in a note. */
 export interface Mention {

@@ -21,6 +21,7 @@ export function message(id: string, seq: number, fields: Partial<Message> = {}):
     createdAt: `2026-12-01T10:00:${String(seq % 60).padStart(2, "0")}.000Z`,
     updatedAt: `2026-12-01T10:00:${String(seq % 60).padStart(2, "0")}.000Z`,
     clientMessageId: null,
+    internal: false,
     ...fields,
   };
 }

@@ -34,8 +34,9 @@ function conversation(id: string, fields: Partial<Conversation> = {}): Conversat
     unreadCounts: {},
     createdAt: "2026-12-01T09:00:00.000Z",
     updatedAt: "2026-12-01T10:00:00.000Z",
+    rating: null,
     ...fields,
-  } as Conversation;
+  };
 }
 
 const reply = (shortcut: string, title: string, content = `content of ${shortcut}`): CannedReply => ({

@@ -113,7 +113,7 @@ describe("events that change part of a message", () => {
     const store = new Store();
     const base = {
       id: "c1", relatedBooking: "bk", title: "T", participants: [], lastMessage: null,
-      unreadCount: 0, unreadCounts: {}, status: "active" as const, createdAt: "2026-12-01T10:00:00.000Z",
+      unreadCount: 0, unreadCounts: {}, status: "active" as const, createdAt: "2026-12-01T10:00:00.000Z", rating: null,
     };
     store.upsertConversation({ ...base, status: "closed", updatedAt: "2026-12-01T10:02:00.000Z" });
     store.upsertConversation({ ...base, status: "active", updatedAt: "2026-12-01T10:01:00.000Z" });

@@ -13,7 +13,6 @@
 // ApiError carrying the API's own message, which the UI shows as it is.
 
 import createClient, { type Client } from "openapi-fetch";
-import type { CannedReply, Conversation, Message, Priority, RatingSaved, Status } from "../types";
 import type { components, paths } from "./schema";
 
 /** The document's named schemas (`components.schemas`). */
@@ -41,6 +40,11 @@ export interface MessagePage {
   messages: Schemas["Message"][];
   hasMore: boolean;
 }
+
+type Conversation = components["schemas"]["Conversation"];
+type Message = components["schemas"]["Message"];
+type Status = components["schemas"]["Status"];
+type Priority = components["schemas"]["Priority"];
 
 export interface ConversationPage {
   conversations: Conversation[];
@@ -77,8 +81,6 @@ interface Answer<T> {
   response: Response;
 }
 
-const enc = encodeURIComponent;
-
 /** Unwraps the envelope of a call; a refusal, or an answer that is not the envelope, throws ApiError. */
 async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
   let answer: Answer<T>;
@@ -104,15 +106,9 @@ async function unwrap<T>(call: Promise<Answer<T>>): Promise<T> {
 
 export class Api {
   private readonly client: Client<paths>;
-  private readonly token: string;
-  private readonly base: string;
-  private readonly fetchImpl: ((request: Request) => Promise<Response>) | undefined;
 
   /** `base` is the server's origin ("" for this page's); `fetchImpl` lets the unit tests answer. */
   constructor(token: string, base = "", fetchImpl?: (request: Request) => Promise<Response>) {
-    this.token = token;
-    this.base = base;
-    this.fetchImpl = fetchImpl;
     this.client = createClient<paths>({
       baseUrl: base,
       headers: { Authorization: `Bearer ${token}` },
@@ -144,17 +140,20 @@ export class Api {
   }
 
   async conversations(query: ListQuery, page: number): Promise<ConversationPage> {
-    const params: Record<string, string | number> = { page, limit: 50 };
-    if (query.status) params.status = query.status;
-    if (query.assignee) params.assignee = query.assignee;
-    if (query.label) params.label = query.label;
-    if (query.priority) params.priority = query.priority;
-    if (query.sort !== "updated") params.sort = query.sort;
-    const data = await this.raw<{ conversations: Conversation[]; pagination: { page?: number; pages: number } }>(
-      "GET",
-      "/messaging/conversations",
-      undefined,
-      params,
+    const data = await unwrap(
+      this.client.GET("/messaging/conversations", {
+        params: {
+          query: {
+            page,
+            limit: 50,
+            ...(query.status ? { status: query.status } : {}),
+            ...(query.assignee ? { assignee: query.assignee } : {}),
+            ...(query.label ? { label: query.label } : {}),
+            ...(query.priority ? { priority: query.priority } : {}),
+            ...(query.sort !== "updated" ? { sort: query.sort } : {}),
+          },
+        },
+      }),
     );
     return {
       conversations: data.conversations,
@@ -174,13 +173,18 @@ export class Api {
   }
 
   send(conversationId: string, body: SendBody): Promise<Message> {
-    return this.raw("POST", `/messaging/conversations/${enc(conversationId)}/messages`, {
-      content: body.content,
-      messageType: "text",
-      replyTo: body.replyTo,
-      clientMessageId: body.clientMessageId,
-      ...(body.internal ? { internal: true } : {}),
-    });
+    return unwrap(
+      this.client.POST("/messaging/conversations/{conversationId}/messages", {
+        params: { path: { conversationId } },
+        body: {
+          content: body.content,
+          messageType: "text",
+          replyTo: body.replyTo,
+          clientMessageId: body.clientMessageId,
+          ...(body.internal ? { internal: true } : {}),
+        },
+      }),
+    );
   }
 
   edit(conversationId: string, messageId: string, content: string): Promise<Schemas["Message"]> {
@@ -218,94 +222,72 @@ export class Api {
     );
   }
 
-  /** Route 7; `until` (RFC 3339) goes with `snoozed` only. */
+  /** Route 11; `until` (RFC 3339) goes with `snoozed` only (docs/inbox.md). */
   setStatus(conversationId: string, status: Status, until?: string): Promise<Conversation> {
-    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/status`, {
-      status,
-      ...(status === "snoozed" ? { until } : {}),
-    });
+    return unwrap(
+      this.client.PUT("/messaging/conversations/{conversationId}/status", {
+        params: { path: { conversationId } },
+        body: { status, ...(status === "snoozed" ? { until: until ?? null } : {}) },
+      }),
+    );
   }
 
-  // ---- The support inbox (docs/inbox.md). PROVISIONAL: these go through `raw` until
-  // docs/openapi.json lists the operations (setAssignee, setLabels, setPriority, rateConversation,
-  // listCannedReplies, putCannedReply, deleteCannedReply); then they move onto the typed client.
+  // ---- The support inbox (docs/inbox.md)
 
   /** `null` unassigns. */
   setAssignee(conversationId: string, userId: string | null): Promise<Conversation> {
-    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/assignee`, { userId });
+    return unwrap(
+      this.client.PUT("/messaging/conversations/{conversationId}/assignee", {
+        params: { path: { conversationId } },
+        body: { userId },
+      }),
+    );
   }
 
   setLabels(conversationId: string, labels: string[]): Promise<Conversation> {
-    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/labels`, { labels });
+    return unwrap(
+      this.client.PUT("/messaging/conversations/{conversationId}/labels", {
+        params: { path: { conversationId } },
+        body: { labels },
+      }),
+    );
   }
 
   setPriority(conversationId: string, priority: Priority): Promise<Conversation> {
-    return this.raw("PUT", `/messaging/conversations/${enc(conversationId)}/priority`, { priority });
+    return unwrap(
+      this.client.PUT("/messaging/conversations/{conversationId}/priority", {
+        params: { path: { conversationId } },
+        body: { priority },
+      }),
+    );
   }
 
   /** The customer's rating of their closed conversation (once). */
-  rate(conversationId: string, score: number, comment: string | null): Promise<RatingSaved> {
-    return this.raw("POST", `/messaging/conversations/${enc(conversationId)}/rating`, {
-      score,
-      ...(comment ? { comment } : {}),
-    });
+  rate(conversationId: string, score: number, comment: string | null): Promise<Schemas["Rating"]> {
+    return unwrap(
+      this.client.POST("/messaging/conversations/{conversationId}/rating", {
+        params: { path: { conversationId } },
+        body: { score, ...(comment ? { comment } : {}) },
+      }),
+    );
   }
 
-  async cannedReplies(): Promise<CannedReply[]> {
-    const data = await this.raw<{ cannedReplies: CannedReply[] }>("GET", "/messaging/canned-replies");
+  async cannedReplies(): Promise<Schemas["CannedReply"][]> {
+    const data = await unwrap(this.client.GET("/messaging/canned-replies", {}));
     return data.cannedReplies;
   }
 
-  putCannedReply(shortcut: string, title: string, content: string): Promise<CannedReply> {
-    return this.raw("PUT", `/messaging/canned-replies/${enc(shortcut)}`, { title, content });
-  }
-
-  deleteCannedReply(shortcut: string): Promise<CannedReply> {
-    return this.raw("DELETE", `/messaging/canned-replies/${enc(shortcut)}`);
-  }
-
-  /** A call the generated `paths` do not list yet, with the same token, envelope and ApiError. */
-  private async raw<T>(
-    method: string,
-    path: string,
-    body?: unknown,
-    query?: Record<string, string | number>,
-  ): Promise<T> {
-    const search = query ? `?${new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]))}` : "";
-    const base = this.base || globalThis.location?.origin || "http://localhost";
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}` };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    const request = new Request(`${base}${path}${search}`, {
-      method,
-      headers,
-      cache: "no-store",
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    let response: Response;
-    try {
-      response = await (this.fetchImpl ?? globalThis.fetch)(request);
-    } catch {
-      throw new ApiError(0, "network", "Cannot reach the server");
-    }
-    let parsed: unknown = undefined;
-    try {
-      parsed = await response.json();
-    } catch {
-      // not JSON: handled below
-    }
-    const envelope = (typeof parsed === "object" && parsed !== null ? parsed : {}) as {
-      success?: unknown;
-      message?: unknown;
-      error?: unknown;
-      data?: unknown;
-    };
-    if (response.ok && envelope.success === true) return envelope.data as T;
-    if (response.ok) throw new ApiError(0, "internal", "The server's answer could not be read");
-    throw new ApiError(
-      response.status,
-      typeof envelope.error === "string" ? envelope.error : "internal",
-      typeof envelope.message === "string" ? envelope.message : `The server answered ${response.status}`,
+  putCannedReply(shortcut: string, title: string, content: string): Promise<Schemas["CannedReply"]> {
+    return unwrap(
+      this.client.PUT("/messaging/canned-replies/{shortcut}", {
+        params: { path: { shortcut } },
+        body: { title, content },
+      }),
     );
+  }
+
+  deleteCannedReply(shortcut: string): Promise<Schemas["CannedReply"]> {
+    return unwrap(this.client.DELETE("/messaging/canned-replies/{shortcut}", { params: { path: { shortcut } } }));
   }
 
   broadcast(content: string, audience: Schemas["Audience"]): Promise<Schemas["BroadcastSent"]> {

@@ -295,6 +295,110 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messaging/conversations/{conversationId}/assignee": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Assign the conversation to an admin, or to nobody (admins) */
+        put: operations["setAssignee"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/conversations/{conversationId}/labels": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Replace the conversation's labels (admins) */
+        put: operations["setLabels"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/conversations/{conversationId}/priority": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Set the conversation's priority (admins) */
+        put: operations["setPriority"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/conversations/{conversationId}/rating": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Rate a closed conversation, once (its customer) */
+        post: operations["rateConversation"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/canned-replies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every canned reply, by shortcut (admins) */
+        get: operations["listCannedReplies"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/canned-replies/{shortcut}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One canned reply (admins) */
+        get: operations["getCannedReply"];
+        /** Create or replace a canned reply (admins) */
+        put: operations["putCannedReply"];
+        post?: never;
+        /** Delete a canned reply (admins) */
+        delete: operations["deleteCannedReply"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -407,6 +511,17 @@ export interface components {
             from: components["schemas"]["ExternalId"];
             at: components["schemas"]["Timestamp"];
         };
+        /** @description A saved reply the admins share. */
+        CannedReply: {
+            shortcut: components["schemas"]["Shortcut"];
+            title: string;
+            content: string;
+            updatedAt: components["schemas"]["Timestamp"];
+            updatedBy: components["schemas"]["ExternalId"];
+        };
+        CannedReplyList: {
+            cannedReplies: components["schemas"]["CannedReply"][];
+        };
         /** @description A conversation as the caller sees it (`unreadCount` is the caller's). */
         Conversation: {
             id: components["schemas"]["Ulid"];
@@ -423,6 +538,24 @@ export interface components {
             status: components["schemas"]["Status"];
             createdAt: components["schemas"]["Timestamp"];
             updatedAt: components["schemas"]["Timestamp"];
+            rating: null | components["schemas"]["Rating"];
+            assignee?: null | components["schemas"]["ExternalId"];
+            /** @description Admins only. */
+            labels?: string[];
+            /** @description Admins only. */
+            priority?: components["schemas"]["Priority"];
+            snoozedUntil?: null | components["schemas"]["Timestamp"];
+            waitingSince?: null | components["schemas"]["Timestamp"];
+            /**
+             * Format: int64
+             * @description Admins only: from the customer's first message to the first admin message after it.
+             */
+            firstResponseMs?: number | null;
+            /**
+             * Format: int64
+             * @description Admins only: from creation to the latest close.
+             */
+            resolutionMs?: number | null;
         };
         ConversationList: {
             conversations: components["schemas"]["Conversation"][];
@@ -435,6 +568,17 @@ export interface components {
             archived: number;
             /** Format: int64 */
             closed: number;
+            /** Format: int64 */
+            snoozed: number;
+        };
+        /** @description Nearest-rank percentiles of the durations in a window; `null` when `count` is 0. */
+        Durations: {
+            /** Format: int64 */
+            count: number;
+            /** Format: double */
+            medianSeconds: number | null;
+            /** Format: double */
+            p90Seconds: number | null;
         };
         /** @description Route 8's body. Unknown fields are ignored. */
         EditMessage: {
@@ -473,6 +617,31 @@ export interface components {
             };
         };
         /** @description A success: `data` is the route's own body. */
+        Envelope_CannedReply: {
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description A short sentence, e.g. "Message sent". */
+            message: string;
+            /** @description A saved reply the admins share. */
+            data: {
+                shortcut: components["schemas"]["Shortcut"];
+                title: string;
+                content: string;
+                updatedAt: components["schemas"]["Timestamp"];
+                updatedBy: components["schemas"]["ExternalId"];
+            };
+        };
+        /** @description A success: `data` is the route's own body. */
+        Envelope_CannedReplyList: {
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description A short sentence, e.g. "Message sent". */
+            message: string;
+            data: {
+                cannedReplies: components["schemas"]["CannedReply"][];
+            };
+        };
+        /** @description A success: `data` is the route's own body. */
         Envelope_Conversation: {
             /** @description Always `true`. */
             success: boolean;
@@ -494,6 +663,24 @@ export interface components {
                 status: components["schemas"]["Status"];
                 createdAt: components["schemas"]["Timestamp"];
                 updatedAt: components["schemas"]["Timestamp"];
+                rating: null | components["schemas"]["Rating"];
+                assignee?: null | components["schemas"]["ExternalId"];
+                /** @description Admins only. */
+                labels?: string[];
+                /** @description Admins only. */
+                priority?: components["schemas"]["Priority"];
+                snoozedUntil?: null | components["schemas"]["Timestamp"];
+                waitingSince?: null | components["schemas"]["Timestamp"];
+                /**
+                 * Format: int64
+                 * @description Admins only: from the customer's first message to the first admin message after it.
+                 */
+                firstResponseMs?: number | null;
+                /**
+                 * Format: int64
+                 * @description Admins only: from creation to the latest close.
+                 */
+                resolutionMs?: number | null;
             };
         };
         /** @description A success: `data` is the route's own body. */
@@ -580,6 +767,8 @@ export interface components {
                 updatedAt: components["schemas"]["Timestamp"];
                 /** @description The sender's idempotency key, when the send had one. */
                 clientMessageId: string | null;
+                /** @description An internal note: only admins ever see one. */
+                internal: boolean;
             };
         };
         /** @description A success: `data` is the route's own body. */
@@ -591,6 +780,22 @@ export interface components {
             data: {
                 messages: components["schemas"]["Message"][];
                 pagination: components["schemas"]["Pagination"];
+            };
+        };
+        /** @description A success: `data` is the route's own body. */
+        Envelope_Rating: {
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description A short sentence, e.g. "Message sent". */
+            message: string;
+            /** @description The customer's rating of a closed conversation. */
+            data: {
+                /** @description Only in the answer to the rating route. */
+                conversationId?: components["schemas"]["Ulid"];
+                /** Format: int32 */
+                score: number;
+                comment: string | null;
+                ratedAt: components["schemas"]["Timestamp"];
             };
         };
         /** @description A success: `data` is the route's own body. */
@@ -670,6 +875,8 @@ export interface components {
                  *     when no conversation has one.
                  */
                 avgFirstResponseSeconds: number | null;
+                responseTimes: components["schemas"]["ResponseTimes"];
+                satisfaction: components["schemas"]["Satisfaction"];
             };
         };
         /** @description A success: `data` is the route's own body. */
@@ -763,6 +970,8 @@ export interface components {
             updatedAt: components["schemas"]["Timestamp"];
             /** @description The sender's idempotency key, when the send had one. */
             clientMessageId: string | null;
+            /** @description An internal note: only admins ever see one. */
+            internal: boolean;
         };
         MessageList: {
             messages: components["schemas"]["Message"][];
@@ -798,6 +1007,22 @@ export interface components {
             lastSeen: null | components["schemas"]["Timestamp"];
             /** @description Whether the user has a live socket on any node; absent from history. */
             online?: boolean;
+        };
+        /** @enum {string} */
+        Priority: "low" | "normal" | "high" | "urgent";
+        /** @description A score from 1 to 5 and an optional comment. */
+        RateConversation: {
+            score: number;
+            comment?: null | string;
+        };
+        /** @description The customer's rating of a closed conversation. */
+        Rating: {
+            /** @description Only in the answer to the rating route. */
+            conversationId?: components["schemas"]["Ulid"];
+            /** Format: int32 */
+            score: number;
+            comment: string | null;
+            ratedAt: components["schemas"]["Timestamp"];
         };
         Reaction: {
             user: components["schemas"]["ExternalId"];
@@ -845,8 +1070,49 @@ export interface components {
             customerId: string;
             title?: null | string;
         };
+        ResponseTimes: {
+            /**
+             * Format: int64
+             * @description `SLA_FIRST_RESPONSE_SECS`.
+             */
+            firstResponseTargetSeconds: number;
+            last24h: components["schemas"]["ResponseWindow"];
+            last7d: components["schemas"]["ResponseWindow"];
+            /**
+             * Format: int64
+             * @description Conversations still without a first response whose customer has waited longer than the target.
+             */
+            waitingOverTarget: number;
+        };
+        ResponseWindow: {
+            /** @description First responses made in the window. */
+            firstResponse: components["schemas"]["Durations"];
+            /** @description Closes made in the window. */
+            resolution: components["schemas"]["Durations"];
+            /**
+             * Format: int64
+             * @description First responses in the window over the target, plus `waitingOverTarget`.
+             */
+            overFirstResponseTarget: number;
+        };
         /** @enum {string} */
         Role: "customer" | "admin" | "service";
+        Satisfaction: {
+            /**
+             * Format: double
+             * @description The mean score; `null` without ratings.
+             */
+            average: number | null;
+            /** Format: int64 */
+            count: number;
+        };
+        /** @description A title and the text the reply inserts. */
+        SaveCannedReply: {
+            /** @description 1–100 characters, not blank, no control characters. */
+            title: string;
+            /** @description A message's content: at most 2000 characters, not blank. */
+            content: string;
+        };
         SendMessage: {
             /** @description At most 2000 characters (Unicode scalar values), no control characters other than tab, LF and CR. */
             content: string;
@@ -854,6 +1120,7 @@ export interface components {
             replyTo?: null | string;
             attachments?: null | (components["schemas"]["UploadRef"] | components["schemas"]["ExternalAttachment"])[];
             clientMessageId?: null | string;
+            internal?: null | boolean;
         } & ({
             /** @description Not blank. */
             content?: string;
@@ -861,11 +1128,31 @@ export interface components {
             /** @enum {string} */
             messageType: "image" | "file";
             attachments: (components["schemas"]["UploadRef"] | components["schemas"]["ExternalAttachment"])[];
+        }) & ({
+            internal?: null | false;
+        } | {
+            messageType?: null | "text";
+            attachments?: null | (components["schemas"]["UploadRef"] | components["schemas"]["ExternalAttachment"])[];
         });
+        /** @description An admin's user id, or null for nobody; not the conversation's customer. */
+        SetAssignee: {
+            userId: null | string;
+        };
+        /** @description Every label of the conversation; repeats are kept once. */
+        SetLabels: {
+            labels: string[];
+        };
+        /** @description The priority route's body. */
+        SetPriority: {
+            priority: components["schemas"]["Priority"];
+        };
         /** @description Route 11's body. */
         SetStatus: {
             status: components["schemas"]["Status"];
+            until?: null | components["schemas"]["Timestamp"];
         };
+        /** @example late-checkout */
+        Shortcut: string;
         Stats: {
             /** Format: int64 */
             totalConversations: number;
@@ -892,9 +1179,11 @@ export interface components {
              *     when no conversation has one.
              */
             avgFirstResponseSeconds: number | null;
+            responseTimes: components["schemas"]["ResponseTimes"];
+            satisfaction: components["schemas"]["Satisfaction"];
         };
         /** @enum {string} */
-        Status: "active" | "archived" | "closed";
+        Status: "active" | "archived" | "closed" | "snoozed";
         /** @description An event as stored in the log (docs/events.md), with its `seq`. */
         StoredEvent: {
             /** Format: int64 */
@@ -1132,6 +1421,17 @@ export interface operations {
                 status?: components["schemas"]["Status"];
                 /** @description Admins: only the conversations the caller has joined. */
                 mine?: boolean;
+                /** @description Admins: `me`, `none`, or a user id: only the conversations assigned so. */
+                assignee?: string;
+                /** @description Admins: only the conversations with this label. */
+                label?: string;
+                /** @description Admins: only the conversations of this priority. */
+                priority?: components["schemas"]["Priority"];
+                /**
+                 * @description `updated` (the default): newest activity first. `waiting` (admins): the longest waiting
+                 *     first, then the rest newest activity first.
+                 */
+                sort?: "updated" | "waiting";
             };
             header?: never;
             path?: never;
@@ -1832,6 +2132,278 @@ export interface operations {
             409: components["responses"]["Conflict"];
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setAssignee: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation */
+                conversationId: components["schemas"]["Ulid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetAssignee"];
+            };
+        };
+        responses: {
+            /** @description The conversation with its assignee */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Conversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setLabels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation */
+                conversationId: components["schemas"]["Ulid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetLabels"];
+            };
+        };
+        responses: {
+            /** @description The conversation with its labels */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Conversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    setPriority: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation */
+                conversationId: components["schemas"]["Ulid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SetPriority"];
+            };
+        };
+        responses: {
+            /** @description The conversation with its priority */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Conversation"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    rateConversation: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The conversation */
+                conversationId: components["schemas"]["Ulid"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RateConversation"];
+            };
+        };
+        responses: {
+            /** @description The rating, written to the log */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Rating"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listCannedReplies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The canned replies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CannedReplyList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    getCannedReply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The reply's shortcut */
+                shortcut: components["schemas"]["Shortcut"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The canned reply */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CannedReply"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    putCannedReply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The reply's shortcut */
+                shortcut: components["schemas"]["Shortcut"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SaveCannedReply"];
+            };
+        };
+        responses: {
+            /** @description The canned reply, replaced (or unchanged: nothing written) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CannedReply"];
+                };
+            };
+            /** @description The canned reply, created */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CannedReply"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    deleteCannedReply: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The reply's shortcut */
+                shortcut: components["schemas"]["Shortcut"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The deleted canned reply */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_CannedReply"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
             503: components["responses"]["Unavailable"];
