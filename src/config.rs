@@ -165,6 +165,11 @@ pub struct ServeArgs {
     #[arg(long, env = "DRAIN_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub drain_secs: u64,
+    /// The first-response target in seconds (1 to 2592000): `/messaging/stats` counts the
+    /// conversations whose first response took, or has been waiting, longer.
+    #[arg(long, env = "SLA_FIRST_RESPONSE_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=2_592_000))]
+    pub sla_first_response_secs: u64,
     /// Development mode: generates a JWT secret when none is set and mounts the /test routes.
     #[arg(long)]
     pub dev: bool,
@@ -330,6 +335,8 @@ pub struct Config {
     pub event_level: u32,
     /// The longest a drain may take (DRAIN_SECS).
     pub drain: Duration,
+    /// The first-response target of the stats (SLA_FIRST_RESPONSE_SECS).
+    pub sla_first_response: Duration,
     pub dev: bool,
     /// Uploads (MAX_ATTACHMENT_BYTES, ATTACHMENT_*).
     pub attachments: AttachmentConfig,
@@ -450,6 +457,7 @@ impl ServeArgs {
             views_persist: Duration::from_millis(self.views_persist_ms),
             event_level: self.event_level,
             drain: Duration::from_secs(self.drain_secs),
+            sla_first_response: Duration::from_secs(self.sla_first_response_secs),
             dev: self.dev,
             attachments,
             log,

@@ -1,10 +1,11 @@
-//! How views are shown to one caller: the API's `Conversation` with the caller's own unread count.
+//! How views are shown to one caller: the API's `Conversation` with the caller's own unread count,
+//! and the inbox's fields only when the caller is not the conversation's customer (an admin).
 //! A conversation as it stood in the past (route 15) carries no `online`, and a participant's
 //! `lastSeen` only when it was already their `lastSeen` at that moment.
 
 use crate::realtime::presence::Presence;
-use concierge_events::{MessageType, Role, Status, Timestamp};
-use concierge_projections::views::ConversationView;
+use concierge_events::{MessageType, Priority, Role, Status, Timestamp};
+use concierge_projections::views::{ConversationView, RatingView};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -46,6 +47,24 @@ pub struct ConversationOut {
     pub status: Status,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// The customer's rating once given; shown to the customer and to admins.
+    pub rating: Option<RatingView>,
+    /// The support inbox's fields, for admins only (absent for the customer).
+    #[serde(flatten)]
+    pub inbox: Option<InboxOut>,
+}
+
+/// What only admins see of a conversation (docs/inbox.md).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InboxOut {
+    pub assignee: Option<String>,
+    pub labels: Vec<String>,
+    pub priority: Priority,
+    pub snoozed_until: Option<Timestamp>,
+    pub waiting_since: Option<Timestamp>,
+    pub first_response_ms: Option<i64>,
+    pub resolution_ms: Option<i64>,
 }
 
 /// The conversation as `viewer` sees it, with each participant's presence.
@@ -113,5 +132,15 @@ fn shown(
         status: conv.status,
         created_at: conv.created_at,
         updated_at: conv.updated_at,
+        rating: conv.rating.clone(),
+        inbox: (conv.customer_id() != Some(viewer)).then(|| InboxOut {
+            assignee: conv.assignee.clone(),
+            labels: conv.labels.clone(),
+            priority: conv.priority,
+            snoozed_until: conv.snoozed_until,
+            waiting_since: conv.waiting_since,
+            first_response_ms: conv.first_response_ms(),
+            resolution_ms: conv.resolution_ms,
+        }),
     }
 }

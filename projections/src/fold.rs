@@ -4,10 +4,10 @@
 //! retried client key): the later event is skipped and leaves no trace in the views.
 
 use crate::error::StoreError;
-use crate::kv::Kv;
-use crate::typed::Views;
 use crate::inbox;
 use crate::kv::keys;
+use crate::kv::Kv;
+use crate::typed::Views;
 use crate::views::{
     AttachmentView, BookingView, ConversationView, LastMessage, MessageView, ParticipantView,
     ReactionView, ReadPoint, ReadReceipt,
@@ -208,7 +208,11 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
                         stats.first_response_ms_sum += ms;
                         stats.first_response_count += 1;
                         views.set_timed(keys::unanswered(first.millis(), &conv.id), false, None);
-                        views.set_timed(keys::first_response(at.millis(), &conv.id), true, Some(ms));
+                        views.set_timed(
+                            keys::first_response(at.millis(), &conv.id),
+                            true,
+                            Some(ms),
+                        );
                     }
                 }
                 Role::Service => {}
@@ -232,7 +236,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
                 return Ok(Outcome::Skipped("unknown message"));
             };
             if msg.is_deleted || msg.sender != env.actor.id || msg.internal {
-                return Ok(Outcome::Skipped("message deleted, a note or not the sender's"));
+                return Ok(Outcome::Skipped(
+                    "message deleted, a note or not the sender's",
+                ));
             }
             msg.content = e.content.clone();
             msg.is_edited = true;
@@ -456,7 +462,9 @@ fn advance_read<K: Kv>(
     if up_to <= old {
         return Ok(());
     }
-    let sees_notes = conv.participant(user).is_some_and(|p| p.role == Role::Admin);
+    let sees_notes = conv
+        .participant(user)
+        .is_some_and(|p| p.role == Role::Admin);
     // Messages after the old point get receipts; there are none when it was already at the end.
     if old < conv.last_message_seq {
         views.update_messages(conv, old, up_to.saturating_add(1), &mut |m| {

@@ -95,7 +95,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
         })?,
         Event::ConversationSnoozed(s) => with_conversation(views, env, seq, |views, conv| {
             if !admin || (conv.status == Status::Snoozed && conv.snoozed_until == Some(s.until)) {
-                return Ok(Outcome::Skipped("snoozed until then already, or not an admin's"));
+                return Ok(Outcome::Skipped(
+                    "snoozed until then already, or not an admin's",
+                ));
             }
             if conv.status != Status::Snoozed {
                 set_status(views, conv, Status::Snoozed, at)?;
@@ -135,7 +137,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
                 || conv.customer_id() != Some(env.actor.id.as_str())
                 || !(1..=5).contains(&r.score)
             {
-                return Ok(Outcome::Skipped("rated already, not closed, or not its customer"));
+                return Ok(Outcome::Skipped(
+                    "rated already, not closed, or not its customer",
+                ));
             }
             conv.rating = Some(RatingView {
                 score: r.score,

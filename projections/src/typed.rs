@@ -434,10 +434,7 @@ impl<K: KvRead> Views<K> {
             out.push(timed_entry(k)?);
             Ok(true)
         })?;
-        Ok(out
-            .into_iter()
-            .map(|(ms, c)| (c, Timestamp(ms)))
-            .collect())
+        Ok(out.into_iter().map(|(ms, c)| (c, Timestamp(ms))).collect())
     }
 
     /// The times in ms of the first responses (`f/`) or closes (`q/`) made at `since` or later.
@@ -450,7 +447,10 @@ impl<K: KvRead> Views<K> {
         since: Timestamp,
     ) -> Result<Vec<i64>, StoreError> {
         let (start, end) = if first_responses {
-            (keys::first_response(since.millis(), ""), keys::FIRST_RESPONSES_END)
+            (
+                keys::first_response(since.millis(), ""),
+                keys::FIRST_RESPONSES_END,
+            )
         } else {
             (keys::resolution(since.millis(), ""), keys::RESOLUTIONS_END)
         };
@@ -714,7 +714,8 @@ impl<K: Kv> Views<K> {
     /// ms as its value where the index keeps one.
     pub fn set_timed(&mut self, key: Vec<u8>, on: bool, value_ms: Option<i64>) {
         if on {
-            let value = value_ms.map_or_else(Vec::new, |ms| (ms.max(0) as u64).to_be_bytes().to_vec());
+            let value =
+                value_ms.map_or_else(Vec::new, |ms| (ms.max(0) as u64).to_be_bytes().to_vec());
             self.kv.put(key, value);
         } else {
             self.kv.remove(&key);

@@ -6,7 +6,8 @@
 use concierge_events::{
     Actor, AdminBroadcast, Attachment, Audience, BookingRegistered, BookingSource,
     ConversationCreated, Empty, Envelope, Event, MessageDeleted, MessageEdited, MessageSent,
-    MessageType, MessagesRead, ParticipantJoined, Reaction, Role, Status, StatusChanged, Timestamp,
+    MessageType, MessagesRead, ParticipantJoined, Priority, Reaction, Role, Status, StatusChanged,
+    Timestamp,
 };
 use concierge_projections::kv::{Kv, KvRead, Visit, VisitEntry};
 use concierge_projections::views::{
@@ -510,6 +511,14 @@ fn conversation_created_opens_the_conversation_of_the_booking() {
             last_message_seq: 0,
             last_seq: 2,
             chunk_start: 0,
+            assignee: None,
+            labels: vec![],
+            priority: Priority::Normal,
+            snoozed_until: None,
+            waiting_since: None,
+            resolution_ms: None,
+            rating: None,
+            note_count: 0,
         }
     );
     assert_eq!(booking(&views, "bk1").conversation_id, Some("c1".into()));
@@ -644,6 +653,7 @@ fn message_sent_stores_the_message_and_counts_it_unread_for_the_others() {
             created_at: t(10),
             updated_at: t(10),
             client_message_id: None,
+            internal: false,
         }
     );
     assert_eq!(views.locate("m1").unwrap(), Some(("c1".into(), 4)));

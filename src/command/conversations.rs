@@ -6,8 +6,8 @@ use super::{access, envelope, write, CommandError, Result};
 use crate::auth::Caller;
 use crate::state::AppState;
 use concierge_events::{
-    ids, subject, BookingRegistered, BookingSource, ConversationCreated, Event, ParticipantJoined,
-    Role, Status, StatusChanged,
+    ids, subject, BookingRegistered, BookingSource, ConversationCreated, ConversationSnoozed,
+    Event, ParticipantJoined, Role, Status, StatusChanged,
 };
 use concierge_projections::views::{BookingView, ConversationView};
 
@@ -182,7 +182,10 @@ pub fn join_msg_id(conversation_id: &str, user_id: &str) -> String {
     format!("participant_joined:{conversation_id}:{user_id}")
 }
 
-/// Sets a conversation's status: admins only; any status may follow any other, and setting the
+/// The refusal of a status that is not one of the four.
+pub const STATUS_VALUES: &str = "status must be one of active, archived, closed, snoozed";
+
+/// Sets a conversation's status: admins only; `snoozed` takes an `until` (docs/inbox.md); any status may follow any other, and setting the
 /// current one is 200 and writes nothing.
 ///
 /// # Errors
@@ -203,26 +206,37 @@ pub async fn set_status<E: From<CommandError>>(
     }
     super::take_write(app, caller)?;
     let body = body()?;
-    let to = body
+    let obj = body
         .as_object()
-        .ok_or_else(|| CommandError::Invalid("body must be a JSON object".into()))?
+        .ok_or_else(|| CommandError::Invalid("body must be a JSON object".into()))?;
+    let to = obj
         .get("status")
         .and_then(serde_json::Value::as_str)
         .and_then(Status::parse)
-        .ok_or_else(|| {
-            CommandError::Invalid("status must be one of active, archived, closed".into())
-        })?;
-    if conv.status == to {
-        return Ok(conv);
-    }
-    let event = envelope(
-        caller,
-        Some(&conv.id),
+        .ok_or_else(|| CommandError::Invalid(STATUS_VALUES.into()))?;
+    let until = obj.get("until").filter(|u| !u.is_null());
+    let event = if to == Status::Snoozed {
+        let until = super::inbox::parse_until(until, concierge_events::Timestamp::now())?;
+        if conv.status == to && conv.snoozed_until == Some(until) {
+            return Ok(conv);
+        }
+        Event::ConversationSnoozed(ConversationSnoozed {
+            from: conv.status,
+            until,
+        })
+    } else {
+        if until.is_some() {
+            return Err(CommandError::Invalid("until is only for status snoozed".into()).into());
+        }
+        if conv.status == to {
+            return Ok(conv);
+        }
         Event::ConversationStatusChanged(StatusChanged {
             from: conv.status,
             to,
-        }),
-    );
+        })
+    };
+    let event = envelope(caller, Some(&conv.id), event);
     let ack = write(app, subject::conversation(&conv.id), &event, &event.id).await?;
     Ok(app
         .views

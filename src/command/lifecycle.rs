@@ -9,6 +9,8 @@ use concierge_events::{
     ids, subject, Event, MessageDeleted, MessageEdited, MessageType, Reaction, Role, Status,
     Timestamp,
 };
+
+const NOTE_REACTIONS: &str = "internal notes take no reactions";
 use concierge_projections::views::{ConversationView, MessageView};
 use serde_json::Value;
 
@@ -51,8 +53,9 @@ pub fn check_emoji(emoji: &str) -> Result<()> {
 }
 
 /// The conversation the caller may see and one of its messages: 400 for a malformed id, 404 for an
-/// unknown conversation or message (a message of another conversation included), then 403 when the
-/// caller may not see the conversation (API.md's check order: unknown resource before permission).
+/// unknown conversation or message (a message of another conversation included, and a note for
+/// anyone but an admin: to them it does not exist), then 403 when the caller may not see the
+/// conversation (API.md's check order: unknown resource before permission).
 fn load(
     app: &AppState,
     caller: &Caller,
@@ -66,6 +69,7 @@ fn load(
         Some((c, seq)) if c == conv.id => views.message_in(&conv, seq)?,
         _ => None,
     }
+    .filter(|m| !m.internal || caller.role == Role::Admin)
     .ok_or_else(|| CommandError::NotFound("message not found".into()))?;
     access::allowed(caller, &conv)?;
     Ok((conv, message))
@@ -104,7 +108,12 @@ pub async fn edit<E: From<CommandError>>(
 ) -> std::result::Result<MessageView, E> {
     let (conv, message) = load(app, caller, conversation_id, message_id)?;
     if message.sender != caller.user_id {
-        return Err(CommandError::Forbidden("only the sender may edit a message".into()).into());
+        let who = if message.internal {
+            "only its author may edit an internal note"
+        } else {
+            "only the sender may edit a message"
+        };
+        return Err(CommandError::Forbidden(who.into()).into());
     }
     take_write(app, caller)?;
     let body = body()?;
@@ -118,19 +127,23 @@ pub async fn edit<E: From<CommandError>>(
     if content == message.content {
         return Ok(message);
     }
-    let (edited, at) = change(
-        app,
-        caller,
-        &conv,
-        &message.id,
-        Event::MessageEdited(MessageEdited {
-            message_id: message.id.clone(),
-            content,
-        }),
-    )
-    .await?;
+    let edit = MessageEdited {
+        message_id: message.id.clone(),
+        content,
+    };
+    let event = if message.internal {
+        Event::NoteEdited(edit)
+    } else {
+        Event::MessageEdited(edit)
+    };
+    let (edited, at) = change(app, caller, &conv, &message.id, event).await?;
     if edited.is_deleted || edited.edited_at.is_none_or(|t| t < at) {
-        return Err(settled_by_log(app, &conv.id).into());
+        return Err(if message.internal {
+            CommandError::Conflict(DELETED.into())
+        } else {
+            settled_by_log(app, &conv.id)
+        }
+        .into());
     }
     Ok(edited)
 }
@@ -146,6 +159,11 @@ pub async fn delete(
     message_id: &str,
 ) -> Result<MessageView> {
     let (conv, message) = load(app, caller, conversation_id, message_id)?;
+    if message.internal && message.sender != caller.user_id {
+        return Err(CommandError::Forbidden(
+            "only its author may delete an internal note".into(),
+        ));
+    }
     if message.sender != caller.user_id && caller.role != Role::Admin {
         return Err(CommandError::Forbidden(
             "only the sender or an admin may delete a message".into(),
@@ -155,16 +173,15 @@ pub async fn delete(
         return Ok(message);
     }
     take_write(app, caller)?;
-    let (deleted, _) = change(
-        app,
-        caller,
-        &conv,
-        &message.id,
-        Event::MessageDeleted(MessageDeleted {
-            message_id: message.id.clone(),
-        }),
-    )
-    .await?;
+    let delete = MessageDeleted {
+        message_id: message.id.clone(),
+    };
+    let event = if message.internal {
+        Event::NoteDeleted(delete)
+    } else {
+        Event::MessageDeleted(delete)
+    };
+    let (deleted, _) = change(app, caller, &conv, &message.id, event).await?;
     Ok(deleted)
 }
 
@@ -193,6 +210,9 @@ pub async fn react<E: From<CommandError>>(
         Some(_) => return Err(CommandError::Invalid("emoji must be a string".into()).into()),
     };
     check_emoji(emoji)?;
+    if message.internal {
+        return Err(CommandError::Conflict(NOTE_REACTIONS.into()).into());
+    }
     conflicts(&conv, &message)?;
     if has_reaction(&message, &caller.user_id, emoji) {
         return Ok(message);
@@ -230,6 +250,9 @@ pub async fn unreact(
     check_emoji(emoji)?;
     let (conv, message) = load(app, caller, conversation_id, message_id)?;
     take_write(app, caller)?;
+    if message.internal {
+        return Err(CommandError::Conflict(NOTE_REACTIONS.into()));
+    }
     conflicts(&conv, &message)?;
     if !has_reaction(&message, &caller.user_id, emoji) {
         return Ok(message);
@@ -258,12 +281,13 @@ fn has_reaction(message: &MessageView, user: &str, emoji: &str) -> bool {
         .any(|r| r.user == user && r.emoji == emoji)
 }
 
-/// 409 for a change to a deleted message or in a closed conversation.
+/// 409 for a change to a deleted message or in a closed conversation (notes may change whatever
+/// the status).
 fn conflicts(conv: &ConversationView, message: &MessageView) -> Result<()> {
     if message.is_deleted {
         return Err(CommandError::Conflict(DELETED.into()));
     }
-    if conv.status == Status::Closed {
+    if conv.status == Status::Closed && !message.internal {
         return Err(CommandError::Conflict(CLOSED.into()));
     }
     Ok(())

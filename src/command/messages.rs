@@ -5,8 +5,8 @@ use super::{access, envelope, write, CommandError, Result};
 use crate::auth::Caller;
 use crate::state::AppState;
 use concierge_events::{
-    ids, subject, Attachment, Event, MessageSent, MessageType, MessagesRead, Role, Status,
-    Timestamp,
+    ids, subject, Attachment, Event, MessageSent, MessageType, MessagesRead, NoteAdded, Role,
+    Status, Timestamp,
 };
 use concierge_projections::views::{ConversationView, MessageView};
 use serde_json::{Map, Value};
@@ -29,6 +29,8 @@ pub struct SendInput {
     pub reply_to: Option<String>,
     pub attachments: Vec<AttachmentInput>,
     pub client_message_id: Option<String>,
+    /// An internal note (admins only): `note_added` instead of `message_sent`.
+    pub internal: bool,
 }
 
 /// An attachment as a send names it: a file outside Concierge, or an upload by its id.
@@ -148,12 +150,26 @@ pub fn parse_send(body: &Value, header_key: Option<&str>) -> Result<SendInput> {
         }
         Some(_) => return Err(invalid("clientMessageId must be a string or null")),
     };
+    let internal = match obj.get("internal") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err(invalid("internal must be true or false")),
+    };
+    if internal && message_type != MessageType::Text {
+        return Err(invalid(
+            "an internal note is text: messageType must be text",
+        ));
+    }
+    if internal && !attachments.is_empty() {
+        return Err(invalid("an internal note takes no attachments"));
+    }
     Ok(SendInput {
         content,
         message_type,
         reply_to,
         attachments,
         client_message_id,
+        internal,
     })
 }
 
@@ -277,16 +293,14 @@ pub async fn send<E: From<CommandError>>(
     if input.message_type == MessageType::System && caller.role != Role::Admin {
         return Err(CommandError::Forbidden("only admins may send system messages".into()).into());
     }
+    if input.internal && caller.role != Role::Admin {
+        return Err(CommandError::Forbidden("only admins may write internal notes".into()).into());
+    }
     if let Some(reply_to) = &input.reply_to {
-        let views = app.views.views();
-        if views
-            .locate(reply_to)
-            .map_err(CommandError::from)?
-            .map(|(c, _)| c)
-            != Some(conv.id.clone())
-        {
-            return Err(invalid("replyTo must be a message of this conversation").into());
-        }
+        check_reply_to(app, caller, &conv, reply_to, input.internal)?;
+    }
+    if input.internal {
+        return add_note(app, caller, &conv, input).await.map_err(E::from);
     }
     if conv.status == Status::Closed {
         return Err(CommandError::Conflict("the conversation is closed".into()).into());
@@ -346,6 +360,96 @@ pub async fn send<E: From<CommandError>>(
             ),
             _ => Err(CommandError::NotFolded { seq: ack.seq }.into()),
         },
+    }
+}
+
+/// A reply must answer a message of the same conversation that its readers see: a customer sees no
+/// note (one is answered as an unknown id), and a message to the customer may not answer one.
+///
+/// # Errors
+/// 400 naming `replyTo`.
+fn check_reply_to(
+    app: &AppState,
+    caller: &Caller,
+    conv: &ConversationView,
+    reply_to: &str,
+    internal: bool,
+) -> Result<()> {
+    let target = match app.views.views().locate(reply_to)? {
+        Some((c, seq)) if c == conv.id => app.views.views().message_in(conv, seq)?,
+        _ => None,
+    };
+    match target {
+        Some(m) if m.internal && caller.role != Role::Admin => {
+            Err(invalid("replyTo must be a message of this conversation"))
+        }
+        Some(m) if m.internal && !internal => Err(invalid(
+            "replyTo must not be an internal note: the customer cannot see it",
+        )),
+        Some(_) => Ok(()),
+        None => Err(invalid("replyTo must be a message of this conversation")),
+    }
+}
+
+/// The user ids a note `@mentions`, in order, each once: an `@` at the start or after a character
+/// that is not part of an id, followed by an id that starts with a letter or digit (a trailing
+/// `.`, `:` or `-` is punctuation).
+pub fn mentions(content: &str) -> Vec<String> {
+    let is_id = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '@' | '-');
+    let mut out: Vec<String> = Vec::new();
+    let mut prev: Option<char> = None;
+    for (i, c) in content.char_indices() {
+        if c == '@' && !prev.is_some_and(is_id) {
+            let rest = &content[i + 1..];
+            let end = rest.find(|c: char| !is_id(c)).unwrap_or(rest.len());
+            let id = rest[..end].trim_end_matches(['.', ':', '-']);
+            let starts_well = id.starts_with(|c: char| c.is_ascii_alphanumeric());
+            if starts_well && ids::is_external(id) && !out.iter().any(|m| m == id) {
+                out.push(id.to_string());
+            }
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Writes an internal note: `note_added`, no join, whatever the status.
+///
+/// # Errors
+/// 503 when the log cannot take it; 500 when it was not folded in time.
+async fn add_note(
+    app: &AppState,
+    caller: &Caller,
+    conv: &ConversationView,
+    input: SendInput,
+) -> Result<(MessageView, bool)> {
+    let message_id = ulid::Ulid::new().to_string();
+    let event = envelope(
+        caller,
+        Some(&conv.id),
+        Event::NoteAdded(NoteAdded {
+            message_id: message_id.clone(),
+            mentions: mentions(&input.content),
+            content: input.content,
+            reply_to: input.reply_to,
+            client_message_id: input.client_message_id.clone(),
+        }),
+    );
+    let msg_id = match &input.client_message_id {
+        Some(key) => client_msg_id(&conv.id, &caller.user_id, key),
+        None => event.id.clone(),
+    };
+    let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
+    let stored = match &input.client_message_id {
+        Some(key) => original(app, conv, caller, key)?,
+        None => app.views.views().message_by_id(&message_id)?,
+    };
+    match stored {
+        Some(m) => {
+            let created = !ack.duplicate && m.id == message_id;
+            Ok((m, created))
+        }
+        None => Err(CommandError::NotFolded { seq: ack.seq }),
     }
 }
 
@@ -449,7 +553,20 @@ pub async fn mark_loaded_read(
 
 #[cfg(test)]
 mod tests {
-    use super::client_msg_id;
+    use super::{client_msg_id, mentions};
+
+    #[test]
+    fn mentions_are_ids_after_an_at_sign_each_once() {
+        assert_eq!(
+            mentions("@adm_3 please look, cc @adm.4: and @adm_3 again"),
+            vec!["adm_3".to_string(), "adm.4".to_string()]
+        );
+        assert_eq!(
+            mentions("mail bo@example.com, or @ alone, or @@x"),
+            Vec::<String>::new()
+        );
+        assert_eq!(mentions("(@cy)"), vec!["cy".to_string()]);
+    }
 
     #[test]
     fn client_message_ids_of_different_senders_never_collide() {

@@ -10,6 +10,7 @@
 //! - [`bookings`]: registering a booking for a customer.
 //! - [`broadcast`]: admin broadcasts.
 //! - [`typing`]: typing indicators, on the typing stream.
+//! - [`inbox`]: the support inbox: assignment, labels, priority, ratings, canned replies.
 //! - [`attachments`]: uploads into the object store, and the uploads a send may carry.
 
 pub mod access;
@@ -17,6 +18,7 @@ pub mod attachments;
 pub mod bookings;
 pub mod broadcast;
 pub mod conversations;
+pub mod inbox;
 pub mod lifecycle;
 pub mod messages;
 pub mod typing;

@@ -6,7 +6,7 @@ use super::openapi::MAX_INT;
 use super::Pagination;
 use super::{ok, path_param, ApiError};
 use crate::auth::Caller;
-use crate::command::{access, conversations};
+use crate::command::{access, conversations, inbox};
 use crate::render;
 use crate::state::AppState;
 use axum::body::Body;
@@ -14,11 +14,12 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use concierge_events::{Role, Status};
+use concierge_events::{ids, Role, Status};
+use concierge_projections::views::ConversationView;
 use serde::Serialize;
 
 /// Route 1: the caller's conversations (a customer's own; an admin's all, or joined with `mine`),
-/// newest activity first.
+/// newest activity first; admins may filter by assignee, label and priority and sort by waiting.
 #[utoipa::path(
     get,
     path = "/messaging/conversations",
@@ -46,12 +47,47 @@ pub async fn list(
     let limit = q.int("limit", 20, 1, 100)?;
     let status = match q.get("status") {
         None => None,
-        Some(s) => Some(Status::parse(s).ok_or_else(|| {
-            ApiError::Invalid("status must be one of active, archived, closed".into())
-        })?),
+        Some(s) => Some(
+            Status::parse(s)
+                .ok_or_else(|| ApiError::Invalid(conversations::STATUS_VALUES.into()))?,
+        ),
     };
     let mine = q.flag("mine")?;
+    let assignee = match q.get("assignee") {
+        None => None,
+        Some("me") => Some(Some(caller.user_id.clone())),
+        Some("none") => Some(None),
+        Some(id) if ids::is_external(id) => Some(Some(id.to_string())),
+        Some(_) => {
+            return Err(ApiError::Invalid(
+                "assignee must be me, none or a user id".into(),
+            ))
+        }
+    };
+    let label = match q.get("label") {
+        Some(l) if !inbox::check_label(l) => {
+            return Err(ApiError::Invalid(
+                "label must be 1-32 characters, not blank, without control characters".into(),
+            ))
+        }
+        l => l.map(str::to_string),
+    };
+    let priority = match q.get("priority") {
+        None => None,
+        p => Some(inbox::parse_priority(p, "priority")?),
+    };
+    let by_waiting = match q.get("sort") {
+        None | Some("updated") => false,
+        Some("waiting") => true,
+        Some(_) => return Err(ApiError::Invalid("sort must be updated or waiting".into())),
+    };
     access::not_service(&caller)?;
+    let inbox_filter = assignee.is_some() || label.is_some() || priority.is_some() || by_waiting;
+    if inbox_filter && caller.role != Role::Admin {
+        return Err(ApiError::from(crate::command::CommandError::Forbidden(
+            "only admins may filter by assignee, label or priority, or sort by waiting".into(),
+        )));
+    }
 
     let views = app.views.views();
     // A customer's, or an admin's own, come from the participation index; only "all" scans.
@@ -70,11 +106,23 @@ pub async fn list(
         .filter(|c| access::may_see(&caller, c))
         .filter(|c| status.is_none_or(|s| c.status == s))
         .filter(|c| !mine || caller.role != Role::Admin || c.is_participant(&caller.user_id))
+        .filter(|c| assignee.as_ref().is_none_or(|a| &c.assignee == a))
+        .filter(|c| label.as_ref().is_none_or(|l| c.labels.contains(l)))
+        .filter(|c| priority.is_none_or(|p| c.priority == p))
         .collect();
     convs.sort_by(|a, b| {
-        b.updated_at
-            .cmp(&a.updated_at)
-            .then_with(|| b.id.cmp(&a.id))
+        // Waiting longest first (`None` after every time), then newest activity first.
+        let waiting = |c: &ConversationView| (c.waiting_since.is_none(), c.waiting_since);
+        let by_wait = if by_waiting {
+            waiting(a).cmp(&waiting(b))
+        } else {
+            std::cmp::Ordering::Equal
+        };
+        by_wait.then_with(|| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| b.id.cmp(&a.id))
+        })
     });
     let total = convs.len() as u64;
     let skip = usize::try_from((page - 1).saturating_mul(limit)).unwrap_or(usize::MAX);

@@ -54,6 +54,7 @@ async fn test_messaging(State(app): State<AppState>) -> Result<Response, ApiErro
             reply_to: None,
             attachments: Vec::new(),
             client_message_id: None,
+            internal: false,
         })
     })
     .await?;

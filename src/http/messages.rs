@@ -13,7 +13,7 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use concierge_events::ids;
+use concierge_events::{ids, Role};
 use concierge_projections::views::MessageView;
 use serde::Serialize;
 
@@ -58,10 +58,22 @@ pub async fn list(
         None => Some(q.int("page", 1, 1, MAX_INT)?),
     };
     let conv = access::conversation(&app, &caller, &id)?;
+    // Admins see internal notes among the messages; to anyone else a note does not exist.
+    let with_notes = caller.role == Role::Admin;
     let before_seq = match &before {
         None => None,
         Some(b) => match app.views.views().locate(b)? {
-            Some((c, seq)) if c == conv.id => Some(seq),
+            Some((c, seq))
+                if c == conv.id
+                    && (with_notes
+                        || app
+                            .views
+                            .views()
+                            .message_in(&conv, seq)?
+                            .is_some_and(|m| !m.internal)) =>
+            {
+                Some(seq)
+            }
             _ => {
                 return Err(ApiError::Invalid(
                     "before must be a message of this conversation".into(),
@@ -74,13 +86,18 @@ pub async fn list(
     }
 
     let views = app.views.views();
-    let total = views
-        .conversation(&conv.id)?
-        .map_or(conv.message_count, |c| c.message_count);
+    let now = views.conversation(&conv.id)?.unwrap_or(conv);
+    let total = if with_notes {
+        now.message_count
+    } else {
+        now.message_count.saturating_sub(now.note_count)
+    };
+    let conv = now;
     let pages = total.div_ceil(limit);
     let (mut items, has_more) = match (page, before_seq) {
         (_, Some(seq)) => {
-            let mut items = views.messages(&conv.id, 0, seq, true, limit as usize + 1)?;
+            let mut items =
+                views.messages_seen(&conv.id, 0, seq, true, limit as usize + 1, with_notes)?;
             let more = items.len() > limit as usize;
             items.truncate(limit as usize);
             (items, more)
@@ -91,7 +108,7 @@ pub async fn list(
             let newest = if skip as u64 >= total {
                 Vec::new()
             } else {
-                views.messages(&conv.id, 0, u64::MAX, true, end)?
+                views.messages_seen(&conv.id, 0, u64::MAX, true, end, with_notes)?
             };
             (newest.into_iter().skip(skip).collect(), page < pages)
         }

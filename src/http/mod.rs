@@ -4,7 +4,8 @@
 //! - [`error`]: [`ApiError`], the one mapping of every failure to the envelope.
 //! - [`extract`]: query parameters and bodies, read in the contract's check order.
 //! - [`conversations`] (routes 1, 2, 7, 11), [`messages`] (3, 4, 5, 8, 9, 10), [`stats`] (6),
-//!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15), [`attachments`] (uploads).
+//!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15), [`attachments`] (uploads),
+//!   [`inbox`] (assignee, labels, priority, rating, canned replies; docs/inbox.md).
 //! - [`ops`]: `/health`, `/ready`, `/metrics`; [`dev`]: the `--dev` test routes.
 //! - [`ui`]: the web UI (UI.md), embedded in the binary: its pages, assets and `/widget.js`.
 
@@ -15,6 +16,7 @@ pub mod conversations;
 pub mod dev;
 pub mod error;
 pub mod extract;
+pub mod inbox;
 pub mod messages;
 pub mod openapi;
 pub mod ops;
@@ -81,6 +83,16 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(replay::history))
         .routes(routes!(stats::stats))
         .routes(routes!(bookings::register))
+        .routes(routes!(inbox::set_assignee))
+        .routes(routes!(inbox::set_labels))
+        .routes(routes!(inbox::set_priority))
+        .routes(routes!(inbox::rate))
+        .routes(routes!(inbox::list_canned))
+        .routes(routes!(
+            inbox::get_canned,
+            inbox::put_canned,
+            inbox::delete_canned
+        ))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))

@@ -51,6 +51,7 @@ use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
         (name = "bookings", description = "The booking platform registers its bookings"),
         (name = "admin", description = "Broadcasts and stats"),
         (name = "replay", description = "A conversation's events from the log, and its history"),
+        (name = "inbox", description = "The support inbox: assignment, labels, priority, canned replies and the customer's rating"),
         (name = "operations", description = "Liveness, readiness and metrics; no token"),
     )
 )]
@@ -172,6 +173,18 @@ pub enum Status {
     Active,
     Archived,
     Closed,
+    /// Set aside until `snoozedUntil` or the customer's next message.
+    Snoozed,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Urgent,
 }
 
 /// `system` only for admins.
@@ -235,7 +248,193 @@ pub struct Conversation {
     status: Status,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// The customer's rating, once given; `null` before.
+    #[schema(required = true)]
+    rating: Option<Rating>,
+    /// Admins only: the admin who owns the conversation, or `null`.
+    #[schema(required = false)]
+    assignee: Option<ExternalId>,
+    /// Admins only.
+    #[schema(required = false, max_items = 20)]
+    labels: Vec<String>,
+    /// Admins only.
+    #[schema(required = false)]
+    priority: Priority,
+    /// Admins only: while snoozed, when it wakes.
+    #[schema(required = false)]
+    snoozed_until: Option<Timestamp>,
+    /// Admins only: the customer's oldest message not yet answered by an admin.
+    #[schema(required = false)]
+    waiting_since: Option<Timestamp>,
+    /// Admins only: from the customer's first message to the first admin message after it.
+    #[schema(required = false, minimum = 0)]
+    first_response_ms: Option<i64>,
+    /// Admins only: from creation to the latest close.
+    #[schema(required = false, minimum = 0)]
+    resolution_ms: Option<i64>,
 }
+
+/// The customer's rating of a closed conversation.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Rating {
+    /// Only in the answer to the rating route.
+    #[schema(required = false)]
+    conversation_id: Ulid,
+    #[schema(minimum = 1, maximum = 5)]
+    score: u8,
+    #[schema(required = true, max_length = 1000)]
+    comment: Option<String>,
+    rated_at: Timestamp,
+}
+
+/// A saved reply the admins share.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct CannedReply {
+    shortcut: Shortcut,
+    title: String,
+    content: String,
+    updated_at: Timestamp,
+    updated_by: ExternalId,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct CannedReplyList {
+    canned_replies: Vec<CannedReply>,
+}
+
+/// A canned reply's shortcut: 1–32 characters of `a-z 0-9 _ -`.
+pub struct Shortcut;
+
+impl PartialSchema for Shortcut {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[a-z0-9_-]{1,32}$"))
+            .examples([serde_json::Value::from("late-checkout")])
+            .into()
+    }
+}
+impl ToSchema for Shortcut {}
+
+/// The assignee route's body.
+pub struct SetAssignee;
+
+impl PartialSchema for SetAssignee {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "An admin's user id, or null for nobody; not the conversation's customer.",
+            &["userId"],
+            vec![("userId", nullable(ExternalId::schema()))],
+        )
+        .into()
+    }
+}
+impl ToSchema for SetAssignee {}
+
+/// The labels route's body.
+pub struct SetLabels;
+
+impl PartialSchema for SetLabels {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "Every label of the conversation; repeats are kept once.",
+            &["labels"],
+            vec![(
+                "labels",
+                ArrayBuilder::new()
+                    .items(text(
+                        NOT_BLANK,
+                        Some(1),
+                        Some(32),
+                        "1–32 characters, not blank, no control characters.",
+                    ))
+                    .max_items(Some(20))
+                    .into(),
+            )],
+        )
+        .into()
+    }
+}
+impl ToSchema for SetLabels {}
+
+/// The priority route's body.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SetPriority {
+    priority: Priority,
+}
+
+/// The rating route's body.
+pub struct RateConversation;
+
+impl PartialSchema for RateConversation {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "A score from 1 to 5 and an optional comment.",
+            &["score"],
+            vec![
+                (
+                    "score",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .minimum(Some(1))
+                        .maximum(Some(5))
+                        .into(),
+                ),
+                (
+                    "comment",
+                    nullable(text(
+                        CONTENT,
+                        None,
+                        Some(1000),
+                        "At most 1000 characters, no control characters other than tab, LF and CR.",
+                    )),
+                ),
+            ],
+        )
+        .into()
+    }
+}
+impl ToSchema for RateConversation {}
+
+/// The canned reply route's body.
+pub struct SaveCannedReply;
+
+impl PartialSchema for SaveCannedReply {
+    fn schema() -> RefOr<Schema> {
+        body(
+            "A title and the text the reply inserts.",
+            &["title", "content"],
+            vec![
+                (
+                    "title",
+                    text(
+                        NOT_BLANK,
+                        Some(1),
+                        Some(100),
+                        "1–100 characters, not blank, no control characters.",
+                    )
+                    .into(),
+                ),
+                (
+                    "content",
+                    message_content(
+                        CONTENT_NOT_BLANK,
+                        "A message's content: at most 2000 characters, not blank.",
+                    ),
+                ),
+            ],
+        )
+        .into()
+    }
+}
+impl ToSchema for SaveCannedReply {}
 
 /// A file outside Concierge a send points at; its fields follow the server's rules exactly.
 pub struct ExternalAttachment;
@@ -392,6 +591,8 @@ pub struct Message {
     /// The sender's idempotency key, when the send had one.
     #[schema(required = true)]
     client_message_id: Option<String>,
+    /// An internal note: only admins ever see one.
+    internal: bool,
 }
 
 #[derive(ToSchema)]
@@ -491,7 +692,8 @@ impl PartialSchema for SendMessage {
     fn schema() -> RefOr<Schema> {
         let fields = body(
             "Route 4's body. Unknown fields are ignored. `content` may be blank (empty or only white \
-             space) only in an `image` or `file` message with at least one attachment.",
+             space) only in an `image` or `file` message with at least one attachment. A note \
+             (`internal: true`) is text without attachments.",
             &["content"],
             vec![
                 (
@@ -518,10 +720,38 @@ impl PartialSchema for SendMessage {
                          with the same key returns the original message (200).",
                     )),
                 ),
+                (
+                    "internal",
+                    nullable(ObjectBuilder::new().schema_type(Type::Boolean).description(Some(
+                        "true: an internal note (admins only), text without attachments, that only \
+                         admins ever see.",
+                    ))),
+                ),
             ],
         );
         let not_blank = ObjectBuilder::new()
             .property("content", message_content(CONTENT_NOT_BLANK, "Not blank."));
+        let not_a_note = ObjectBuilder::new().property(
+            "internal",
+            ObjectBuilder::new().enum_values(Some([
+                serde_json::Value::Bool(false),
+                serde_json::Value::Null,
+            ])),
+        );
+        let plain_note = ObjectBuilder::new()
+            .property(
+                "messageType",
+                ObjectBuilder::new()
+                    .enum_values(Some([serde_json::json!("text"), serde_json::Value::Null])),
+            )
+            .property(
+                "attachments",
+                nullable(
+                    ArrayBuilder::new()
+                        .items(attachment_input())
+                        .max_items(Some(0)),
+                ),
+            );
         let with_attachments = ObjectBuilder::new()
             .property(
                 "messageType",
@@ -541,6 +771,7 @@ impl PartialSchema for SendMessage {
         AllOfBuilder::new()
             .item(fields)
             .item(AnyOfBuilder::new().item(not_blank).item(with_attachments))
+            .item(AnyOfBuilder::new().item(not_a_note).item(plain_note))
             .into()
     }
 }
@@ -613,6 +844,10 @@ impl ToSchema for AddReaction {}
 #[allow(dead_code)]
 pub struct SetStatus {
     status: Status,
+    /// Required with `snoozed`, refused with any other status: when the conversation wakes, after
+    /// now and at most 365 days ahead.
+    #[schema(required = false)]
+    until: Option<Timestamp>,
 }
 
 /// Route 12's body.
@@ -690,6 +925,52 @@ pub struct ConversationsByStatus {
     active: u64,
     archived: u64,
     closed: u64,
+    snoozed: u64,
+}
+
+/// Nearest-rank percentiles of the durations in a window; `null` when `count` is 0.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Durations {
+    count: u64,
+    #[schema(required = true)]
+    median_seconds: Option<f64>,
+    #[schema(required = true)]
+    p90_seconds: Option<f64>,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ResponseWindow {
+    /// First responses made in the window.
+    first_response: Durations,
+    /// Closes made in the window.
+    resolution: Durations,
+    /// First responses in the window over the target, plus `waitingOverTarget`.
+    over_first_response_target: u64,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ResponseTimes {
+    /// `SLA_FIRST_RESPONSE_SECS`.
+    first_response_target_seconds: u64,
+    last24h: ResponseWindow,
+    last7d: ResponseWindow,
+    /// Conversations still without a first response whose customer has waited longer than the target.
+    waiting_over_target: u64,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct Satisfaction {
+    /// The mean score; `null` without ratings.
+    #[schema(required = true)]
+    average: Option<f64>,
+    count: u64,
 }
 
 #[derive(ToSchema)]
@@ -709,6 +990,8 @@ pub struct Stats {
     /// when no conversation has one.
     #[schema(required = true)]
     avg_first_response_seconds: Option<f64>,
+    response_times: ResponseTimes,
+    satisfaction: Satisfaction,
 }
 
 #[derive(ToSchema)]
@@ -930,6 +1213,29 @@ pub struct ConversationQuery {
     status: Option<Status>,
     /// Admins: only the conversations the caller has joined.
     mine: Option<bool>,
+    /// Admins: `me`, `none`, or a user id: only the conversations assigned so.
+    #[param(pattern = r"^[A-Za-z0-9._:@-]{1,128}$")]
+    assignee: Option<String>,
+    /// Admins: only the conversations with this label.
+    #[param(
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000][^\u0000-\u001f\u007f-\u009f]*$",
+        min_length = 1,
+        max_length = 32
+    )]
+    label: Option<String>,
+    /// Admins: only the conversations of this priority.
+    priority: Option<Priority>,
+    /// `updated` (the default): newest activity first. `waiting` (admins): the longest waiting
+    /// first, then the rest newest activity first.
+    sort: Option<ConversationSort>,
+}
+
+#[derive(ToSchema)]
+#[allow(dead_code)]
+#[schema(rename_all = "lowercase")]
+pub enum ConversationSort {
+    Updated,
+    Waiting,
 }
 
 /// Route 3's query: `page`, or `before` a message (a cursor).

@@ -4,12 +4,25 @@
 
 use concierge_events::{
     Actor, AdminBroadcast, Attachment, Audience, BookingRegistered, BookingSource,
-    ConversationCreated, Empty, Envelope, Event, MessageDeleted, MessageEdited, MessageSent,
-    MessageType, MessagesRead, ParticipantJoined, Reaction, Role, Status, StatusChanged, Timestamp,
+    CannedReplyDeleted, CannedReplySaved, ConversationAssigned, ConversationCreated,
+    ConversationLabeled, ConversationPrioritized, ConversationRated, ConversationSnoozed,
+    ConversationWoken, Empty, Envelope, Event, MessageDeleted, MessageEdited, MessageSent,
+    MessageType, MessagesRead, NoteAdded, ParticipantJoined, Priority, Reaction, Role, Status,
+    StatusChanged, Timestamp,
 };
 
 const CONVERSATION: &str = "01JDQ7X0S9G1W7V8M2K3Z4Y5AB";
 const MESSAGE: &str = "01JDQ80AHS2Z6M4VB8Y1RT3KM1";
+const NOTE: &str = "01JDQ81B0C5D7E9F1G3H5J7K9M";
+
+/// The node that writes a snooze's wake-up.
+fn concierge() -> Actor {
+    Actor {
+        id: "concierge".into(),
+        role: Role::Service,
+        name: None,
+    }
+}
 
 fn ann() -> Actor {
     Actor {
@@ -202,6 +215,116 @@ pub fn samples() -> Vec<Envelope> {
             bo(),
             true,
             Event::TypingStopped(Empty {}),
+        ),
+        sample(
+            14,
+            "10:15:40.000",
+            bo(),
+            true,
+            Event::NoteAdded(NoteAdded {
+                message_id: NOTE.into(),
+                content: "@adm_3 she is a returning guest, room 12 is free from 10:00".into(),
+                reply_to: Some(MESSAGE.into()),
+                client_message_id: Some("n-1".into()),
+                mentions: vec!["adm_3".into()],
+            }),
+        ),
+        sample(
+            15,
+            "10:15:52.000",
+            bo(),
+            true,
+            Event::NoteEdited(MessageEdited {
+                message_id: NOTE.into(),
+                content: "@adm_3 she is a returning guest, room 12 is free from 11:00".into(),
+            }),
+        ),
+        sample(
+            16,
+            "10:21:00.000",
+            bo(),
+            true,
+            Event::NoteDeleted(MessageDeleted {
+                message_id: NOTE.into(),
+            }),
+        ),
+        sample(
+            17,
+            "10:16:05.000",
+            bo(),
+            true,
+            Event::ConversationAssigned(ConversationAssigned {
+                from: None,
+                to: Some("adm_2".into()),
+            }),
+        ),
+        sample(
+            18,
+            "10:18:00.000",
+            bo(),
+            true,
+            Event::ConversationSnoozed(ConversationSnoozed {
+                from: Status::Active,
+                until: at("10:19:00.000"),
+            }),
+        ),
+        sample(
+            19,
+            "10:19:00.212",
+            concierge(),
+            true,
+            Event::ConversationWoken(ConversationWoken {
+                until: at("10:19:00.000"),
+            }),
+        ),
+        sample(
+            20,
+            "10:16:07.000",
+            bo(),
+            true,
+            Event::ConversationLabeled(ConversationLabeled {
+                labels: vec!["early check-in".into(), "returning guest".into()],
+            }),
+        ),
+        sample(
+            21,
+            "10:16:08.000",
+            bo(),
+            true,
+            Event::ConversationPrioritized(ConversationPrioritized {
+                from: Priority::Normal,
+                to: Priority::High,
+            }),
+        ),
+        sample(
+            22,
+            "10:22:10.000",
+            ann(),
+            true,
+            Event::ConversationRated(ConversationRated {
+                score: 5,
+                comment: Some("Quick and kind, thank you!".into()),
+            }),
+        ),
+        sample(
+            23,
+            "09:00:00.000",
+            bo(),
+            false,
+            Event::CannedReplySaved(CannedReplySaved {
+                shortcut: "early-checkin".into(),
+                title: "Early check-in".into(),
+                content: "Early check-in is possible from 11:00 when the room is ready.".into(),
+            }),
+        ),
+        sample(
+            24,
+            "10:40:00.000",
+            bo(),
+            false,
+            Event::CannedReplyDeleted(CannedReplyDeleted {
+                shortcut: "early-checkin".into(),
+            }),
         ),
     ]
 }
