@@ -140,7 +140,13 @@ async fn a_note_its_edit_and_delete_reach_admins_on_both_codecs_and_no_customer_
         admins.push(socket(app, codec, &dee()).await);
         author.push(joined(app, codec, &bo(), &conv).await);
     }
-    let all = || customers.iter().chain(&mentioned).chain(&admins).chain(&author);
+    let all = || {
+        customers
+            .iter()
+            .chain(&mentioned)
+            .chain(&admins)
+            .chain(&author)
+    };
     let marks: Vec<usize> = all().map(|s| s.seen().len()).collect();
 
     let n = note(
@@ -152,14 +158,20 @@ async fn a_note_its_edit_and_delete_reach_admins_on_both_codecs_and_no_customer_
     )
     .await;
     let url = note_url(app, &conv, &n);
-    let edited = data(patch(&url, &bo(), &json!({ "content": "VIP guest" })).await, 200);
+    let edited = data(
+        patch(&url, &bo(), &json!({ "content": "VIP guest" })).await,
+        200,
+    );
     assert_eq!(edited["internal"], json!(true), "{edited}");
     data(delete(&url, &bo()).await, 200);
     let public = send(app, &bo(), &conv, "Welcome to the hotel!").await;
 
     let (note_id, public_id) = (id(&n), id(&public));
     let sent = |e: &str, m: &str| format!("{e}:{m}");
-    let expected_customer = vec![sent("new_message", &public_id), "conversation_updated".into()];
+    let expected_customer = vec![
+        sent("new_message", &public_id),
+        "conversation_updated".into(),
+    ];
     let mut expected_admin = vec![
         sent("new_message", &note_id),
         sent("message_edited", &note_id),
@@ -213,7 +225,11 @@ async fn a_note_sent_over_either_codec_reaches_admins_only() {
     let mut customer = joined(app, Codec::Ws, &ann(), &conv).await;
     let mut customer_sio = joined(app, Codec::SocketIo, &ann(), &conv).await;
     let mut other = socket(app, Codec::Ws, &cy()).await;
-    let marks = [customer.seen().len(), customer_sio.seen().len(), other.seen().len()];
+    let marks = [
+        customer.seen().len(),
+        customer_sio.seen().len(),
+        other.seen().len(),
+    ];
 
     let mut notes = Vec::new();
     for codec in CODECS {
@@ -239,7 +255,10 @@ async fn a_note_sent_over_either_codec_reaches_admins_only() {
     for (s, mark) in [&mut customer, &mut customer_sio].into_iter().zip(marks) {
         through(s, "new_message", &public["id"]).await;
         let got = events_since(s, mark);
-        let expected = vec![format!("new_message:{}", id(&public)), "conversation_updated".into()];
+        let expected = vec![
+            format!("new_message:{}", id(&public)),
+            "conversation_updated".into(),
+        ];
         assert_eq!(names(&got), expected, "{:?}: {got:#?}", s.codec());
     }
     through(&mut other, "new_message", &public["id"]).await;
@@ -247,7 +266,10 @@ async fn a_note_sent_over_either_codec_reaches_admins_only() {
     let expected: Vec<String> = notes
         .iter()
         .map(|n| format!("new_message:{}", id(n)))
-        .chain([format!("new_message:{}", id(&public)), "conversation_updated".into()])
+        .chain([
+            format!("new_message:{}", id(&public)),
+            "conversation_updated".into(),
+        ])
         .collect();
     assert_eq!(names(&got), expected, "{got:#?}");
     for n in &notes {
@@ -265,7 +287,10 @@ async fn resume_from_before_a_note_gives_it_to_admins_and_nothing_of_it_to_the_c
     let since = before["seq"].as_u64().expect("a seq");
     let n = note(app, &bo(), &conv, "@adm_cy ask housekeeping", "note-r").await;
     let url = note_url(app, &conv, &n);
-    data(patch(&url, &bo(), &json!({ "content": "@adm_cy ask them" })).await, 200);
+    data(
+        patch(&url, &bo(), &json!({ "content": "@adm_cy ask them" })).await,
+        200,
+    );
     let public = send(app, &bo(), &conv, "Yes, until 2 pm").await;
     let (note_id, public_id) = (id(&n), id(&public));
 
@@ -273,7 +298,10 @@ async fn resume_from_before_a_note_gives_it_to_admins_and_nothing_of_it_to_the_c
         for (token, expected) in [
             (
                 ann(),
-                vec![format!("new_message:{public_id}"), "conversation_updated".into()],
+                vec![
+                    format!("new_message:{public_id}"),
+                    "conversation_updated".into(),
+                ],
             ),
             (
                 cy(),
@@ -313,16 +341,20 @@ async fn the_new_assignee_is_told_on_their_admin_sockets() {
     let mark_customer = customer.seen().len();
     let marks_cy: Vec<usize> = cys.iter().map(|s| s.seen().len()).collect();
     let marks_dee: Vec<usize> = dees.iter().map(|s| s.seen().len()).collect();
-    let c = data(put(&assignee_url, &bo(), &json!({ "userId": "adm_cy" })).await, 200);
+    let c = data(
+        put(&assignee_url, &bo(), &json!({ "userId": "adm_cy" })).await,
+        200,
+    );
     assert_eq!(c["assignee"], json!("adm_cy"), "{c}");
-    let c = data(put(&assignee_url, &bo(), &json!({ "userId": "adm_dee" })).await, 200);
+    let c = data(
+        put(&assignee_url, &bo(), &json!({ "userId": "adm_dee" })).await,
+        200,
+    );
     assert_eq!(c["assignee"], json!("adm_dee"), "{c}");
     let public = send(app, &ann(), &conv, "anyone there?").await;
 
     // Without the `seq` Socket.IO adds to `data`.
-    let assigned = |from: Value, to: &str| {
-        json!({ "conversationId": conv, "from": from, "to": to, "by": "adm_bo" })
-    };
+    let assigned = |from: Value, to: &str| json!({ "conversationId": conv, "from": from, "to": to, "by": "adm_bo" });
     let without_seq = |e: &Value| {
         let mut d = e["data"].clone();
         d.as_object_mut().expect("an object").remove("seq");
@@ -333,19 +365,35 @@ async fn the_new_assignee_is_told_on_their_admin_sockets() {
     for (s, mark) in cys.iter_mut().zip(marks_cy) {
         through(s, "new_message", &public["id"]).await;
         let got = events_since(s, mark);
-        let mut expected = vec![updated.clone(), "conversation_assigned".into(), updated.clone()];
+        let mut expected = vec![
+            updated.clone(),
+            "conversation_assigned".into(),
+            updated.clone(),
+        ];
         expected.extend(barrier.clone());
         assert_eq!(names(&got), expected, "{:?}: {got:#?}", s.codec());
-        assert_eq!(without_seq(&got[1]), assigned(Value::Null, "adm_cy"), "{got:#?}");
+        assert_eq!(
+            without_seq(&got[1]),
+            assigned(Value::Null, "adm_cy"),
+            "{got:#?}"
+        );
         assert_eq!(got[0]["data"]["conversation"]["assignee"], json!("adm_cy"));
     }
     for (s, mark) in dees.iter_mut().zip(marks_dee) {
         through(s, "new_message", &public["id"]).await;
         let got = events_since(s, mark);
-        let mut expected = vec![updated.clone(), updated.clone(), "conversation_assigned".into()];
+        let mut expected = vec![
+            updated.clone(),
+            updated.clone(),
+            "conversation_assigned".into(),
+        ];
         expected.extend(barrier.clone());
         assert_eq!(names(&got), expected, "{:?}: {got:#?}", s.codec());
-        assert_eq!(without_seq(&got[2]), assigned(json!("adm_cy"), "adm_dee"), "{got:#?}");
+        assert_eq!(
+            without_seq(&got[2]),
+            assigned(json!("adm_cy"), "adm_dee"),
+            "{got:#?}"
+        );
     }
     // The customer sees each change as a conversation_updated without the admins' fields.
     through(&mut customer, "message_sent", &public["id"]).await;
@@ -359,6 +407,9 @@ async fn the_new_assignee_is_told_on_their_admin_sockets() {
     assert_eq!(names(&got), expected, "{got:#?}");
     for e in got.iter().filter(|e| e["event"] == "conversation_updated") {
         let c = &e["data"]["conversation"];
-        assert!(c.get("assignee").is_none(), "a customer sees no assignee: {c}");
+        assert!(
+            c.get("assignee").is_none(),
+            "a customer sees no assignee: {c}"
+        );
     }
 }
