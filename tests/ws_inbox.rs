@@ -331,11 +331,11 @@ async fn the_new_assignee_is_told_on_their_admin_sockets() {
     let app = &env.app;
     let conv = ann_conversation(app).await;
     let mut customer = socket(app, Codec::Ws, &ann()).await;
-    let mut cys = Vec::new();
+    let (mut cys, mut dees) = (Vec::new(), Vec::new());
     for codec in CODECS {
         cys.push(socket(app, codec, &cy()).await);
+        dees.push(socket(app, codec, &dee()).await);
     }
-    let mut dees = vec![socket(app, Codec::Ws, &dee()).await];
     let assignee_url = format!("{}/assignee", conv_url(app, &conv));
 
     let mark_customer = customer.seen().len();
