@@ -73,6 +73,15 @@ fn updated(conv: &ConversationView) -> Delivery {
     }
 }
 
+/// `conversation_updated` after a change of what only admins see (assignee, labels, priority).
+fn admins_updated(conv: &ConversationView) -> Delivery {
+    Delivery {
+        targets: vec![Target::Admins],
+        except: None,
+        payload: Payload::PerViewer(Box::new(conv.clone())),
+    }
+}
+
 fn room_and_users(conv: &ConversationView, admins: bool) -> Vec<Target> {
     let mut t: Vec<Target> = vec![Target::Conversation(conv.id.clone())];
     t.extend(participants(conv));
@@ -185,11 +194,13 @@ pub fn plan<K: KvRead>(
             | Event::ConversationStatusChanged(_)
             | Event::ConversationSnoozed(_)
             | Event::ConversationWoken(_)
-            | Event::ConversationLabeled(_)
-            | Event::ConversationPrioritized(_)
             | Event::ConversationRated(_),
             Some(conv),
         ) => vec![updated(&conv)],
+        // Fields only admins see: a customer's Conversation did not change.
+        (Event::ConversationLabeled(_) | Event::ConversationPrioritized(_), Some(conv)) => {
+            vec![admins_updated(&conv)]
+        }
         (Event::NoteAdded(n), Some(conv)) => {
             let Some(note) = views.message_in(&conv, seq)?.filter(|m| m.internal) else {
                 return Ok(Vec::new());
@@ -210,7 +221,7 @@ pub fn plan<K: KvRead>(
             note_changed("message_deleted", seq, &d.message_id, conv, views, signer)?
         }
         (Event::ConversationAssigned(a), Some(conv)) => {
-            let mut deliveries = vec![updated(&conv)];
+            let mut deliveries = vec![admins_updated(&conv)];
             // Only an admin's assignment is folded; the new assignee hears of it on an admin socket.
             if let (Some(to), Role::Admin) = (&a.to, env.actor.role) {
                 deliveries.push(Delivery {
@@ -681,7 +692,7 @@ mod tests {
     }
 
     #[test]
-    fn an_assignment_updates_everyone_and_tells_the_new_assignee() {
+    fn an_assignment_updates_the_admins_and_tells_the_new_assignee() {
         let mut w = World::new();
         let bo = actor("adm_bo", Role::Admin);
         let updated = ["conversation_updated"];
@@ -695,7 +706,6 @@ mod tests {
         assert_eq!(
             got,
             expect(&[
-                ("cus_ann/customer", &updated),
                 ("adm_bo/admin", &updated),
                 (
                     "adm_cy/admin",
@@ -713,13 +723,23 @@ mod tests {
             other => panic!("unexpected {other:?}"),
         }
         // A customer socket is never told, whatever its user id.
+        let admins = expect(&[
+            ("adm_bo/admin", &updated),
+            ("adm_cy/admin", &updated),
+            ("adm_dee/admin", &updated),
+        ]);
+        assert_eq!(w.live(bo.clone(), assign("adm_eve")).1, admins);
+        let labeled = Event::ConversationLabeled(concierge_events::ConversationLabeled {
+            labels: vec!["vip".into()],
+        });
+        assert_eq!(w.live(bo.clone(), labeled).1, admins);
+        // A status the customer sees: the participants too.
         let everyone = expect(&[
             ("cus_ann/customer", &updated),
             ("adm_bo/admin", &updated),
             ("adm_cy/admin", &updated),
             ("adm_dee/admin", &updated),
         ]);
-        assert_eq!(w.live(bo.clone(), assign("adm_eve")).1, everyone);
         let snoozed = Event::ConversationSnoozed(ConversationSnoozed {
             from: Status::Active,
             until: Timestamp(Timestamp::now().millis() + 60_000),
