@@ -35,6 +35,7 @@ fn concrete(template: &str) -> String {
         .replace("{messageId}", "01KBKXF1V7Q6ZB4Y6X1J5V0Y9H")
         .replace("{bookingId}", "bk_openapi")
         .replace("{emoji}", "%F0%9F%91%8D")
+        .replace("{shortcut}", "late-checkout")
 }
 
 #[test]
@@ -98,6 +99,14 @@ fn every_route_of_the_contract_is_documented_once() {
         ),
         ("GET", "/messaging/attachments/{attachmentId}"),
         ("GET", "/messaging/attachments/{attachmentId}/thumbnail"),
+        ("PUT", "/messaging/conversations/{conversationId}/assignee"),
+        ("PUT", "/messaging/conversations/{conversationId}/labels"),
+        ("PUT", "/messaging/conversations/{conversationId}/priority"),
+        ("POST", "/messaging/conversations/{conversationId}/rating"),
+        ("GET", "/messaging/canned-replies"),
+        ("GET", "/messaging/canned-replies/{shortcut}"),
+        ("PUT", "/messaging/canned-replies/{shortcut}"),
+        ("DELETE", "/messaging/canned-replies/{shortcut}"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

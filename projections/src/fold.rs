@@ -462,16 +462,11 @@ fn advance_read<K: Kv>(
     if up_to <= old {
         return Ok(());
     }
-    let sees_notes = conv
-        .participant(user)
-        .is_some_and(|p| p.role == Role::Admin);
     // Messages after the old point get receipts; there are none when it was already at the end.
     if old < conv.last_message_seq {
         views.update_messages(conv, old, up_to.saturating_add(1), &mut |m| {
-            if m.sender == user
-                || (m.internal && !sees_notes)
-                || m.read_by.iter().any(|r| r.user == user)
-            {
+            // A note is unread for nobody, so nobody's read covers it: it takes no receipts.
+            if m.sender == user || m.internal || m.read_by.iter().any(|r| r.user == user) {
                 return false;
             }
             m.read_by.push(ReadReceipt {

@@ -12,6 +12,9 @@ use concierge_events::{
     Envelope, Event, MessageDeleted, MessageEdited, MessageSent, MessageType, MessagesRead,
     ParticipantJoined, Reaction, Role, Status, StatusChanged, Timestamp,
 };
+use concierge_events::{
+    ConversationAssigned, ConversationRated, ConversationSnoozed, ConversationWoken, NoteAdded,
+};
 use concierge_projections::kv::keys;
 use concierge_projections::views::MessageView;
 use concierge_projections::{apply, LogEntry, MemKv, Outcome, ViewStore, Views};
@@ -92,6 +95,28 @@ enum Op {
     Typing {
         conv: usize,
     },
+    /// An internal note, which later edits, deletes and reactions of messages may aim at.
+    Note {
+        conv: usize,
+        who: Who,
+        len: usize,
+    },
+    Snooze {
+        conv: usize,
+        until: i64,
+    },
+    Wake {
+        conv: usize,
+        until: i64,
+    },
+    Assign {
+        conv: usize,
+        admin: Option<usize>,
+    },
+    Rate {
+        conv: usize,
+        score: u8,
+    },
     /// An event of a type this schema does not know: a `None` entry.
     Unknown,
     /// The same event again, later in the log.
@@ -132,6 +157,11 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(conv, to)| Op::Status { conv, to }),
         1 => Just(Op::Broadcast),
         1 => conv.clone().prop_map(|conv| Op::Typing { conv }),
+        3 => (conv.clone(), who(), 0..140usize).prop_map(|(conv, who, len)| Op::Note { conv, who, len }),
+        1 => (conv.clone(), 0..4i64).prop_map(|(conv, until)| Op::Snooze { conv, until }),
+        1 => (conv.clone(), 0..4i64).prop_map(|(conv, until)| Op::Wake { conv, until }),
+        1 => (conv.clone(), prop::option::of(0..ADMINS)).prop_map(|(conv, admin)| Op::Assign { conv, admin }),
+        1 => (conv.clone(), 0..7u8).prop_map(|(conv, score)| Op::Rate { conv, score }),
         1 => Just(Op::Unknown),
         2 => (0..16usize).prop_map(|back| Op::Replay { back }),
     ]
@@ -150,6 +180,11 @@ struct Model {
     msgs: Vec<(String, String, Actor, u64)>,
     /// Events written so far, for replays.
     written: Vec<Envelope>,
+}
+
+/// One of four snooze times, so that wake-ups now and then match a snooze and apply.
+fn wake_time(i: i64) -> Timestamp {
+    Timestamp(1_790_000_000_000 + i * 60_000)
 }
 
 fn customer(i: usize) -> Actor {
@@ -451,6 +486,67 @@ impl Model {
                     self.actor(&Who::OwnCustomer, &owner, None),
                     Some(&cid),
                     event,
+                )
+            }
+            Op::Note { conv, who, len } => {
+                let (cid, owner) = self.conv(*conv);
+                let actor = self.actor(who, &owner, None);
+                let message_id = format!("m{seq}");
+                self.msgs
+                    .push((cid.clone(), message_id.clone(), actor.clone(), seq));
+                env(
+                    actor,
+                    Some(&cid),
+                    Event::NoteAdded(NoteAdded {
+                        message_id,
+                        content: text(*len, seq as usize),
+                        reply_to: None,
+                        client_message_id: None,
+                        mentions: vec![],
+                    }),
+                )
+            }
+            Op::Snooze { conv, until } => {
+                let (cid, _) = self.conv(*conv);
+                env(
+                    admin(0),
+                    Some(&cid),
+                    Event::ConversationSnoozed(ConversationSnoozed {
+                        from: Status::Active,
+                        until: wake_time(*until),
+                    }),
+                )
+            }
+            Op::Wake { conv, until } => {
+                let (cid, _) = self.conv(*conv);
+                env(
+                    admin(1),
+                    Some(&cid),
+                    Event::ConversationWoken(ConversationWoken {
+                        until: wake_time(*until),
+                    }),
+                )
+            }
+            Op::Assign { conv, admin: a } => {
+                let (cid, _) = self.conv(*conv);
+                env(
+                    admin(0),
+                    Some(&cid),
+                    Event::ConversationAssigned(ConversationAssigned {
+                        from: None,
+                        to: a.map(|a| admin(a).id),
+                    }),
+                )
+            }
+            Op::Rate { conv, score } => {
+                let (cid, owner) = self.conv(*conv);
+                env(
+                    self.actor(&Who::OwnCustomer, &owner, None),
+                    Some(&cid),
+                    Event::ConversationRated(ConversationRated {
+                        score: *score,
+                        comment: None,
+                    }),
                 )
             }
             Op::Unknown => return None,

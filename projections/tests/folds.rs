@@ -2011,3 +2011,404 @@ fn a_value_that_does_not_decode_is_corrupt_not_absent() {
     ));
     assert_eq!(views.kv, before);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The support inbox (level 3): notes, assignment, snooze, labels, priority, ratings, replies
+// ---------------------------------------------------------------------------------------------
+
+fn note(conversation: &str, by: &Actor, message_id: &str, content: &str) -> Envelope {
+    envelope(
+        by.clone(),
+        Some(conversation),
+        Event::NoteAdded(concierge_events::NoteAdded {
+            message_id: message_id.into(),
+            content: content.into(),
+            reply_to: None,
+            client_message_id: None,
+            mentions: vec![],
+        }),
+    )
+}
+
+fn inbox_event(conversation: Option<&str>, by: &Actor, event: Event) -> Envelope {
+    envelope(by.clone(), conversation, event)
+}
+
+fn snooze(by: &Actor, from: Status, until: i64) -> Envelope {
+    inbox_event(
+        Some("c1"),
+        by,
+        Event::ConversationSnoozed(concierge_events::ConversationSnoozed {
+            from,
+            until: t(until),
+        }),
+    )
+}
+
+fn wake(until: i64) -> Envelope {
+    inbox_event(
+        Some("c1"),
+        &platform(),
+        Event::ConversationWoken(concierge_events::ConversationWoken { until: t(until) }),
+    )
+}
+
+/// What a customer sees of `c1`: the conversation's shown fields and their messages' ids.
+fn customer_sight(
+    views: &Views<MemKv>,
+) -> (
+    Vec<String>,
+    u64,
+    Option<LastMessage>,
+    Timestamp,
+    Status,
+    usize,
+) {
+    let c = conv(views, "c1");
+    let seen = views
+        .messages_seen("c1", 0, u64::MAX, false, 100, false)
+        .unwrap();
+    (
+        seen.iter().map(|m| m.id.clone()).collect(),
+        c.unread_for("cus1"),
+        c.last_message.clone(),
+        c.updated_at,
+        c.status,
+        c.participants.len(),
+    )
+}
+
+#[test]
+fn a_note_changes_nothing_a_customer_sees_and_admins_see_it_in_order() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "Can I check in early?").at(10),
+        send("c1", &bo(), "m2", "Let me check.").at(20),
+        status("c1", &bo(), Status::Active, Status::Archived).at(25),
+    ]));
+    let before = customer_sight(&views);
+    let unread_bo = conv(&views, "c1").unread_for("adm1");
+    then_applied(&mut views, &note("c1", &cy(), "n1", "VIP, say yes").at(30));
+    assert_eq!(customer_sight(&views), before);
+    let c = conv(&views, "c1");
+    assert_eq!(
+        c.unread_for("adm1"),
+        unread_bo,
+        "a note is unread for nobody"
+    );
+    assert_eq!((c.message_count, c.note_count, c.live_count), (3, 1, 2));
+    assert!(!c.is_participant("adm2"), "writing a note joins nobody");
+    assert_eq!(c.status, Status::Archived, "a note does not unarchive");
+    let all = views
+        .messages_seen("c1", 0, u64::MAX, false, 100, true)
+        .unwrap();
+    assert_eq!(ids(&all), vec!["m1", "m2", "n1"]);
+    assert!(all[2].internal && !all[0].internal && !all[1].internal);
+    assert_eq!(views.stats().unwrap().total_messages, 2);
+    assert_eq!(views.live_messages_since(t(0)).unwrap(), 2);
+
+    // Reading over the note gives nobody a receipt on it: a note is unread for nobody.
+    then_applied(
+        &mut views,
+        &inbox_event(
+            Some("c1"),
+            &ann(),
+            Event::MessagesRead(MessagesRead { up_to_seq: 7 }),
+        )
+        .at(40),
+    );
+    assert_eq!(msg(&views, "n1").read_by, vec![]);
+    then_applied(
+        &mut views,
+        &inbox_event(
+            Some("c1"),
+            &bo(),
+            Event::MessagesRead(MessagesRead { up_to_seq: 7 }),
+        )
+        .at(41),
+    );
+    assert_eq!(msg(&views, "n1").read_by, vec![]);
+    assert_eq!(conv(&views, "c1").unread_for("cus1"), 0);
+
+    // Deleting the newest message finds the last message among messages, never the note.
+    then_applied(&mut views, &delete("c1", &bo(), "m2").at(50));
+    assert_eq!(conv(&views, "c1").last_message.unwrap().id, "m1");
+}
+
+#[test]
+fn only_its_author_edits_or_deletes_a_note_and_it_takes_no_reaction_nor_message_change() {
+    let mut views = given(&opened_then(vec![
+        send("c1", &ann(), "m1", "Hello").at(10),
+        note("c1", &bo(), "n1", "first").at(20),
+    ]));
+    let edit_note = |by: &Actor, content: &str| {
+        inbox_event(
+            Some("c1"),
+            by,
+            Event::NoteEdited(MessageEdited {
+                message_id: "n1".into(),
+                content: content.into(),
+            }),
+        )
+    };
+    let delete_note = |by: &Actor, id: &str| {
+        inbox_event(
+            Some("c1"),
+            by,
+            Event::NoteDeleted(MessageDeleted {
+                message_id: id.into(),
+            }),
+        )
+    };
+    then_skipped(&mut views, &edit_note(&cy(), "not mine"));
+    then_skipped(&mut views, &edit("c1", &bo(), "n1", "as a message"));
+    then_skipped(&mut views, &delete("c1", &bo(), "n1"));
+    then_skipped(&mut views, &react("c1", &bo(), "n1", "👍"));
+    then_skipped(&mut views, &delete_note(&bo(), "m1"));
+    then_skipped(&mut views, &note("c1", &ann(), "n2", "a customer's note"));
+    then_applied(&mut views, &edit_note(&bo(), "second").at(30));
+    let n = msg(&views, "n1");
+    assert_eq!(
+        (n.content.as_str(), n.is_edited, n.edited_at),
+        ("second", true, Some(t(30)))
+    );
+    then_skipped(&mut views, &delete_note(&cy(), "n1"));
+    then_applied(&mut views, &delete_note(&bo(), "n1").at(40));
+    let n = msg(&views, "n1");
+    assert_eq!(
+        (n.content.as_str(), n.is_deleted, n.internal),
+        ("", true, true)
+    );
+    then_skipped(&mut views, &delete_note(&bo(), "n1"));
+    assert_eq!(
+        conv(&views, "c1").updated_at,
+        t(10),
+        "notes never move updatedAt"
+    );
+}
+
+#[test]
+fn a_snooze_wakes_at_its_time_once_or_on_the_customers_message() {
+    let mut views = given(&opened_then(vec![send("c1", &ann(), "m1", "Hello").at(10)]));
+    then_skipped(&mut views, &snooze(&ann(), Status::Active, 100));
+    then_applied(&mut views, &snooze(&bo(), Status::Active, 100).at(20));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        (c.status, c.snoozed_until, c.updated_at),
+        (Status::Snoozed, Some(t(100)), t(20))
+    );
+    assert_eq!(views.stats().unwrap().snoozed, 1);
+    assert_eq!(views.snoozes_due(t(99)).unwrap(), vec![]);
+    assert_eq!(
+        views.snoozes_due(t(100)).unwrap(),
+        vec![("c1".to_string(), t(100))]
+    );
+    then_skipped(&mut views, &snooze(&bo(), Status::Snoozed, 100));
+
+    // Moved to 200: a wake-up for 100 is stale, one for 200 wakes it, a second one is skipped.
+    then_applied(&mut views, &snooze(&bo(), Status::Snoozed, 200).at(30));
+    assert_eq!(views.snoozes_due(t(150)).unwrap(), vec![]);
+    then_skipped(&mut views, &wake(100));
+    then_applied(&mut views, &wake(200).at(200));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        (c.status, c.snoozed_until, c.updated_at),
+        (Status::Active, None, t(200))
+    );
+    assert_eq!(views.snoozes_due(t(1000)).unwrap(), vec![]);
+    then_skipped(&mut views, &wake(200));
+    assert_eq!(
+        (
+            views.stats().unwrap().snoozed,
+            views.stats().unwrap().active
+        ),
+        (0, 1)
+    );
+
+    // An admin's message keeps it snoozed; the customer's wakes it, and no wake-up is due.
+    then_applied(&mut views, &snooze(&bo(), Status::Active, 500).at(300));
+    then_applied(
+        &mut views,
+        &send("c1", &bo(), "m2", "We will get back to you").at(310),
+    );
+    assert_eq!(conv(&views, "c1").status, Status::Snoozed);
+    then_applied(&mut views, &send("c1", &ann(), "m3", "Any news?").at(320));
+    let c = conv(&views, "c1");
+    assert_eq!((c.status, c.snoozed_until), (Status::Active, None));
+    assert_eq!(views.snoozes_due(t(1000)).unwrap(), vec![]);
+    then_skipped(&mut views, &wake(500));
+
+    // Closing a snoozed conversation ends its snooze too.
+    then_applied(&mut views, &snooze(&bo(), Status::Active, 900).at(330));
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Snoozed, Status::Closed).at(340),
+    );
+    assert_eq!(views.snoozes_due(t(1000)).unwrap(), vec![]);
+}
+
+#[test]
+fn response_times_are_those_of_the_events() {
+    // Created at 1 s; Ann asks at 10, a note at 20 is no answer, Bo answers at 70, Ann writes at
+    // 100 and 130, Bo answers at 200, Bo closes at 300.
+    let mut views = given(&opened_then(vec![send("c1", &ann(), "m1", "Hi").at(10)]));
+    assert_eq!(conv(&views, "c1").waiting_since, Some(t(10)));
+    assert_eq!(views.unanswered().unwrap(), vec![t(10)]);
+    then_applied(&mut views, &note("c1", &bo(), "n1", "hm").at(20));
+    assert_eq!(conv(&views, "c1").waiting_since, Some(t(10)));
+    assert_eq!(conv(&views, "c1").first_response_ms(), None);
+    then_applied(&mut views, &send("c1", &bo(), "m2", "Hello").at(70));
+    let c = conv(&views, "c1");
+    assert_eq!(
+        (c.waiting_since, c.first_response_ms()),
+        (None, Some(60_000))
+    );
+    assert_eq!(views.unanswered().unwrap(), vec![]);
+    then_applied(&mut views, &send("c1", &ann(), "m3", "One more").at(100));
+    then_applied(&mut views, &send("c1", &ann(), "m4", "And another").at(130));
+    assert_eq!(conv(&views, "c1").waiting_since, Some(t(100)));
+    then_applied(&mut views, &send("c1", &bo(), "m5", "Sure").at(200));
+    assert_eq!(conv(&views, "c1").waiting_since, None);
+    assert_eq!(conv(&views, "c1").first_response_ms(), Some(60_000));
+    assert_eq!(conv(&views, "c1").resolution_ms, None);
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Active, Status::Closed).at(300),
+    );
+    assert_eq!(conv(&views, "c1").resolution_ms, Some(299_000));
+    assert_eq!(views.durations_since(true, t(0)).unwrap(), vec![60_000]);
+    assert_eq!(
+        views.durations_since(true, t(71)).unwrap(),
+        Vec::<i64>::new()
+    );
+    assert_eq!(views.durations_since(false, t(0)).unwrap(), vec![299_000]);
+
+    // Reopened and closed again: a second resolution, the latest kept on the conversation.
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Closed, Status::Active).at(400),
+    );
+    assert_eq!(conv(&views, "c1").resolution_ms, Some(299_000));
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Active, Status::Closed).at(500),
+    );
+    assert_eq!(conv(&views, "c1").resolution_ms, Some(499_000));
+    assert_eq!(
+        views.durations_since(false, t(0)).unwrap(),
+        vec![299_000, 499_000]
+    );
+}
+
+#[test]
+fn assignment_labels_priority_and_a_single_rating_by_the_customer_of_a_closed_conversation() {
+    use concierge_events::{
+        ConversationAssigned, ConversationLabeled, ConversationPrioritized, ConversationRated,
+    };
+    let mut views = given(&opened());
+    let assign = |to: Option<&str>| {
+        inbox_event(
+            Some("c1"),
+            &bo(),
+            Event::ConversationAssigned(ConversationAssigned {
+                from: None,
+                to: to.map(Into::into),
+            }),
+        )
+    };
+    then_skipped(&mut views, &assign(None));
+    then_applied(&mut views, &assign(Some("adm2")));
+    then_skipped(&mut views, &assign(Some("adm2")));
+    assert_eq!(conv(&views, "c1").assignee.as_deref(), Some("adm2"));
+    let labels = inbox_event(
+        Some("c1"),
+        &bo(),
+        Event::ConversationLabeled(ConversationLabeled {
+            labels: vec!["vip".into(), "late".into()],
+        }),
+    );
+    then_applied(&mut views, &labels);
+    then_skipped(&mut views, &labels);
+    let urgent = inbox_event(
+        Some("c1"),
+        &bo(),
+        Event::ConversationPrioritized(ConversationPrioritized {
+            from: Priority::Normal,
+            to: Priority::Urgent,
+        }),
+    );
+    then_applied(&mut views, &urgent);
+    then_skipped(&mut views, &urgent);
+    let c = conv(&views, "c1");
+    assert_eq!(
+        (c.labels, c.priority),
+        (
+            vec!["vip".to_string(), "late".to_string()],
+            Priority::Urgent
+        )
+    );
+
+    let rate = |by: &Actor, score: u8| {
+        inbox_event(
+            Some("c1"),
+            by,
+            Event::ConversationRated(ConversationRated {
+                score,
+                comment: None,
+            }),
+        )
+    };
+    then_skipped(&mut views, &rate(&ann(), 5));
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Active, Status::Closed).at(50),
+    );
+    then_skipped(&mut views, &rate(&bo(), 5));
+    then_skipped(&mut views, &rate(&ann(), 6));
+    then_applied(&mut views, &rate(&ann(), 4).at(60));
+    then_skipped(&mut views, &rate(&ann(), 5));
+    assert_eq!(
+        conv(&views, "c1")
+            .rating
+            .as_ref()
+            .map(|r| (r.score, r.rated_at)),
+        Some((4, t(60)))
+    );
+    let s = views.stats().unwrap();
+    assert_eq!((s.rating_sum, s.rating_count), (4, 1));
+}
+
+#[test]
+fn canned_replies_are_saved_replaced_and_deleted_by_admins() {
+    use concierge_events::{CannedReplyDeleted, CannedReplySaved};
+    let save = |by: &Actor, content: &str| {
+        inbox_event(
+            None,
+            by,
+            Event::CannedReplySaved(CannedReplySaved {
+                shortcut: "hi".into(),
+                title: "Hello".into(),
+                content: content.into(),
+            }),
+        )
+    };
+    let remove = inbox_event(
+        None,
+        &bo(),
+        Event::CannedReplyDeleted(CannedReplyDeleted {
+            shortcut: "hi".into(),
+        }),
+    );
+    let mut views = given(&[]);
+    then_skipped(&mut views, &save(&ann(), "x"));
+    then_skipped(&mut views, &remove);
+    then_applied(&mut views, &save(&bo(), "Hello!").at(5));
+    then_applied(&mut views, &save(&cy(), "Hello there!").at(6));
+    let r = views.canned_reply("hi").unwrap().unwrap();
+    assert_eq!(
+        (r.content.as_str(), r.updated_by.as_str(), r.updated_at),
+        ("Hello there!", "adm2", t(6))
+    );
+    assert_eq!(views.canned_replies().unwrap().len(), 1);
+    then_applied(&mut views, &remove);
+    assert_eq!(views.canned_replies().unwrap(), vec![]);
+}

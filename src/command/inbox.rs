@@ -226,7 +226,7 @@ pub async fn rate<E: From<CommandError>>(
     let obj = object(&body)?;
     let score = obj
         .get("score")
-        .and_then(Value::as_u64)
+        .and_then(super::messages::whole_number)
         .filter(|s| (1..=5).contains(s))
         .ok_or_else(|| invalid("score must be an integer from 1 to 5"))? as u8;
     let comment = match obj.get("comment") {

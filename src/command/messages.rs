@@ -175,7 +175,7 @@ pub fn parse_send(body: &Value, header_key: Option<&str>) -> Result<SendInput> {
 
 /// A JSON number that is a whole number of at least 0, written as an integer or not (`12.0`, as
 /// JSON Schema's `integer` allows).
-fn whole_number(v: &Value) -> Option<u64> {
+pub fn whole_number(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| {
         v.as_f64()
             .filter(|f| f.fract() == 0.0 && (0.0..9.223_372_036_854_776e18).contains(f))

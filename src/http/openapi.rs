@@ -1227,6 +1227,7 @@ pub struct ConversationQuery {
     priority: Option<Priority>,
     /// `updated` (the default): newest activity first. `waiting` (admins): the longest waiting
     /// first, then the rest newest activity first.
+    #[param(inline)]
     sort: Option<ConversationSort>,
 }
 
