@@ -963,10 +963,17 @@ async fn the_customer_rates_a_closed_conversation_once() {
         200,
     );
     let r = data(
-        post(&sub(app, &ben_conv, "rating"), &ben, &json!({ "score": 5 })).await,
+        // 5.0 is the integer 5, as JSON Schema's `integer` allows.
+        post(
+            &sub(app, &ben_conv, "rating"),
+            &ben,
+            &json!({ "score": 5.0 }),
+        )
+        .await,
         201,
     );
     assert_eq!(r["comment"], Value::Null);
+    assert_eq!(r["score"], 5);
     assert_eq!(
         stats(app).await["satisfaction"],
         json!({ "average": 4.5, "count": 2 })

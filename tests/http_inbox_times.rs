@@ -550,6 +550,9 @@ async fn stats_default_target_is_300_seconds_and_empty_windows_are_null() {
 // Replay and time travel
 // ---------------------------------------------------------------------------------------------
 
+/// A message as history shows it: content, internal, isEdited, isDeleted.
+type Shown = (&'static str, bool, bool, bool);
+
 #[tokio::test]
 async fn history_shows_the_inbox_as_it_stood_and_events_list_it() {
     let env = TestEnv::start().await;
@@ -679,7 +682,7 @@ async fn history_shows_the_inbox_as_it_stood_and_events_list_it() {
         })
     };
     // Moments: (offset, inbox fields, the messages as (content, internal, isEdited, isDeleted)).
-    let moments: Vec<(i64, Value, Vec<(&str, bool, bool, bool)>)> = vec![
+    let moments: Vec<(i64, Value, Vec<Shown>)> = vec![
         (
             90 * S,
             state(json!(null), json!([]), "normal"),
