@@ -630,3 +630,68 @@ async fn a_note_moves_nobodys_unread_count() {
     clean(&page, &[n1], "route 3");
     assert_eq!(log::events(app.nats_url(), &conv).await.len(), n0);
 }
+
+#[tokio::test]
+async fn the_last_message_skips_notes_when_the_newest_message_is_deleted() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = id_of(&created(open(app, &ann(), NOTED).await));
+    let one = send(app, &ann(), &conv, "one").await;
+    let n1 = note(app, &bo(), &conv, json!({ "content": "SECRET between" })).await;
+    let two = send(app, &ann(), &conv, "two").await;
+    let n2 = note(app, &bo(), &conv, json!({ "content": "SECRET newest" })).await;
+    let url = format!(
+        "{}/{}",
+        messages_url(app, &conv),
+        two["id"].as_str().unwrap()
+    );
+    data(delete(&url, &ann()).await, 200);
+    for token in [ann(), bo()] {
+        let c = conversation(app, &token, &conv).await;
+        assert_eq!(c["lastMessage"]["id"], one["id"], "{c}");
+        assert_eq!(c["lastMessage"]["content"], "one");
+        clean(&c, &[n1.clone(), n2.clone()], "route 7");
+    }
+    // Every message deleted: `null`, though notes remain.
+    let url = format!(
+        "{}/{}",
+        messages_url(app, &conv),
+        one["id"].as_str().unwrap()
+    );
+    data(delete(&url, &ann()).await, 200);
+    let c = conversation(app, &ann(), &conv).await;
+    assert_eq!(c["lastMessage"], Value::Null);
+    let page = list_messages(app, &ann(), &conv, "").await;
+    assert_eq!(page["pagination"]["total"], 2);
+    clean(&page, &[n1, n2], "route 3");
+}
+
+#[tokio::test]
+async fn the_raw_events_carry_notes_for_admins_and_the_platform_only() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = id_of(&created(open(app, &ann(), NOTED).await));
+    send(app, &ann(), &conv, "hello").await;
+    let n = note(
+        app,
+        &bo(),
+        &conv,
+        json!({ "content": "SECRET for the team" }),
+    )
+    .await;
+    let url = format!("{}/events", conv_url(app, &conv));
+    for token in [bo(), service()] {
+        let ev = data(get(&url, &token).await, 200);
+        let added: Vec<&Value> = ev["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["type"] == "note_added")
+            .collect();
+        assert_eq!(added.len(), 1);
+        assert_eq!(added[0]["data"]["messageId"], n["id"]);
+    }
+    let refused = get(&url, &ann()).await;
+    clean(&refused.1, &[n], "route 14 refused");
+    error(refused, 403, "forbidden");
+}
