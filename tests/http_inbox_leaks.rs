@@ -583,6 +583,12 @@ async fn a_note_moves_nobodys_unread_count() {
     );
     assert_eq!(counts(&conversation(app, &bo(), &conv).await), before_bo);
     assert_eq!(counts(&conversation(app, &cy(), &conv).await), before_cy);
+    // Writing notes did not make cy a participant: cy's own list is empty.
+    let mine = data(
+        get(&app.url("/messaging/conversations?mine=true"), &cy()).await,
+        200,
+    );
+    assert_eq!(mine["pagination"]["total"], 0);
 
     // Writing a note is no read: bo's count stays 1 until bo reads, which marks one message.
     let r = data(

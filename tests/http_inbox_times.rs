@@ -544,6 +544,46 @@ async fn stats_default_target_is_300_seconds_and_empty_windows_are_null() {
     assert_eq!(s["responseTimes"]["last24h"]["overFirstResponseTarget"], 1);
     assert_eq!(s["responseTimes"]["last7d"]["overFirstResponseTarget"], 1);
     assert_eq!(s["responseTimes"]["last24h"]["firstResponse"]["count"], 0);
+
+    // Exactly the target is not over it; a millisecond more is. An admin's greeting before the
+    // customer's first message is no response.
+    let exact = scripted(
+        app,
+        "bk_x",
+        "cus_x",
+        n - 2 * HOUR,
+        &[
+            (0, Step::Admin),
+            (10 * S, Step::Customer),
+            (310 * S, Step::Admin),
+        ],
+    )
+    .await;
+    let over = scripted(
+        app,
+        "bk_y",
+        "cus_y",
+        n - 2 * HOUR,
+        &[(10 * S, Step::Customer), (310 * S + 1, Step::Admin)],
+    )
+    .await;
+    assert_eq!(
+        conversation(app, &bo(), &exact).await["firstResponseMs"],
+        300_000
+    );
+    assert_eq!(
+        conversation(app, &bo(), &over).await["firstResponseMs"],
+        300_001
+    );
+    let s = data(get(&app.url("/messaging/stats"), &bo()).await, 200);
+    let day = &s["responseTimes"]["last24h"];
+    assert_eq!(
+        day["firstResponse"],
+        json!({ "count": 2, "medianSeconds": 300.0, "p90Seconds": 300.001 })
+    );
+    // The one over the target, and the customer still waiting since 301 s.
+    assert_eq!(day["overFirstResponseTarget"], 2);
+    assert_eq!(s["responseTimes"]["last7d"]["overFirstResponseTarget"], 2);
 }
 
 // ---------------------------------------------------------------------------------------------
