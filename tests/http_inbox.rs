@@ -679,6 +679,8 @@ async fn snooze_takes_an_until_within_a_year_and_the_customer_wakes_it() {
         201,
     );
     assert_eq!(conversation(app, &bo(), &conv).await["status"], "snoozed");
+    send(app, &bo(), &conv, "still checking").await;
+    assert_eq!(conversation(app, &bo(), &conv).await["status"], "snoozed");
     send(app, &ann(), &conv, "any news?").await;
     let c = conversation(app, &bo(), &conv).await;
     assert_eq!(c["status"], "active");
