@@ -99,7 +99,7 @@ fn assert_conversation_shape(c: &Value) {
         "lastMessage: {c}"
     );
     assert!(
-        ["active", "archived", "closed"]
+        ["active", "archived", "closed", "snoozed"]
             .iter()
             .any(|s| c["status"] == json!(s)),
         "status: {c}"

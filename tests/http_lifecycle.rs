@@ -475,7 +475,7 @@ async fn admins_set_any_status_and_a_closed_conversation_takes_no_messages_or_re
     let by_status = &data(get(&stats_url, &bo()).await, 200)["conversationsByStatus"];
     assert_eq!(
         *by_status,
-        json!({ "active": 0, "archived": 0, "closed": 1 })
+        json!({ "active": 0, "archived": 0, "closed": 1, "snoozed": 0 })
     );
     error(
         send_body(app, &ann(), &conv, &json!({ "content": "hi" })).await,

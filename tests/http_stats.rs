@@ -12,14 +12,26 @@ async fn stats(app: &App, token: &str) -> Value {
 fn empty_stats() -> Value {
     json!({
         "totalConversations": 0,
-        "conversationsByStatus": { "active": 0, "archived": 0, "closed": 0 },
+        "conversationsByStatus": { "active": 0, "archived": 0, "closed": 0, "snoozed": 0 },
         "totalMessages": 0,
         "messagesLast24h": 0,
         "onlineUsers": 0,
         "onlineCustomers": 0,
         "onlineAdmins": 0,
         "avgFirstResponseSeconds": null,
+        "responseTimes": {
+            "firstResponseTargetSeconds": 300,
+            "last24h": empty_window(),
+            "last7d": empty_window(),
+            "waitingOverTarget": 0,
+        },
+        "satisfaction": { "average": null, "count": 0 },
     })
+}
+
+fn empty_window() -> Value {
+    let none = json!({ "count": 0, "medianSeconds": null, "p90Seconds": null });
+    json!({ "firstResponse": none, "resolution": none, "overFirstResponseTarget": 0 })
 }
 
 async fn conv_for(app: &App, customer_id: &str, booking: &str) -> String {
@@ -67,7 +79,8 @@ async fn stats_count_conversations_messages_and_first_responses() {
 
     let mut want = empty_stats();
     want["totalConversations"] = json!(3);
-    want["conversationsByStatus"] = json!({ "active": 3, "archived": 0, "closed": 0 });
+    want["conversationsByStatus"] =
+        json!({ "active": 3, "archived": 0, "closed": 0, "snoozed": 0 });
     want["totalMessages"] = json!(4);
     want["messagesLast24h"] = json!(4);
     assert_eq!(stats(app, &bo).await, want);
@@ -124,14 +137,14 @@ async fn stats_count_conversations_by_status() {
     assert_eq!(s["totalConversations"], json!(4));
     assert_eq!(
         s["conversationsByStatus"],
-        json!({ "active": 2, "archived": 1, "closed": 1 })
+        json!({ "active": 2, "archived": 1, "closed": 1, "snoozed": 0 })
     );
     set(c2, "active").await;
     set(c1, "closed").await;
     let s = stats(app, &service()).await;
     assert_eq!(
         s["conversationsByStatus"],
-        json!({ "active": 3, "archived": 0, "closed": 1 })
+        json!({ "active": 3, "archived": 0, "closed": 1, "snoozed": 0 })
     );
 }
 
