@@ -1442,7 +1442,6 @@ async fn replies_notes_and_idempotent_retries() {
 }
 
 #[tokio::test]
-#[ignore = "the wake-up at `until` (docs/inbox.md, Snooze: a node writes conversation_woken) is not in main yet"]
 async fn a_snooze_wakes_at_until_once() {
     let env = TestEnv::start().await;
     let app = &env.app;
