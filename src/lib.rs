@@ -24,6 +24,7 @@
 //! - [`tls`]: HTTPS with `TLS_CERT` and `TLS_KEY`, reloading the certificate when it changes.
 //! - [`attachments`]: uploads in JetStream's object store: what a file is from its bytes, streaming
 //!   it in, signed URLs, the sweeper.
+//! - [`snooze`]: the snooze waker, which writes `conversation_woken` when a snooze's time comes.
 
 pub mod attachments;
 pub mod auth;
@@ -39,6 +40,7 @@ pub mod projection;
 pub mod ratelimit;
 pub mod realtime;
 pub mod render;
+pub mod snooze;
 pub mod socketio;
 pub mod state;
 pub mod tls;

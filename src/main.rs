@@ -257,6 +257,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         state.clone(),
         stopped.clone(),
     ));
+    let waker = tokio::spawn(concierge::snooze::run(state.clone(), stopped.clone()));
     let pruner = {
         let state = state.clone();
         let mut stopped = stopped.clone();
@@ -311,8 +312,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let deadline = drain.began().await + limit;
 
     let _ = stop.send(true);
-    let tasks =
-        async { tokio::join!(worker, persister, monitor, presence, typing, pruner, sweeper) };
+    let tasks = async {
+        tokio::join!(worker, persister, monitor, presence, typing, pruner, sweeper, waker)
+    };
     if tokio::time::timeout_at(deadline, tasks).await.is_err() {
         tracing::warn!("drain cut after DRAIN_SECS: the projection worker had not stopped");
     }

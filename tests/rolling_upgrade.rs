@@ -190,7 +190,7 @@ async fn a_rolling_upgrade_refuses_new_events_until_every_node_folds_them_and_lo
             &body["data"]["eventLevel"],
             &body["data"]["clusterEventLevel"]
         ),
-        (&json!(2), &json!(1))
+        (&json!(concierge_events::EVENT_LEVEL), &json!(1))
     );
     let (status, body) = edit(&b, &ann, &conv, &id_of(&m1), "Can I check in at 10?").await;
     assert_eq!(status, 503, "{body}");
@@ -209,10 +209,10 @@ async fn a_rolling_upgrade_refuses_new_events_until_every_node_folds_them_and_lo
     // Upgrade A: once it has left, B takes level-2 writes at once.
     assert!(a.terminate().success());
     let body = ready_until(&b, "B to see A leave", |s, b| {
-        s == 200 && b["data"]["clusterEventLevel"] == 2
+        s == 200 && b["data"]["clusterEventLevel"] == concierge_events::EVENT_LEVEL
     })
     .await;
-    assert_eq!(body["data"]["eventLevel"], 2);
+    assert_eq!(body["data"]["eventLevel"], concierge_events::EVENT_LEVEL);
     let (status, edited) = edit(&b, &ann, &conv, &id_of(&m1), "Can I check in at 10?").await;
     assert_eq!(status, 200, "{edited}");
     assert_eq!(edited["data"]["isEdited"], true);

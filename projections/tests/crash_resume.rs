@@ -840,7 +840,13 @@ fn check_invariants(views: &Views<MemKv>) -> Result<(), TestCaseError> {
         let messages: Vec<MessageView> = views
             .messages(&c.id, 0, u64::MAX, false, usize::MAX)
             .unwrap();
-        let live: Vec<&MessageView> = messages.iter().filter(|m| !m.is_deleted).collect();
+        // Notes are unread for nobody and not counted live (docs/inbox.md).
+        let live: Vec<&MessageView> = messages
+            .iter()
+            .filter(|m| !m.is_deleted && !m.internal)
+            .collect();
+        let notes = messages.iter().filter(|m| m.internal).count() as u64;
+        prop_assert_eq!(c.note_count, notes, "{}: note count", c.id);
         live_total += live.len() as u64;
         prop_assert_eq!(
             c.message_count,
@@ -879,8 +885,9 @@ fn check_invariants(views: &Views<MemKv>) -> Result<(), TestCaseError> {
         }
 
         for m in &messages {
+            // Writing a note joins nobody.
             prop_assert!(
-                participants.contains(m.sender.as_str()),
+                m.internal || participants.contains(m.sender.as_str()),
                 "{}: sender {} is no participant",
                 m.id,
                 &m.sender
@@ -888,10 +895,11 @@ fn check_invariants(views: &Views<MemKv>) -> Result<(), TestCaseError> {
             // readBy: every participant but the sender whose read point covers the message.
             let readers: BTreeSet<&str> = m.read_by.iter().map(|r| r.user.as_str()).collect();
             prop_assert_eq!(readers.len(), m.read_by.len(), "{}: receipts repeat", m.id);
+            // A note takes no receipts.
             let covered: BTreeSet<&str> = c
                 .participants
                 .iter()
-                .filter(|p| p.user_id != m.sender)
+                .filter(|p| p.user_id != m.sender && !m.internal)
                 .filter(|p| {
                     c.read_points
                         .get(&p.user_id)
@@ -932,9 +940,14 @@ fn check_invariants(views: &Views<MemKv>) -> Result<(), TestCaseError> {
             .as_ref()
             .map(|l| (l.id.clone(), l.content.clone()));
         prop_assert_eq!(last, newest, "{}: lastMessage", c.id);
+        // The newest message, deleted or not; notes are not messages here.
         prop_assert_eq!(
             c.last_message_seq,
-            messages.last().map_or(0, |m| m.seq),
+            messages
+                .iter()
+                .rev()
+                .find(|m| !m.internal)
+                .map_or(0, |m| m.seq),
             "{}: last message seq",
             c.id
         );

@@ -70,6 +70,8 @@ pub enum Data {
     Typing(TypingData),
     Presence(PresenceData),
     Broadcast(BroadcastData),
+    Mentioned(MentionedData),
+    Assigned(AssignedData),
     ResumeComplete(ResumeComplete),
     ResumeFailed(ResumeFailed),
 }
@@ -139,6 +141,29 @@ pub struct BroadcastData {
     pub from: String,
     pub audience: Audience,
     pub at: Timestamp,
+}
+
+/// `mentioned`: a note that names the receiving admin (docs/inbox.md, "Internal notes").
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MentionedData {
+    pub conversation_id: String,
+    /// The note, `internal: true`.
+    pub message: MessageView,
+    /// Its author.
+    pub by: String,
+}
+
+/// `conversation_assigned`, to the new assignee (docs/inbox.md, "Assignment").
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AssignedData {
+    pub conversation_id: String,
+    /// The previous assignee; `null` for nobody.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    /// The admin who assigned it.
+    pub by: String,
 }
 
 #[derive(Debug, Serialize)]

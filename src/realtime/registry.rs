@@ -350,6 +350,9 @@ pub enum Target {
     Conversation(String),
     /// Every socket of the user.
     User(String),
+    /// Every socket of the user that is an admin socket: what only admins may see (a note, a
+    /// mention, an assignment) reaches a user id only while it is an admin's.
+    AdminUser(String),
     /// Every admin socket.
     Admins,
     /// Every customer socket.
@@ -363,6 +366,7 @@ impl Target {
         match self {
             Target::Conversation(c) => socket.in_room(c),
             Target::User(u) => socket.user_id == *u,
+            Target::AdminUser(u) => socket.user_id == *u && socket.role == Role::Admin,
             Target::Admins => socket.role == Role::Admin,
             Target::Customers => socket.role == Role::Customer,
             Target::Everyone => true,
@@ -496,6 +500,11 @@ impl Registry {
                 Target::User(u) => {
                     if let Some(room) = self.users.get(u) {
                         ids.extend(room.iter().copied());
+                    }
+                }
+                Target::AdminUser(u) => {
+                    if let Some(room) = self.users.get(u) {
+                        ids.extend(room.iter().copied().filter(|id| self.admins.contains(id)));
                     }
                 }
                 Target::Admins => ids.extend(self.admins.iter().map(|id| *id)),

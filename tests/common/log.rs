@@ -24,6 +24,78 @@ pub async fn broadcast(nats_url: &str, admin_id: &str, content: &str, audience: 
     publish(nats_url, subject, None, admin(admin_id), event).await
 }
 
+/// Publishes `event` about a conversation with the given `at` (a scripted history) and returns its
+/// sequence.
+pub async fn append_at(
+    nats_url: &str,
+    conversation_id: &str,
+    actor: Actor,
+    event: Event,
+    at: Timestamp,
+) -> u64 {
+    let subject = subject::conversation(conversation_id);
+    publish_at(nats_url, subject, Some(conversation_id), actor, event, at).await
+}
+
+/// Writes a `booking_registered` of `booking` for `customer_id` (by the platform, 1 ms before `at`)
+/// and the `conversation_created` of its conversation at `at`, with a new conversation id; returns
+/// that id. Both carry scripted times, so history (route 15) at any moment from `at` on finds them.
+pub async fn create_conversation_at(
+    nats_url: &str,
+    booking: &str,
+    customer_id: &str,
+    at: Timestamp,
+) -> String {
+    let registered = Event::BookingRegistered(concierge_events::BookingRegistered {
+        booking_id: booking.into(),
+        customer_id: customer_id.into(),
+        title: None,
+        source: concierge_events::BookingSource::Api,
+    });
+    let platform = Actor {
+        id: "booking-platform".into(),
+        role: Role::Service,
+        name: None,
+    };
+    publish_at(
+        nats_url,
+        subject::booking(booking),
+        None,
+        platform,
+        registered,
+        Timestamp(at.millis() - 1),
+    )
+    .await;
+    let id = ulid::Ulid::new().to_string();
+    let event = Event::ConversationCreated(concierge_events::ConversationCreated {
+        booking_id: booking.into(),
+        title: format!("Booking {booking}"),
+        participants: vec![concierge_events::ParticipantJoined {
+            user_id: customer_id.into(),
+            role: Role::Customer,
+            name: customer_id.into(),
+        }],
+    });
+    append_at(nats_url, &id, customer(customer_id), event, at).await;
+    id
+}
+
+/// The sequence of the last event in the whole log (0 when empty): for checks that a request
+/// wrote nothing anywhere.
+pub async fn last_seq(nats_url: &str) -> u64 {
+    let client = async_nats::connect(nats_url)
+        .await
+        .expect("connect to nats");
+    let js = async_nats::jetstream::new(client);
+    let mut stream = js.get_stream("CONCIERGE").await.expect("stream");
+    stream
+        .info()
+        .await
+        .expect("stream info")
+        .state
+        .last_sequence
+}
+
 async fn publish(
     nats_url: &str,
     subject: String,
@@ -31,13 +103,32 @@ async fn publish(
     actor: Actor,
     event: Event,
 ) -> u64 {
+    publish_at(
+        nats_url,
+        subject,
+        conversation_id,
+        actor,
+        event,
+        Timestamp::now(),
+    )
+    .await
+}
+
+async fn publish_at(
+    nats_url: &str,
+    subject: String,
+    conversation_id: Option<&str>,
+    actor: Actor,
+    event: Event,
+    at: Timestamp,
+) -> u64 {
     let client = async_nats::connect(nats_url)
         .await
         .expect("connect to nats");
     let js = async_nats::jetstream::new(client);
     let env = Envelope::new(
         ulid::Ulid::new().to_string(),
-        Timestamp::now(),
+        at,
         actor,
         conversation_id.map(str::to_string),
         event,

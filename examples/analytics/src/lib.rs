@@ -636,7 +636,7 @@ mod tests {
     #[test]
     fn unknown_types_versions_and_other_events_are_ignored_but_move_the_seq() {
         let mut times = given(&[created("a", "bk_a", 0.0), customer("a", 10.0)]);
-        let unknown = br#"{"v":1,"id":"x","type":"conversation_rated","at":"2026-11-24T10:00:20.000Z","actor":{"id":"adm_1","role":"admin"},"conversationId":"a","data":{"stars":5}}"#;
+        let unknown = br#"{"v":1,"id":"x","type":"conversation_escalated","at":"2026-11-24T10:00:20.000Z","actor":{"id":"adm_1","role":"admin"},"conversationId":"a","data":{"stars":5}}"#;
         let newer = br#"{"v":2,"id":"y","type":"message_sent","at":"2026-11-24T10:00:21.000Z","actor":{"id":"adm_1","role":"admin"},"conversationId":"a","data":{}}"#;
         assert_eq!(times.fold_payload(3, unknown).unwrap(), Folded::Nothing);
         assert_eq!(times.fold_payload(4, newer).unwrap(), Folded::Nothing);

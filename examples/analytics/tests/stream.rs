@@ -156,7 +156,7 @@ fn first_history() -> Script {
         .sent(130.0, B, customer())
         .raw(
             B,
-            br#"{"v":1,"id":"x","type":"conversation_rated","at":"2026-11-24T10:02:15.000Z","actor":{"id":"cus_7","role":"customer"},"conversationId":"01JDQ7X0S9G1W7V8M2K3Z4Y5B1","data":{"stars":5}}"#,
+            br#"{"v":1,"id":"x","type":"conversation_escalated","at":"2026-11-24T10:02:15.000Z","actor":{"id":"cus_7","role":"customer"},"conversationId":"01JDQ7X0S9G1W7V8M2K3Z4Y5B1","data":{"stars":5}}"#,
         )
         .push(
             140.0,
