@@ -22,6 +22,7 @@ import {
   registerBooking,
   sendMessage,
   sleep,
+  api,
 } from "./harness.mjs";
 
 const DOCS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..", "docs");
@@ -67,6 +68,15 @@ try {
   await react(node, ann, conv.id, m2.id, "👍");
   await react(node, bo, conv.id, m5.id, "❤️");
   void m1;
+  // The inbox's own: Bo owns it, labels it, and leaves a note the customer never sees.
+  const put = async (what, body) => {
+    const res = await api(node, "PUT", `/messaging/conversations/${conv.id}/${what}`, { token: bo, body });
+    if (res.status !== 200) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+  };
+  await put("assignee", { userId: "adm_bo" });
+  await put("labels", { labels: ["early check-in", "family"] });
+  await put("priority", { priority: "high" });
+  await sendMessage(node, bo, conv.id, "Cot requested from housekeeping for room 412.", { internal: true });
 
   // The admin's inbox with the conversation open (this also marks it read: "Seen by Bo").
   const admin = await stack.newPage(node.inboxUrl(bo), { viewport: { width: 1280, height: 800 } });
