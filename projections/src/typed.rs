@@ -256,7 +256,8 @@ impl<K: KvRead> Views<K> {
         Ok(out)
     }
 
-    /// Up to `limit` messages with `after < seq < before`, oldest first, or newest first when `reverse`.
+    /// Up to `limit` messages with `after < seq < before`, oldest first, or newest first when
+    /// `reverse`; internal notes included.
     ///
     /// # Errors
     /// As [`Views::visit_messages`].
@@ -268,15 +269,7 @@ impl<K: KvRead> Views<K> {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<MessageView>, StoreError> {
-        let mut out = Vec::new();
-        if limit == 0 {
-            return Ok(out);
-        }
-        self.visit_messages(conversation_id, after, before, reverse, &mut |m| {
-            out.push(m);
-            out.len() < limit
-        })?;
-        Ok(out)
+        self.messages_seen(conversation_id, after, before, reverse, limit, true)
     }
 
     /// Visits the messages with `after < seq < before` in order (newest first when `reverse`) until

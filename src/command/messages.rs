@@ -3,10 +3,11 @@
 
 use super::{access, envelope, write, CommandError, Result};
 use crate::auth::Caller;
+use crate::log::Ack;
 use crate::state::AppState;
 use concierge_events::{
-    ids, subject, Attachment, Event, MessageSent, MessageType, MessagesRead, NoteAdded, Role,
-    Status, Timestamp,
+    ids, subject, Attachment, Envelope, Event, MessageSent, MessageType, MessagesRead, NoteAdded,
+    Role, Status, Timestamp,
 };
 use concierge_projections::views::{ConversationView, MessageView};
 use serde_json::{Map, Value};
@@ -332,18 +333,9 @@ pub async fn send<E: From<CommandError>>(
             client_message_id: input.client_message_id.clone(),
         }),
     );
-    let msg_id = match &input.client_message_id {
-        Some(key) => client_msg_id(&conv.id, &caller.user_id, key),
-        None => event.id.clone(),
-    };
-    let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
+    let key = input.client_message_id.as_deref();
+    let (stored, ack) = publish_send(app, caller, &conv, &event, &message_id, key).await?;
     let views = app.views.views();
-    let stored = match &input.client_message_id {
-        Some(key) => original(app, &conv, caller, key)?,
-        None => views
-            .message_by_id(&message_id)
-            .map_err(CommandError::from)?,
-    };
     match stored {
         Some(m) => {
             let created = !ack.duplicate && m.id == message_id;
@@ -435,15 +427,8 @@ async fn add_note(
             client_message_id: input.client_message_id.clone(),
         }),
     );
-    let msg_id = match &input.client_message_id {
-        Some(key) => client_msg_id(&conv.id, &caller.user_id, key),
-        None => event.id.clone(),
-    };
-    let ack = write(app, subject::conversation(&conv.id), &event, &msg_id).await?;
-    let stored = match &input.client_message_id {
-        Some(key) => original(app, conv, caller, key)?,
-        None => app.views.views().message_by_id(&message_id)?,
-    };
+    let key = input.client_message_id.as_deref();
+    let (stored, ack) = publish_send(app, caller, conv, &event, &message_id, key).await?;
     match stored {
         Some(m) => {
             let created = !ack.duplicate && m.id == message_id;
@@ -451,6 +436,32 @@ async fn add_note(
         }
         None => Err(CommandError::NotFolded { seq: ack.seq }),
     }
+}
+
+/// Publishes a send (a message or a note) and reads back what the log kept: the message its client
+/// key names (a retry's original, when the log had it already) or the new one; `None` when the
+/// fold skipped it.
+///
+/// # Errors
+/// 503 when the log cannot take it; 500 when it was not folded in time or the views cannot be read.
+async fn publish_send(
+    app: &AppState,
+    caller: &Caller,
+    conv: &ConversationView,
+    event: &Envelope,
+    message_id: &str,
+    key: Option<&str>,
+) -> Result<(Option<MessageView>, Ack)> {
+    let msg_id = match key {
+        Some(key) => client_msg_id(&conv.id, &caller.user_id, key),
+        None => event.id.clone(),
+    };
+    let ack = write(app, subject::conversation(&conv.id), event, &msg_id).await?;
+    let stored = match key {
+        Some(key) => original(app, conv, caller, key)?,
+        None => app.views.views().message_by_id(message_id)?,
+    };
+    Ok((stored, ack))
 }
 
 /// The `Nats-Msg-Id` of a send with a client key. User ids may contain `:`, so the sender's id is

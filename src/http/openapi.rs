@@ -735,12 +735,20 @@ impl PartialSchema for SendMessage {
         // openapi-typescript cannot read), nullable as the fields above.
         let not_a_note = ObjectBuilder::new().property(
             "internal",
-            nullable(ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([false]))),
+            nullable(
+                ObjectBuilder::new()
+                    .schema_type(Type::Boolean)
+                    .enum_values(Some([false])),
+            ),
         );
         let plain_note = ObjectBuilder::new()
             .property(
                 "messageType",
-                nullable(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["text"]))),
+                nullable(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["text"])),
+                ),
             )
             .property(
                 "attachments",
