@@ -192,9 +192,10 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             stats.total_messages += 1;
             match env.actor.role {
                 Role::Customer => {
-                    if conv.first_customer_message_at.is_none() {
-                        conv.first_customer_message_at = Some(at);
-                        views.set_timed(keys::unanswered(at.millis(), &conv.id), true, None);
+                    let asked = *conv.first_customer_message_at.get_or_insert(at);
+                    // Again after a close took it out of the unanswered (a put of the same key).
+                    if conv.first_admin_reply_at.is_none() {
+                        views.set_timed(keys::unanswered(asked.millis(), &conv.id), true, None);
                     }
                     conv.waiting_since.get_or_insert(at);
                 }
@@ -425,7 +426,8 @@ fn admit_actor(conv: &mut ConversationView, actor: &Actor, at: Timestamp) -> boo
     true
 }
 
-/// Moves the conversation to `to` at `at`: counts it, ends its snooze, and times a close.
+/// Moves the conversation to `to` at `at`: counts it, ends its snooze, and times a close (which
+/// also ends the customer's wait).
 pub(crate) fn set_status<K: Kv>(
     views: &mut Views<K>,
     conv: &mut ConversationView,
@@ -444,6 +446,11 @@ pub(crate) fn set_status<K: Kv>(
         let ms = (at.millis() - conv.created_at.millis()).max(0);
         conv.resolution_ms = Some(ms);
         views.set_timed(keys::resolution(at.millis(), &conv.id), true, Some(ms));
+        // Closed is resolved: nobody waits any more, answered or not.
+        conv.waiting_since = None;
+        if let (None, Some(asked)) = (conv.first_admin_reply_at, conv.first_customer_message_at) {
+            views.set_timed(keys::unanswered(asked.millis(), &conv.id), false, None);
+        }
     }
     conv.status = to;
     Ok(())

@@ -2412,3 +2412,29 @@ fn canned_replies_are_saved_replaced_and_deleted_by_admins() {
     then_applied(&mut views, &remove);
     assert_eq!(views.canned_replies().unwrap(), vec![]);
 }
+
+#[test]
+fn closing_ends_the_wait_and_takes_an_unanswered_conversation_out_of_the_unanswered() {
+    let mut views = given(&opened_then(
+        vec![send("c1", &ann(), "m1", "Hello?").at(10)],
+    ));
+    assert_eq!(views.unanswered().unwrap(), vec![t(10)]);
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Active, Status::Closed).at(20),
+    );
+    let c = conv(&views, "c1");
+    assert_eq!((c.waiting_since, c.first_response_ms()), (None, None));
+    assert_eq!(views.unanswered().unwrap(), vec![]);
+    // Reopened, the customer's next message waits again, counted from their first message.
+    then_applied(
+        &mut views,
+        &status("c1", &bo(), Status::Closed, Status::Active).at(30),
+    );
+    then_applied(&mut views, &send("c1", &ann(), "m2", "Still there?").at(40));
+    assert_eq!(conv(&views, "c1").waiting_since, Some(t(40)));
+    assert_eq!(views.unanswered().unwrap(), vec![t(10)]);
+    then_applied(&mut views, &send("c1", &bo(), "m3", "Yes!").at(50));
+    assert_eq!(conv(&views, "c1").first_response_ms(), Some(40_000));
+    assert_eq!(views.unanswered().unwrap(), vec![]);
+}
