@@ -1,5 +1,6 @@
 //! Scenario 7: the read path under concurrent keep-alive clients, as customers (whose reads of
-//! their own messages write nothing).
+//! their own messages write nothing), and an admin's inbox reads (the queue sorted by waiting over
+//! every conversation, and the stats).
 
 use crate::common::{self, histogram, ms, Rows, Target};
 use anyhow::{bail, Result};
@@ -112,15 +113,29 @@ pub async fn reads(a: ReadArgs) -> Result<()> {
         .collect()
         .await;
     let readers = Arc::new(found.into_iter().collect::<Result<Vec<_>>>()?);
+    // The support inbox's reads (issue 17): an admin's queue sorted by waiting over every
+    // conversation, and the stats with their response-time percentiles.
+    let admins = Arc::new(vec![Reader {
+        token: common::token(&a.target.secret, "adm_bench", "admin"),
+        conv: String::new(),
+    }]);
     let c = a.clients;
     let list = |_: &Reader| "/messaging/conversations?limit=20".to_string();
     let messages = |r: &Reader| format!("/messaging/conversations/{}/messages?limit=50", r.conv);
-    for (name, path) in [
-        ("list", list as fn(&Reader) -> String),
-        ("messages", messages as fn(&Reader) -> String),
+    let waiting = |_: &Reader| "/messaging/conversations?sort=waiting&limit=20".to_string();
+    let stats = |_: &Reader| "/messaging/stats".to_string();
+    for (name, who, path) in [
+        ("list", &readers, list as fn(&Reader) -> String),
+        ("messages", &readers, messages as fn(&Reader) -> String),
+        (
+            "inbox waiting list (admin)",
+            &admins,
+            waiting as fn(&Reader) -> String,
+        ),
+        ("stats (admin)", &admins, stats as fn(&Reader) -> String),
     ] {
-        closed_loop(&a.target, &readers, c, 1.0, path).await;
-        let (h, errors, secs) = closed_loop(&a.target, &readers, c, a.duration, path).await;
+        closed_loop(&a.target, who, c, 1.0, path).await;
+        let (h, errors, secs) = closed_loop(&a.target, who, c, a.duration, path).await;
         let per_sec = h.len() as f64 / secs;
         eprintln!(
             "{name}: {per_sec:.0}/s p50 {:.2} ms p99 {:.2} ms, {errors} errors",
