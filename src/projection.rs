@@ -7,7 +7,7 @@ use concierge_projections::{LogEntry, Outcome, ViewStore};
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -28,6 +28,10 @@ pub struct Progress {
     skip_file: PathBuf,
     /// The event this node stopped before because it cannot fold it; `None` while folding.
     blocked: Mutex<Option<Blocked>>,
+    /// The last seq handed to live fan-out, and the last one fan-out has pushed to the sockets'
+    /// queues: a draining socket waits for the second to reach the first (see [`Self::fanned_out`]).
+    handed: AtomicU64,
+    pushed: watch::Sender<u64>,
 }
 
 /// An event a node cannot fold: of a type or version this build does not know, or of a level above
@@ -70,7 +74,27 @@ impl Progress {
             level,
             skip_file,
             blocked: Mutex::new(None),
+            handed: AtomicU64::new(0),
+            pushed: watch::Sender::new(0),
         })
+    }
+
+    /// Live fan-out has pushed every event up to `seq` to the sockets' queues.
+    pub fn pushed(&self, seq: u64) {
+        self.pushed.send_if_modified(|p| {
+            let moved = seq > *p;
+            *p = (*p).max(seq);
+            moved
+        });
+    }
+
+    /// Waits until live fan-out has pushed every event folded so far (each to the queues of the
+    /// sockets it reaches); `false` when `timeout` passed first.
+    pub async fn fanned_out(&self, timeout: Duration) -> bool {
+        let target = self.handed.load(Ordering::SeqCst);
+        let mut rx = self.pushed.subscribe();
+        let reached = tokio::time::timeout(timeout, rx.wait_for(|p| *p >= target)).await;
+        matches!(reached, Ok(Ok(_)))
     }
 
     /// The highest event schema level this node folds.
@@ -315,6 +339,9 @@ async fn fold_batch(
                 .record(started.elapsed().as_secs_f64());
             progress.folded.send_replace(checkpoint);
             metrics::gauge!("concierge_projection_checkpoint").set(checkpoint as f64);
+            if let Some((last, _)) = applied.last() {
+                progress.handed.fetch_max(*last, Ordering::SeqCst);
+            }
             applied.is_empty() || fanout.send(applied).await.is_ok()
         }
         Ok(Err(e)) => {

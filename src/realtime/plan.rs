@@ -432,9 +432,11 @@ pub async fn run(
     mut folded: tokio::sync::mpsc::Receiver<Vec<(u64, Envelope)>>,
 ) {
     while let Some(batch) = folded.recv().await {
+        let last = batch.last().map_or(0, |(seq, _)| *seq);
         // Nobody to reach on this node (a node catching up before any socket, a node without
         // sockets): planning would read a message view per event for nothing.
         if app.realtime.registry.connections() == 0 {
+            app.progress.pushed(last);
             continue;
         }
         let views = app.views.views();
@@ -455,6 +457,7 @@ pub async fn run(
                 ),
             }
         }
+        app.progress.pushed(last);
     }
 }
 

@@ -23,6 +23,8 @@ const RESUME_GRACE: Duration = Duration::from_millis(300);
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// A `resume` replays at most this many events; further behind, the client refetches over HTTP.
 const MAX_REPLAY: u64 = 100_000;
+/// How long a draining socket waits for live fan-out to push what was folded before the drain.
+const DRAIN_FLUSH: Duration = Duration::from_secs(2);
 /// One wake-up of a socket's writer takes at most this many queued events...
 const BATCH_EVENTS: usize = 64;
 /// ...and no more once this many bytes of them are taken, then writes them with one flush.
@@ -212,7 +214,22 @@ impl Session<'_> {
                 }
                 // Checked between client events only: a command under way answers first.
                 _ = self.app.drain.began() => {
-                    // The last `seq` delivered goes whole, so that `resume` from it misses nothing.
+                    // Every event folded before the drain goes out first, a client that has seen
+                    // none has no `since` to resume from; then the last `seq` delivered goes
+                    // whole, so that `resume` from it misses nothing.
+                    self.app.progress.fanned_out(DRAIN_FLUSH).await;
+                    loop {
+                        let queued = self.socket.queued_bytes();
+                        if queued == 0 {
+                            break;
+                        }
+                        if !self.push_queued(transport, &mut batch).await {
+                            return;
+                        }
+                        if self.socket.queued_bytes() >= queued {
+                            break;
+                        }
+                    }
                     if self.complete_covered(transport).await.is_ok() {
                         transport.close(Close::Draining).await;
                     }
@@ -244,23 +261,34 @@ impl Session<'_> {
                 }
                 _ = &mut grace, if holding => holding = false,
                 _ = self.socket.ready(), if !holding => {
-                    batch.clear();
-                    self.socket.pop_batch(&mut batch, BATCH_EVENTS, BATCH_BYTES);
-                    let skip_through = self.skip_through;
-                    batch.retain(|e| e.seq.is_none_or(|seq| seq > skip_through));
-                    for seq in batch.iter().filter_map(|e| e.seq) {
-                        self.covered = Some(match self.covered {
-                            Some((first, last)) => (first, last.max(seq)),
-                            None => (seq, seq),
-                        });
-                    }
-                    if !batch.is_empty() && !self.push_live(transport, &batch).await {
+                    if !self.push_queued(transport, &mut batch).await {
                         return;
                     }
-                    batch.clear();
                 }
             }
         }
+    }
+
+    /// Pushes one batch of the socket's queued live events (those a replay did not already
+    /// send); `false` when the socket is gone or was let go.
+    async fn push_queued<T: Transport>(
+        &mut self,
+        transport: &mut T,
+        batch: &mut Vec<Arc<ServerEvent>>,
+    ) -> bool {
+        batch.clear();
+        self.socket.pop_batch(batch, BATCH_EVENTS, BATCH_BYTES);
+        let skip_through = self.skip_through;
+        batch.retain(|e| e.seq.is_none_or(|seq| seq > skip_through));
+        for seq in batch.iter().filter_map(|e| e.seq) {
+            self.covered = Some(match self.covered {
+                Some((first, last)) => (first, last.max(seq)),
+                None => (seq, seq),
+            });
+        }
+        let pushed = batch.is_empty() || self.push_live(transport, batch).await;
+        batch.clear();
+        pushed
     }
 
     /// Writes a batch of live events with one flush; `false` when the socket is gone or was let

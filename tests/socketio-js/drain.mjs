@@ -40,8 +40,9 @@ function peer(name, transports) {
     reconnectionDelay: 100,
     reconnectionDelayMax: 500,
   });
-  const p = { name, socket, ids: [], errors: [], disconnects: [], hellos: [], since: 0 };
+  const p = { name, socket, ids: [], errors: [], disconnects: [], hellos: [], since: 0, trail: [] };
   socket.onAny((event, data) => {
+    p.trail.push(`${event}:${data?.seq ?? ""}`);
     if (typeof data?.seq === "number" && data.seq > p.since) {
       p.since = data.seq;
       socket.auth.since = p.since;
@@ -77,7 +78,12 @@ try {
   log(`CONNECTED ${JSON.stringify(peers.map((p) => p.hellos[0]))}`);
   const ids = await sent;
   for (const p of peers) {
-    await until(`${p.name}: every message`, 20_000, () => ids.every((id) => p.ids.includes(id)));
+    const missing = () => ids.filter((id) => !p.ids.includes(id));
+    await until(`${p.name}: every message`, 20_000, () => missing().length === 0).catch((e) => {
+      const seen = `disconnects ${JSON.stringify(p.disconnects)}, hellos ${JSON.stringify(p.hellos)}, since ${p.since}`;
+      const at = missing().map((id) => ids.indexOf(id));
+      throw new Error(`${e.message}; missing the sent messages ${JSON.stringify(at)} of ${ids.length}; ${seen}; events ${JSON.stringify(p.trail)}`);
+    });
   }
   await new Promise((r) => setTimeout(r, 500));
   for (const p of peers) {
