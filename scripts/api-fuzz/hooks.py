@@ -47,6 +47,9 @@ def last_seq() -> int:
 
 @schemathesis.hook
 def before_call(context, case, **kwargs):
+    # The stateful phase may change a mapped case again (a status with the `until` of a snooze):
+    # the snooze rule is applied once more right before the call.
+    _snooze_rule(case)
     _before[id(case)] = last_seq()
 
 
@@ -87,6 +90,19 @@ def _negative(case, location) -> bool:
     return case.meta is not None and case.meta.is_negative_at(location)
 
 
+def _snooze_rule(case):
+    """A snooze's `until` must be in the future and at most a year ahead, and only a snooze takes
+    one (docs/inbox.md), which the schema cannot say: a valid status body gets an hour ahead."""
+    body = case.body
+    if case.operation.path.endswith("/status") and isinstance(body, dict):
+        if not _negative(case, ParameterLocation.BODY):
+            if body.get("status") == "snoozed":
+                until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
+                body["until"] = until.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            else:
+                body.pop("until", None)
+
+
 @schemathesis.hook
 def map_case(context, case):
     """Real ids where the schema cannot say which ids exist, and an upload's file a type it takes.
@@ -125,15 +141,7 @@ def map_case(context, case):
         # no multipart header may carry.
         if positive and isinstance(case.body, dict) and isinstance(case.body.get("file"), (bytes, str)):
             case.body = {"file": "fuzzed upload\n"}
-    # A snooze's `until` must be in the future and at most a year ahead, and only a snooze takes
-    # one (docs/inbox.md), which the schema cannot say: a valid status body gets an hour ahead.
-    if case.operation.path.endswith("/status") and isinstance(body, dict):
-        if not _negative(case, ParameterLocation.BODY):
-            if body.get("status") == "snoozed":
-                until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(hours=1)
-                body["until"] = until.strftime("%Y-%m-%dT%H:%M:%S.000Z")
-            else:
-                body.pop("until", None)
+    _snooze_rule(case)
     query = case.query
     if isinstance(query, dict) and "before" in query and not _negative(case, ParameterLocation.QUERY):
         if reference:
