@@ -71,6 +71,18 @@ pub fn may_see(caller: &Caller, conv: &ConversationView) -> bool {
     }
 }
 
+/// 403 for anyone but an admin.
+///
+/// # Errors
+/// [`CommandError::Forbidden`] naming what only admins may do.
+pub fn admin_only(caller: &Caller, what: &str) -> Result<()> {
+    if caller.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(CommandError::Forbidden(format!("only admins may {what}")))
+    }
+}
+
 /// Refuses service tokens on chat routes.
 ///
 /// # Errors

@@ -5,7 +5,7 @@ use super::messages::check_content;
 use super::{envelope, write, CommandError, Result};
 use crate::auth::Caller;
 use crate::state::AppState;
-use concierge_events::{subject, AdminBroadcast, Audience, Event, Role, Timestamp};
+use concierge_events::{subject, AdminBroadcast, Audience, Event, Timestamp};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -29,9 +29,7 @@ pub async fn broadcast<E: From<CommandError>>(
     caller: &Caller,
     body: impl FnOnce() -> std::result::Result<Value, E>,
 ) -> std::result::Result<Broadcast, E> {
-    if caller.role != Role::Admin {
-        return Err(CommandError::Forbidden("only admins may broadcast".into()).into());
-    }
+    super::access::admin_only(caller, "broadcast")?;
     super::take_send(app, caller)?;
     let body = body()?;
     let obj = body

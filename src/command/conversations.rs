@@ -198,12 +198,7 @@ pub async fn set_status<E: From<CommandError>>(
     body: impl FnOnce() -> std::result::Result<serde_json::Value, E>,
 ) -> std::result::Result<ConversationView, E> {
     let conv = access::conversation(app, caller, conversation_id)?;
-    if caller.role != Role::Admin {
-        return Err(CommandError::Forbidden(
-            "only admins may change a conversation's status".into(),
-        )
-        .into());
-    }
+    access::admin_only(caller, "change a conversation's status")?;
     super::take_write(app, caller)?;
     let body = body()?;
     let obj = body

@@ -23,18 +23,6 @@ fn invalid(msg: impl Into<String>) -> CommandError {
     CommandError::Invalid(msg.into())
 }
 
-/// 403 for anyone but an admin.
-///
-/// # Errors
-/// [`CommandError::Forbidden`] naming what only admins may do.
-pub fn admin_only(caller: &Caller, what: &str) -> Result<()> {
-    if caller.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(CommandError::Forbidden(format!("only admins may {what}")))
-    }
-}
-
 fn object(body: &Value) -> Result<&Map<String, Value>> {
     body.as_object()
         .ok_or_else(|| invalid("body must be a JSON object"))
@@ -49,7 +37,7 @@ fn admin_conversation(
     what: &str,
 ) -> Result<ConversationView> {
     let conv = access::conversation(app, caller, conversation_id)?;
-    admin_only(caller, what)?;
+    access::admin_only(caller, what)?;
     take_write(app, caller)?;
     Ok(conv)
 }
@@ -305,7 +293,7 @@ pub fn check_shortcut(shortcut: &str) -> Result<()> {
 /// # Errors
 /// 403 not an admin; 500 when the views cannot be read.
 pub fn canned_replies(app: &AppState, caller: &Caller) -> Result<Vec<CannedReplyView>> {
-    admin_only(caller, "read canned replies")?;
+    access::admin_only(caller, "read canned replies")?;
     Ok(app.views.views().canned_replies()?)
 }
 
@@ -315,7 +303,7 @@ pub fn canned_replies(app: &AppState, caller: &Caller) -> Result<Vec<CannedReply
 /// 400 bad shortcut, 403 not an admin, 404 unknown.
 pub fn canned_reply(app: &AppState, caller: &Caller, shortcut: &str) -> Result<CannedReplyView> {
     check_shortcut(shortcut)?;
-    admin_only(caller, "read canned replies")?;
+    access::admin_only(caller, "read canned replies")?;
     app.views
         .views()
         .canned_reply(shortcut)?
@@ -335,7 +323,7 @@ pub async fn save_canned_reply<E: From<CommandError>>(
     body: impl FnOnce() -> std::result::Result<Value, E>,
 ) -> std::result::Result<(CannedReplyView, bool), E> {
     check_shortcut(shortcut)?;
-    admin_only(caller, "change canned replies")?;
+    access::admin_only(caller, "change canned replies")?;
     take_write(app, caller)?;
     let body = body()?;
     let obj = object(&body)?;

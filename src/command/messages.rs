@@ -291,11 +291,11 @@ pub async fn send<E: From<CommandError>>(
     }
     super::take_send(app, caller)?;
     let input = body()?;
-    if input.message_type == MessageType::System && caller.role != Role::Admin {
-        return Err(CommandError::Forbidden("only admins may send system messages".into()).into());
+    if input.message_type == MessageType::System {
+        access::admin_only(caller, "send system messages")?;
     }
-    if input.internal && caller.role != Role::Admin {
-        return Err(CommandError::Forbidden("only admins may write internal notes".into()).into());
+    if input.internal {
+        access::admin_only(caller, "write internal notes")?;
     }
     if let Some(reply_to) = &input.reply_to {
         check_reply_to(app, caller, &conv, reply_to, input.internal)?;

@@ -83,10 +83,11 @@ pub async fn list(
     };
     access::not_service(&caller)?;
     let inbox_filter = assignee.is_some() || label.is_some() || priority.is_some() || by_waiting;
-    if inbox_filter && caller.role != Role::Admin {
-        return Err(ApiError::from(crate::command::CommandError::Forbidden(
-            "only admins may filter by assignee, label or priority, or sort by waiting".into(),
-        )));
+    if inbox_filter {
+        access::admin_only(
+            &caller,
+            "filter by assignee, label or priority, or sort by waiting",
+        )?;
     }
 
     let views = app.views.views();

@@ -117,12 +117,7 @@ pub async fn history(
         ApiError::Invalid("at must be an RFC 3339 time or a log sequence number".into())
     })?;
     known(&app, &id)?;
-    if caller.role != Role::Admin {
-        return Err(CommandError::Forbidden(
-            "only admins may read a conversation's history".into(),
-        )
-        .into());
-    }
+    crate::command::access::admin_only(&caller, "read a conversation's history")?;
     let then = history::at(&app.log, &id, moment)
         .await
         .map_err(|e| match e {
