@@ -193,8 +193,9 @@ pub fn apply<K: Kv>(views: &mut Views<K>, seq: u64, env: &Envelope) -> Result<Ou
             match env.actor.role {
                 Role::Customer => {
                     let asked = *conv.first_customer_message_at.get_or_insert(at);
-                    // Again after a close took it out of the unanswered (a put of the same key).
-                    if conv.first_admin_reply_at.is_none() {
+                    // When a wait starts (the first message, or the first after a close took the
+                    // conversation out of the unanswered); not on every send of a wait.
+                    if conv.first_admin_reply_at.is_none() && conv.waiting_since.is_none() {
                         views.set_timed(keys::unanswered(asked.millis(), &conv.id), true, None);
                     }
                     conv.waiting_since.get_or_insert(at);
