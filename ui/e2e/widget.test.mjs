@@ -56,7 +56,9 @@ describe("widget", () => {
     const text = `Hi from the booking page ${uniq("m")}`;
     await box.fill(text);
     await box.press("Enter");
-    await expectOneMessage(frame, text); // the frame's own log
+    // The frame's own log. Generous: in CI this suite shares two cores with the UI's build and unit
+    // tests, and the frame's first connection waits for all of it.
+    await expectOneMessage(frame, text, { timeout: 20_000 });
     await eventually(async () => {
       const stored = await listMessages(node, adminToken(), conv.id);
       assert.deepEqual(stored.map((m) => [m.content, m.sender]), [[text, b.customerId]], "stored once, from the customer");
