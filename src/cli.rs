@@ -1,10 +1,12 @@
 //! Operator commands beside `serve`: `rebuild` the views from the log, `replay` a conversation as a
-//! transcript as of a moment, `tail` the live stream as JSON lines, `skip` an event a node cannot fold.
+//! transcript as of a moment, `tail` the live stream as JSON lines, `skip` an event a node cannot fold,
+//! `webhooks failed|redeliver` the dead letters.
 
 use crate::config::{LogConfig, ReplayArgs, SkipArgs, TailArgs};
 use crate::history::{self, Moment};
 use crate::log::{self, Connection};
 use crate::projection::{self, Progress};
+use crate::webhooks::queue::{QueueError, Queues};
 use anyhow::{bail, Context};
 use concierge_events::MessageType;
 use concierge_projections::views::{ConversationView, MessageView};
@@ -302,4 +304,56 @@ fn event_type(payload: &[u8]) -> Option<String> {
         kind: String,
     }
     serde_json::from_slice::<Head>(payload).ok().map(|h| h.kind)
+}
+
+/// `concierge webhooks failed`: the dead letters, as JSON lines or a table.
+pub async fn webhooks_failed(table: bool, settings: LogConfig) -> anyhow::Result<()> {
+    let conn = open(&settings).await?;
+    let listed = async {
+        let Some(queues) = Queues::open(conn.log.jetstream()).await? else {
+            return Ok::<_, anyhow::Error>(None);
+        };
+        Ok(Some(queues.dead_letters().await?))
+    }
+    .await;
+    conn.close().await;
+    let Some(letters) = listed? else {
+        eprintln!("{}", QueueError::NotSetUp);
+        return Ok(());
+    };
+    let mut out = std::io::stdout().lock();
+    for l in &letters {
+        if table {
+            writeln!(
+                out,
+                "{}  {}  {:>3}  {:<24}  {}  {}",
+                l.id, l.failed_at, l.attempts, l.kind, l.url, l.last_error
+            )?;
+        } else {
+            writeln!(out, "{}", serde_json::to_string(l)?)?;
+        }
+    }
+    if table {
+        writeln!(out, "{} dead letter(s)", letters.len())?;
+    }
+    Ok(())
+}
+
+/// `concierge webhooks redeliver ID`: queues a dead letter again.
+pub async fn webhooks_redeliver(id: String, settings: LogConfig) -> anyhow::Result<()> {
+    let conn = open(&settings).await?;
+    let queued = async {
+        let queues = Queues::open(conn.log.jetstream())
+            .await?
+            .ok_or(QueueError::NotSetUp)?;
+        queues.redeliver(&id).await
+    }
+    .await;
+    conn.close().await;
+    let delivery = queued?;
+    println!(
+        "queued {} to {} again ({}); a node with WEBHOOK_URL delivers it",
+        delivery.id, delivery.url, delivery.kind
+    );
+    Ok(())
 }

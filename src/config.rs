@@ -38,6 +38,29 @@ pub enum Command {
     Skip(SkipArgs),
     /// Check the settings, NATS, the streams, the clock and the disk; one line per check.
     Doctor(DoctorArgs),
+    /// List the webhook deliveries that failed until WEBHOOK_MAX_AGE, or send one again.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
+}
+
+/// `concierge webhooks …` (docs/webhooks.md, "Dead letters").
+#[derive(Debug, Clone, Subcommand)]
+pub enum WebhooksCommand {
+    /// Print the dead letters, oldest failure first: one JSON object a line (`--table` for people).
+    Failed {
+        /// One line per dead letter in columns: id, failed at, attempts, type, endpoint, last error.
+        #[arg(long)]
+        table: bool,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Queue the dead letter ID again: same webhook-id and body, a new WEBHOOK_MAX_AGE from now.
+    Redeliver {
+        /// The delivery's id (`msg_…`), as `failed` prints it.
+        id: String,
+        #[command(flatten)]
+        log: LogArgs,
+    },
 }
 
 /// `concierge doctor`: every setting `serve` reads, and its own thresholds.
@@ -179,8 +202,97 @@ pub struct ServeArgs {
     /// Uploads: their bucket, size limit, URL lifetime and sweeper.
     #[command(flatten)]
     pub attachments: AttachmentArgs,
+    /// Webhooks to the booking platform (docs/webhooks.md).
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
     #[command(flatten)]
     pub log: LogArgs,
+}
+
+/// Settings of webhooks (docs/webhooks.md); none are read without WEBHOOK_URL.
+#[derive(Debug, Clone, Args)]
+pub struct WebhookArgs {
+    /// Endpoints that receive the webhooks (http or https URLs, comma separated); unset: no
+    /// webhooks, at no cost.
+    #[arg(long, env = "WEBHOOK_URL", value_delimiter = ',')]
+    pub webhook_url: Vec<String>,
+    /// The signing secret, `whsec_` and the base64 of at least 24 random bytes (e.g.
+    /// `echo whsec_$(openssl rand -base64 32)`); required with WEBHOOK_URL.
+    #[arg(long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<String>,
+    /// Log event types also sent as they happen, comma separated (e.g. `message_sent`); default none.
+    #[arg(long, env = "WEBHOOK_EVENTS", value_delimiter = ',')]
+    pub webhook_events: Vec<String>,
+    /// Seconds (1 to 86400) after a message reached someone offline before `notification.unread`
+    /// tells the platform, if they have still not read it.
+    #[arg(long, env = "NOTIFY_AFTER_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub notify_after_secs: u64,
+    /// Seconds (1 to 30 days) a delivery is retried before it becomes a dead letter.
+    #[arg(long, env = "WEBHOOK_MAX_AGE", default_value_t = 86_400,
+          value_parser = clap::value_parser!(u64).range(1..=30 * 86_400))]
+    pub webhook_max_age: u64,
+    /// Milliseconds (10 to 3600000) before the first retry of a failed delivery; each next pause
+    /// doubles, up to an hour, less a random part of up to half.
+    #[arg(long, env = "WEBHOOK_FIRST_RETRY_MS", default_value_t = 5000,
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub webhook_first_retry_ms: u64,
+}
+
+impl WebhookArgs {
+    /// The checked settings; `None` without WEBHOOK_URL.
+    ///
+    /// # Errors
+    /// A [`ConfigError`] naming the setting.
+    pub fn check(self) -> Result<Option<crate::webhooks::WebhookConfig>, ConfigError> {
+        let urls: Vec<String> = self
+            .webhook_url
+            .iter()
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        for url in &urls {
+            let parsed =
+                reqwest::Url::parse(url).map_err(|_| ConfigError::BadWebhookUrl(url.clone()))?;
+            if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+                return Err(ConfigError::BadWebhookUrl(url.clone()));
+            }
+        }
+        let mut unique = urls.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != urls.len() {
+            return Err(ConfigError::RepeatedWebhookUrl);
+        }
+        let secret = self
+            .webhook_secret
+            .filter(|s| !s.trim().is_empty())
+            .ok_or(ConfigError::MissingWebhookSecret)?;
+        let secret = crate::webhooks::sign::Secret::parse(&secret)?;
+        let mut events = Vec::new();
+        for t in self
+            .webhook_events
+            .iter()
+            .map(|t| t.trim())
+            .filter(|t| !t.is_empty())
+        {
+            if !concierge_events::KNOWN_TYPES.contains(&t) || t.starts_with("typing_") {
+                return Err(ConfigError::UnknownWebhookEvent(t.to_string()));
+            }
+            events.push(t.to_string());
+        }
+        Ok(Some(crate::webhooks::WebhookConfig {
+            urls,
+            secret,
+            events,
+            notify_after: Duration::from_secs(self.notify_after_secs),
+            max_age: Duration::from_secs(self.webhook_max_age),
+            first_retry: Duration::from_millis(self.webhook_first_retry_ms),
+        }))
+    }
 }
 
 /// Settings of uploaded attachments (docs/attachments.md).
@@ -276,6 +388,16 @@ pub enum ConfigError {
     SocketQueueTooSmall(usize),
     #[error("VIEWS_KEY must be 64 hex digits (32 bytes, e.g. `openssl rand -hex 32`)")]
     BadViewsKey,
+    #[error("WEBHOOK_SECRET is not set: it is required with WEBHOOK_URL (`whsec_` and the base64 of at least 24 random bytes, e.g. `echo whsec_$(openssl rand -base64 32)`)")]
+    MissingWebhookSecret,
+    #[error(transparent)]
+    BadWebhookSecret(#[from] crate::webhooks::sign::SecretError),
+    #[error("WEBHOOK_URL holds {0:?}, which is not an http or https URL")]
+    BadWebhookUrl(String),
+    #[error("WEBHOOK_URL names one endpoint twice")]
+    RepeatedWebhookUrl,
+    #[error("WEBHOOK_EVENTS holds {0:?}, which is not a log event type (docs/events.md lists them; typing is not in the log)")]
+    UnknownWebhookEvent(String),
     #[error(transparent)]
     Nats(#[from] crate::log::connect::NatsConfigError),
     #[error(transparent)]
@@ -340,6 +462,8 @@ pub struct Config {
     pub dev: bool,
     /// Uploads (MAX_ATTACHMENT_BYTES, ATTACHMENT_*).
     pub attachments: AttachmentConfig,
+    /// Webhooks (WEBHOOK_*, NOTIFY_AFTER_SECS); `None` without WEBHOOK_URL.
+    pub webhooks: Option<crate::webhooks::WebhookConfig>,
     /// Where the log and the views are.
     pub log: LogConfig,
 }
@@ -419,6 +543,7 @@ impl ServeArgs {
         }
         let log = self.log.check()?;
         let tls = self.tls.check()?;
+        let webhooks = self.webhooks.check()?;
         let a = self.attachments;
         if a.attachment_bucket.is_empty()
             || !a
@@ -460,6 +585,7 @@ impl ServeArgs {
             sla_first_response: Duration::from_secs(self.sla_first_response_secs),
             dev: self.dev,
             attachments,
+            webhooks,
             log,
         })
     }

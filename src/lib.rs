@@ -44,6 +44,7 @@ pub mod snooze;
 pub mod socketio;
 pub mod state;
 pub mod tls;
+pub mod webhooks;
 pub mod ws;
 
 /// Everything a node serves over HTTP: the REST API, `/ws` and Socket.IO, side by side.

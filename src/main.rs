@@ -39,6 +39,14 @@ fn main() -> ExitCode {
             }
         },
         Command::Doctor(args) => doctor(args),
+        Command::Webhooks(config::WebhooksCommand::Failed { table, log }) => match log.check() {
+            Ok(settings) => run_to_end(cli::webhooks_failed(table, settings)),
+            Err(e) => unusable(e),
+        },
+        Command::Webhooks(config::WebhooksCommand::Redeliver { id, log }) => match log.check() {
+            Ok(settings) => run_to_end(cli::webhooks_redeliver(id, settings)),
+            Err(e) => unusable(e),
+        },
         Command::Serve(args) => {
             init_tracing(args.log_format);
             match args.check() {
@@ -258,6 +266,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         stopped.clone(),
     ));
     let waker = tokio::spawn(concierge::snooze::run(state.clone(), stopped.clone()));
+    let webhooks = tokio::spawn(concierge::webhooks::run(state.clone(), stopped.clone()));
     let pruner = {
         let state = state.clone();
         let mut stopped = stopped.clone();
@@ -313,7 +322,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let _ = stop.send(true);
     let tasks = async {
-        tokio::join!(worker, persister, monitor, presence, typing, pruner, sweeper, waker)
+        tokio::join!(worker, persister, monitor, presence, typing, pruner, sweeper, waker, webhooks)
     };
     if tokio::time::timeout_at(deadline, tasks).await.is_err() {
         tracing::warn!("drain cut after DRAIN_SECS: the projection worker had not stopped");

@@ -36,6 +36,7 @@ fn concrete(template: &str) -> String {
         .replace("{bookingId}", "bk_openapi")
         .replace("{emoji}", "%F0%9F%91%8D")
         .replace("{shortcut}", "late-checkout")
+        .replace("{deliveryId}", "msg_01KBKXF1V7Q6ZB4Y6X1J5V0Y9J")
 }
 
 #[test]
@@ -107,6 +108,8 @@ fn every_route_of_the_contract_is_documented_once() {
         ("GET", "/messaging/canned-replies/{shortcut}"),
         ("PUT", "/messaging/canned-replies/{shortcut}"),
         ("DELETE", "/messaging/canned-replies/{shortcut}"),
+        ("GET", "/messaging/webhooks/failed"),
+        ("POST", "/messaging/webhooks/failed/{deliveryId}/redeliver"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

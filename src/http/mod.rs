@@ -5,7 +5,8 @@
 //! - [`extract`]: query parameters and bodies, read in the contract's check order.
 //! - [`conversations`] (routes 1, 2, 7, 11), [`messages`] (3, 4, 5, 8, 9, 10), [`stats`] (6),
 //!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15), [`attachments`] (uploads),
-//!   [`inbox`] (assignee, labels, priority, rating, canned replies; docs/inbox.md).
+//!   [`inbox`] (assignee, labels, priority, rating, canned replies; docs/inbox.md), [`webhooks`]
+//!   (dead letters; docs/webhooks.md).
 //! - [`ops`]: `/health`, `/ready`, `/metrics`; [`dev`]: the `--dev` test routes.
 //! - [`ui`]: the web UI (UI.md), embedded in the binary: its pages, assets and `/widget.js`.
 
@@ -23,6 +24,7 @@ pub mod ops;
 pub mod replay;
 pub mod stats;
 pub mod ui;
+pub mod webhooks;
 
 pub use error::ApiError;
 
@@ -93,6 +95,8 @@ fn api() -> OpenApiRouter<AppState> {
             inbox::put_canned,
             inbox::delete_canned
         ))
+        .routes(routes!(webhooks::list_failed))
+        .routes(routes!(webhooks::redeliver))
         .routes(routes!(ops::health))
         .routes(routes!(ops::ready))
         .routes(routes!(ops::metrics))

@@ -52,6 +52,7 @@ use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
         (name = "admin", description = "Broadcasts and stats"),
         (name = "replay", description = "A conversation's events from the log, and its history"),
         (name = "inbox", description = "The support inbox: assignment, labels, priority, canned replies and the customer's rating"),
+        (name = "webhooks", description = "Webhook deliveries that failed until WEBHOOK_MAX_AGE, and sending them again"),
         (name = "operations", description = "Liveness, readiness and metrics; no token"),
     )
 )]
@@ -307,6 +308,59 @@ pub struct CannedReply {
 pub struct CannedReplyList {
     canned_replies: Vec<CannedReply>,
 }
+
+/// A webhook delivery that failed until `WEBHOOK_MAX_AGE` (docs/webhooks.md).
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct DeadLetter {
+    /// Its `webhook-id`, the same on every attempt.
+    id: DeliveryId,
+    /// The endpoint it was for.
+    url: String,
+    /// `notification.unread` or `event.<log type>`.
+    r#type: String,
+    created_at: Timestamp,
+    failed_at: Timestamp,
+    attempts: u64,
+    /// What the last attempt got: `HTTP <status>`, `no answer within 10 s` or the connection error.
+    last_error: String,
+    /// The body every attempt sent: `{type, timestamp, data}`.
+    body: serde_json::Value,
+}
+
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct DeadLetterList {
+    dead_letters: Vec<DeadLetter>,
+}
+
+/// A dead letter queued again.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Redelivered {
+    id: DeliveryId,
+    url: String,
+    r#type: String,
+    /// When it was queued again: `WEBHOOK_MAX_AGE` counts from here.
+    created_at: Timestamp,
+}
+
+/// A webhook delivery's id: `msg_` and a ULID.
+pub struct DeliveryId;
+
+impl PartialSchema for DeliveryId {
+    fn schema() -> RefOr<Schema> {
+        string(
+            Some("^msg_[0-9A-HJKMNP-TV-Z]{26}$"),
+            None,
+            "msg_01KBK6Y3J7Q0ZQ3V6W4F2N8D5A",
+        )
+    }
+}
+impl ToSchema for DeliveryId {}
 
 /// A canned reply's shortcut: 1–32 characters of `a-z 0-9 _ -`.
 pub struct Shortcut;

@@ -65,7 +65,7 @@ pub enum LogError {
 }
 
 /// Wraps a failed request's error as [`LogError::Request`] naming it.
-fn failed<E: std::error::Error + Send + Sync + 'static>(
+pub(crate) fn failed<E: std::error::Error + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> LogError {
     move |e| LogError::Request {
@@ -254,6 +254,21 @@ impl EventLog {
 
     pub fn client(&self) -> async_nats::Client {
         self.client.clone()
+    }
+
+    /// The JetStream context, for the streams beside the log (webhooks).
+    pub fn jetstream(&self) -> jetstream::Context {
+        self.js.clone()
+    }
+
+    /// Replicas of the streams this log creates (STREAM_REPLICAS).
+    pub fn replicas(&self) -> usize {
+        self.replicas
+    }
+
+    /// The name of the event log's stream (STREAM_NAME).
+    pub fn stream_name(&self) -> &str {
+        &self.stream
     }
 
     /// Publishes a typing event on the typing stream's subject without waiting for an ack: typing

@@ -12,6 +12,7 @@ pub mod fixtures;
 pub mod log;
 pub mod secure;
 pub mod sio;
+pub mod webhooks;
 pub mod ws;
 
 use std::fs::{File, OpenOptions};

@@ -399,6 +399,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messaging/webhooks/failed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The webhook deliveries that failed until WEBHOOK_MAX_AGE (admins) */
+        get: operations["listFailedWebhooks"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/messaging/webhooks/failed/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Queue a failed webhook delivery again (admins) */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/health": {
         parameters: {
             query?: never;
@@ -571,6 +605,28 @@ export interface components {
             /** Format: int64 */
             snoozed: number;
         };
+        /** @description A webhook delivery that failed until `WEBHOOK_MAX_AGE` (docs/webhooks.md). */
+        DeadLetter: {
+            /** @description Its `webhook-id`, the same on every attempt. */
+            id: components["schemas"]["DeliveryId"];
+            /** @description The endpoint it was for. */
+            url: string;
+            /** @description `notification.unread` or `event.<log type>`. */
+            type: string;
+            createdAt: components["schemas"]["Timestamp"];
+            failedAt: components["schemas"]["Timestamp"];
+            /** Format: int64 */
+            attempts: number;
+            /** @description What the last attempt got: `HTTP <status>`, `no answer within 10 s` or the connection error. */
+            lastError: string;
+            /** @description The body every attempt sent: `{type, timestamp, data}`. */
+            body: unknown;
+        };
+        DeadLetterList: {
+            deadLetters: components["schemas"]["DeadLetter"][];
+        };
+        /** @example msg_01KBK6Y3J7Q0ZQ3V6W4F2N8D5A */
+        DeliveryId: string;
         /** @description Nearest-rank percentiles of the durations in a window; `null` when `count` is 0. */
         Durations: {
             /** Format: int64 */
@@ -692,6 +748,16 @@ export interface components {
             data: {
                 conversations: components["schemas"]["Conversation"][];
                 pagination: components["schemas"]["Pagination"];
+            };
+        };
+        /** @description A success: `data` is the route's own body. */
+        Envelope_DeadLetterList: {
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description A short sentence, e.g. "Message sent". */
+            message: string;
+            data: {
+                deadLetters: components["schemas"]["DeadLetter"][];
             };
         };
         /** @description A success: `data` is the route's own body. */
@@ -841,6 +907,21 @@ export interface components {
                  *     node is upgraded.
                  */
                 clusterEventLevel: number;
+            };
+        };
+        /** @description A success: `data` is the route's own body. */
+        Envelope_Redelivered: {
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description A short sentence, e.g. "Message sent". */
+            message: string;
+            /** @description A dead letter queued again. */
+            data: {
+                id: components["schemas"]["DeliveryId"];
+                url: string;
+                type: string;
+                /** @description When it was queued again: `WEBHOOK_MAX_AGE` counts from here. */
+                createdAt: components["schemas"]["Timestamp"];
             };
         };
         /** @description A success: `data` is the route's own body. */
@@ -1063,6 +1144,14 @@ export interface components {
              *     node is upgraded.
              */
             clusterEventLevel: number;
+        };
+        /** @description A dead letter queued again. */
+        Redelivered: {
+            id: components["schemas"]["DeliveryId"];
+            url: string;
+            type: string;
+            /** @description When it was queued again: `WEBHOOK_MAX_AGE` counts from here. */
+            createdAt: components["schemas"]["Timestamp"];
         };
         /** @description Route 12's body. Unknown fields are ignored. */
         RegisterBooking: {
@@ -2401,6 +2490,60 @@ export interface operations {
                 };
             };
             400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    listFailedWebhooks: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The dead letters, oldest failure first (none when webhooks are off) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_DeadLetterList"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+            503: components["responses"]["Unavailable"];
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The delivery's webhook-id */
+                deliveryId: components["schemas"]["DeliveryId"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Queued again; a node delivers it */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_Redelivered"];
+                };
+            };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
