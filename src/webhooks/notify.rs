@@ -118,10 +118,23 @@ async fn feed(hooks: &Webhooks, seq: u64, event_type: &str, payload: &[u8]) -> R
     Ok(())
 }
 
-/// The body of every delivery: `{type, timestamp, data}`.
+/// The body of every delivery, in this order: `{type, timestamp, data}`.
+#[derive(Serialize)]
+struct Body<'a, D: Serialize> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    timestamp: Timestamp,
+    data: &'a D,
+}
+
 fn body(kind: &str, at: Timestamp, data: &impl Serialize) -> Box<RawValue> {
-    let json = serde_json::json!({ "type": kind, "timestamp": at, "data": data });
-    RawValue::from_string(json.to_string()).expect("JSON text is a JSON value")
+    let text = serde_json::to_string(&Body {
+        kind,
+        timestamp: at,
+        data,
+    })
+    .expect("a body always serializes");
+    RawValue::from_string(text).expect("JSON text is a JSON value")
 }
 
 /// A check for each participant of the message's conversation, its sender aside, with no live
@@ -507,6 +520,19 @@ mod tests {
         assert_eq!(
             decide(&other, &conversation(Some(4), 2), false, None),
             Decision::Nothing
+        );
+    }
+
+    #[test]
+    fn a_body_is_type_timestamp_and_data_in_that_order() {
+        let b = body(
+            "event.message_sent",
+            Timestamp(0),
+            &serde_json::json!({"seq": 1}),
+        );
+        assert_eq!(
+            b.get(),
+            r#"{"type":"event.message_sent","timestamp":"1970-01-01T00:00:00.000Z","data":{"seq":1}}"#
         );
     }
 
