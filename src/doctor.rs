@@ -5,6 +5,7 @@
 
 use crate::config::{Config, LogConfig};
 use crate::log::{self, local_nats::LocalNats, redacted_url};
+use crate::webhooks::WebhookConfig;
 use async_nats::jetstream::{self, stream, ErrorCode};
 use concierge_events::subject;
 use std::collections::BTreeSet;
@@ -75,9 +76,10 @@ pub async fn run(config: &Config, min_free_bytes: u64) -> Status {
     );
     secret(&mut r, config);
     disk(&mut r, &log.data_dir, min_free_bytes);
+    let hooks = config.webhooks.as_ref();
     match &log.nats_url {
-        Some(url) => nats(&mut r, log, url).await,
-        None => local_nats(&mut r, log).await,
+        Some(url) => nats(&mut r, log, hooks, url).await,
+        None => local_nats(&mut r, log, hooks).await,
     }
     r.worst
 }
@@ -186,7 +188,7 @@ fn views_in_use(data_dir: &Path) -> bool {
 
 /// Without NATS_URL the node runs its own nats-server: check that it can, and check that server
 /// (started here for the check) unless the node is running and owns it.
-async fn local_nats(r: &mut Report, log: &LogConfig) {
+async fn local_nats(r: &mut Report, log: &LogConfig, hooks: Option<&WebhookConfig>) {
     let on_path = std::env::var_os("PATH").is_some_and(|path| {
         std::env::split_paths(&path).any(|dir| dir.join("nats-server").is_file())
     });
@@ -223,14 +225,14 @@ async fn local_nats(r: &mut Report, log: &LogConfig) {
                 "nats-server",
                 "NATS_URL is unset: started the node's own nats-server, as serve would, to check it",
             );
-            nats(r, log, &local.url()).await;
+            nats(r, log, hooks, &local.url()).await;
             local.stop().await;
         }
         Err(e) => r.fail("nats-server", format_args!("NATS_URL is unset and {e}")),
     }
 }
 
-async fn nats(r: &mut Report, log: &LogConfig, url: &str) {
+async fn nats(r: &mut Report, log: &LogConfig, hooks: Option<&WebhookConfig>, url: &str) {
     let shown = redacted_url(url);
     let servers: Vec<&str> = url
         .split(',')
@@ -318,6 +320,49 @@ async fn nats(r: &mut Report, log: &LogConfig, url: &str) {
     publish(r, &client, log, &present, &server_errors).await;
     subscribe(r, &client, &server_errors).await;
     clock(r, &js).await;
+    if let Some(hooks) = hooks {
+        webhooks(r, &js, hooks, replicas).await;
+    }
+}
+
+/// With WEBHOOK_URL: the webhooks' queues and buckets as serve creates them, what is pending and
+/// the dead letters (a warning: deliveries that failed until WEBHOOK_MAX_AGE).
+async fn webhooks(r: &mut Report, js: &jetstream::Context, hooks: &WebhookConfig, replicas: usize) {
+    let mut present = 0;
+    for want in crate::webhooks::queue::stream_configs(replicas) {
+        if streams(r, js, &want, None).await {
+            present += 1;
+        }
+    }
+    if present < 4 {
+        return;
+    }
+    let pending = match js.get_stream(crate::webhooks::queue::DELIVERIES).await {
+        Ok(mut s) => s.info().await.map(|i| i.state.messages).ok(),
+        Err(_) => None,
+    };
+    let queues = crate::webhooks::queue::Queues::open(js.clone()).await;
+    let dead = match &queues {
+        Ok(Some(q)) => q.dead_letters().await.map(|d| d.len()).ok(),
+        _ => None,
+    };
+    match (pending, dead) {
+        (Some(pending), Some(0)) => r.ok(
+            "webhooks",
+            format_args!(
+                "{} endpoint(s); {pending} delivery(ies) pending; no dead letters",
+                hooks.urls.len()
+            ),
+        ),
+        (Some(pending), Some(dead)) => r.warn(
+            "webhooks",
+            format_args!(
+                "{} endpoint(s); {pending} delivery(ies) pending; {dead} dead letter(s): deliveries that failed until WEBHOOK_MAX_AGE (`concierge webhooks failed` lists them, `concierge webhooks redeliver ID` sends one again)",
+                hooks.urls.len()
+            ),
+        ),
+        _ => r.fail("webhooks", "cannot read the webhook queues"),
+    }
 }
 
 /// JetStream's account information (`$JS.API.INFO`).

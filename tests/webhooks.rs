@@ -633,6 +633,35 @@ async fn dead_letters_are_listed_and_sent_again_by_the_cli_and_the_admin_route()
         .collect();
     assert_eq!(lines, list);
 
+    // doctor, run with the node's settings, warns of them.
+    let doctor = Command::new(env!("CARGO_BIN_EXE_concierge"))
+        .arg("doctor")
+        .env("NATS_URL", nats.url())
+        .env("DATA_DIR", app.data_dir())
+        .env("JWT_SECRET", "a-secret-of-forty-bytes-for-doctor-tests")
+        .envs(hooks::env(&receiver.url, 60, &[]))
+        .output()
+        .expect("run concierge doctor");
+    let report = String::from_utf8_lossy(&doctor.stdout);
+    let line = report
+        .lines()
+        .find(|l| l.contains(" webhooks"))
+        .unwrap_or_else(|| panic!("no webhooks line in:\n{report}"));
+    assert!(
+        line.starts_with("warn") && line.contains("; 0 delivery(ies) pending; 2 dead letter(s)"),
+        "{report}"
+    );
+    assert_eq!(
+        report
+            .lines()
+            .filter(|l| l.contains("stream CONCIERGE_WEBHOOKS:")
+                || l.contains("stream KV_CONCIERGE_NOTIFIED:"))
+            .filter(|l| l.starts_with("ok"))
+            .count(),
+        2,
+        "{report}"
+    );
+
     // Sent again once the receiver is back: by the route, then by the CLI; same id and body.
     receiver.fail_all(false);
     let queued = data(post(&redeliver(&first_id), &bo(), &json!({})).await, 202);
