@@ -341,6 +341,42 @@ fn verify_with_reference_library(received: &[Received]) {
 }
 
 #[tokio::test]
+async fn a_receiver_that_does_not_answer_within_ten_seconds_is_tried_again() {
+    let nats = Nats::start();
+    let receiver = Receiver::start().await;
+    receiver.hang_next(1);
+    let app = node(
+        &nats,
+        hooks::env(&receiver.url, 60, &[("WEBHOOK_EVENTS", "message_sent")]),
+    )
+    .await;
+    let conv = ann_conversation(&app).await;
+    send(&app, &ann(), &conv, "Hello?").await;
+    receiver
+        .until("a second attempt", Duration::from_secs(30), |r| {
+            r.len() == 2
+        })
+        .await;
+    let got = receiver.received();
+    assert_eq!(got[0].id, got[1].id);
+    let waited = got[1].at - got[0].at;
+    assert!(
+        waited >= Duration::from_secs(10) && waited < common::webhooks::HANG,
+        "the first attempt was given up after 10 s, not waited out: {waited:?}"
+    );
+    let metrics = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("concierge_webhook_attempts_total{result=\"timeout\"} 1"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
 async fn a_node_killed_between_attempts_leaves_the_delivery_to_another_node() {
     let nats = Nats::start();
     let receiver = Receiver::start().await;

@@ -32,6 +32,7 @@ struct Script {
     requests: Mutex<Vec<Received>>,
     fail_next: AtomicUsize,
     fail_all: AtomicBool,
+    hang_next: AtomicUsize,
 }
 
 pub struct Receiver {
@@ -58,6 +59,10 @@ async fn take(State(script): State<Arc<Script>>, headers: HeaderMap, body: Bytes
     } else {
         StatusCode::NO_CONTENT
     };
+    let hanging = script
+        .hang_next
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
     let text = String::from_utf8_lossy(&body).to_string();
     script.requests.lock().unwrap().push(Received {
         id: header("webhook-id"),
@@ -69,8 +74,14 @@ async fn take(State(script): State<Arc<Script>>, headers: HeaderMap, body: Bytes
         status: status.as_u16(),
         at: Instant::now(),
     });
+    if hanging {
+        tokio::time::sleep(HANG).await;
+    }
     status
 }
+
+/// How long a hanging answer takes: longer than the 10 s an attempt may wait.
+pub const HANG: Duration = Duration::from_secs(12);
 
 impl Receiver {
     /// Listens on a free port of 127.0.0.1; answers 204 until told otherwise.
@@ -92,6 +103,11 @@ impl Receiver {
     /// The next `n` requests are answered 500.
     pub fn fail_next(&self, n: usize) {
         self.script.fail_next.store(n, Ordering::SeqCst);
+    }
+
+    /// The next `n` requests are answered only after [`HANG`].
+    pub fn hang_next(&self, n: usize) {
+        self.script.hang_next.store(n, Ordering::SeqCst);
     }
 
     /// Every request is answered 500 while `on`.
