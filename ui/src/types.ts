@@ -32,6 +32,9 @@ export type Message = Schemas["Message"];
 /** A saved reply shared by every admin. */
 export type CannedReply = Schemas["CannedReply"];
 
+/** A webhook delivery that failed until `WEBHOOK_MAX_AGE` (admins' "Failed webhooks"). */
+export type DeadLetter = Schemas["DeadLetter"];
+
 /** The `mentioned` socket event: an admin named this user in a note. */
 export interface Mention {
   conversationId: string;

@@ -294,6 +294,23 @@ export class Api {
     return unwrap(this.client.POST("/messaging/admin/broadcast", { body: { content, audience } }));
   }
 
+  // ---- Webhook dead letters (admins)
+
+  /** The webhook deliveries that failed until `WEBHOOK_MAX_AGE`, oldest failure first. */
+  async failedWebhooks(): Promise<Schemas["DeadLetter"][]> {
+    const data = await unwrap(this.client.GET("/messaging/webhooks/failed", {}));
+    return data.deadLetters;
+  }
+
+  /** Queues a dead letter again (same `webhook-id` and body); 404 once it is gone. */
+  redeliverWebhook(deliveryId: string): Promise<Schemas["Redelivered"]> {
+    return unwrap(
+      this.client.POST("/messaging/webhooks/failed/{deliveryId}/redeliver", {
+        params: { path: { deliveryId } },
+      }),
+    );
+  }
+
   /** Every event of a conversation, oldest first (route 14), following `nextAfter` to the end. */
   async events(conversationId: string): Promise<Schemas["StoredEvent"][]> {
     const all: Schemas["StoredEvent"][] = [];

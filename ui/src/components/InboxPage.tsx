@@ -10,6 +10,7 @@ import { ConversationList } from "./ConversationList";
 import { ConversationPane } from "./ConversationPane";
 import { SignIn } from "./SignIn";
 import { ErrorNote } from "./ErrorNote";
+import { FailedWebhooksPanel } from "./FailedWebhooksPanel";
 import { ListFilters } from "./ListFilters";
 import { Notices } from "./Notices";
 
@@ -99,6 +100,7 @@ export function InboxPage({ session }: { session: Session }) {
         <span class="who">Signed in as {session.me.name}</span>
         <CannedPanel session={session} />
         <BroadcastPanel session={session} />
+        <FailedWebhooksPanel session={session} />
       </header>
       <Broadcasts session={session} />
       <Notices session={session} onOpen={navigate} />
