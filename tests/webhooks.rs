@@ -73,6 +73,9 @@ async fn an_offline_customer_is_told_once_after_the_delay_and_never_while_online
     let sent_at = std::time::Instant::now();
     let first = send(&app, &bo(), &conv, "Your room is ready").await;
     let second = send(&app, &bo(), &conv, "Late check-out is fine too").await;
+    // A note after them is neither the last message nor counted.
+    let later_note = json!({ "content": "She asked twice, comp the breakfast", "internal": true });
+    data(send_body(&app, &bo(), &conv, &later_note).await, 201);
     receiver
         .until("Ann's notification", WITHIN, |r| !r.is_empty())
         .await;
