@@ -395,7 +395,8 @@ fn tls_failure(e: &async_nats::ConnectError) -> Option<&'static str> {
 const TLS_SETTINGS: &str =
     "check NATS_TLS_CA, and NATS_TLS_CERT and NATS_TLS_KEY if NATS verifies clients";
 
-fn chain(e: &dyn std::error::Error) -> String {
+/// `e` and its causes, as one line (`a: b: c`).
+pub fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -471,11 +471,18 @@ pub fn stream_configs(stream: &str, typing_stream: &str, replicas: usize) -> [st
 
 /// The configuration of the lastSeen bucket's stream, as [`EventLog::last_seen_bucket`] creates it.
 pub fn last_seen_config(replicas: usize) -> stream::Config {
+    bucket_config(LAST_SEEN_BUCKET, Duration::ZERO, replicas)
+}
+
+/// The stream of key-value bucket `name` (values kept `max_age`, zero: forever), made by hand: the
+/// client's own bucket creation does not understand nats-server 2.9's answer.
+pub fn bucket_config(name: &str, max_age: Duration, replicas: usize) -> stream::Config {
     stream::Config {
-        name: format!("KV_{LAST_SEEN_BUCKET}"),
-        subjects: vec![format!("$KV.{LAST_SEEN_BUCKET}.>")],
+        name: format!("KV_{name}"),
+        subjects: vec![format!("$KV.{name}.>")],
         storage: stream::StorageType::File,
         max_messages_per_subject: 1,
+        max_age,
         discard: stream::DiscardPolicy::New,
         allow_rollup: true,
         deny_delete: true,

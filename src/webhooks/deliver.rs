@@ -126,20 +126,9 @@ async fn post(hooks: &Webhooks, delivery: &Delivery) -> Answer {
             "no answer within {} s",
             super::ATTEMPT_TIMEOUT.as_secs()
         )),
-        Err(e) => Answer::Refused(error_chain(&e)),
+        // reqwest's own message alone says little: its causes name the failure.
+        Err(e) => Answer::Refused(crate::log::connect::chain(&e)),
     }
-}
-
-/// `e` and its causes, as one line (reqwest's own message alone says little).
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 fn result_label(answer: &Answer) -> &'static str {

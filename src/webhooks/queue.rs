@@ -3,7 +3,7 @@
 //! notifications sent. Each is created by the first node with `WEBHOOK_URL`; the operator commands
 //! and the admin routes only open them.
 
-use crate::log::{failed, LogError};
+use crate::log::{bucket_config, failed, LogError};
 use async_nats::jetstream::{self, kv, stream};
 use concierge_events::Timestamp;
 use futures::TryStreamExt;
@@ -90,30 +90,13 @@ fn work_queue(name: &str, subject: &str, replicas: usize) -> stream::Config {
     }
 }
 
-/// A bucket's stream, made by hand as for lastSeen (the client's own creation misreads 2.9).
-fn bucket(name: &str, max_age: Duration, replicas: usize) -> stream::Config {
-    stream::Config {
-        name: format!("KV_{name}"),
-        subjects: vec![format!("$KV.{name}.>")],
-        storage: stream::StorageType::File,
-        max_messages_per_subject: 1,
-        max_age,
-        discard: stream::DiscardPolicy::New,
-        allow_rollup: true,
-        deny_delete: true,
-        allow_direct: true,
-        num_replicas: replicas,
-        ..Default::default()
-    }
-}
-
 /// Every stream [`Queues::ensure`] creates, as `concierge doctor` may expect them.
 pub fn stream_configs(replicas: usize) -> [stream::Config; 4] {
     [
         work_queue(CHECKS, CHECK_SUBJECT, replicas),
         work_queue(DELIVERIES, DELIVER_SUBJECTS, replicas),
-        bucket(DEAD_LETTERS, Duration::ZERO, replicas),
-        bucket(NOTIFIED, NOTIFIED_FOR, replicas),
+        bucket_config(DEAD_LETTERS, Duration::ZERO, replicas),
+        bucket_config(NOTIFIED, NOTIFIED_FOR, replicas),
     ]
 }
 
