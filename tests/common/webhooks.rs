@@ -189,6 +189,9 @@ pub fn signed(r: &Received) -> bool {
 /// tests/webhooks/requirements.lock (hash-pinned) in `target/webhooks-venv`, again when the lock
 /// changes. Needs `python3` with venv and PyPI (`.ci/run` installs python3-venv).
 pub fn reference_python(root: &std::path::Path) -> std::path::PathBuf {
+    // The tests of one binary run at once in one process: one of them makes the venv.
+    static MAKING: Mutex<()> = Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(|p| p.into_inner());
     let lock = root.join("tests/webhooks/requirements.lock");
     let venv = root.join("target/webhooks-venv");
     let python = venv.join("bin/python");
