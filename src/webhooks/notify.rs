@@ -300,7 +300,7 @@ async fn notify(app: &AppState, hooks: &Webhooks, check: &Check) -> Result<bool,
             body: body.clone(),
         };
         // Two nodes deciding one episode at once queue it under one msg id: JetStream keeps one.
-        let msg_id = format!("{}.{}", queue::delivery_id(&source, url, 0), "unread");
+        let msg_id = format!("{}.unread", queue::delivery_id(&source, url, 0));
         hooks
             .queues
             .enqueue(&delivery, &msg_id)
