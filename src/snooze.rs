@@ -13,7 +13,6 @@ use concierge_events::{
 use std::collections::HashSet;
 use std::time::Duration;
 use tokio::sync::watch;
-use ulid::Ulid;
 
 /// How often the views are looked at for snoozes that are due.
 const TICK: Duration = Duration::from_millis(500);
@@ -34,11 +33,7 @@ pub fn actor() -> Actor {
 /// node derives the same one.
 pub fn wake_id(conversation_id: &str, until: Timestamp) -> String {
     let key = format!("wake:{conversation_id}:{}", until.millis());
-    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
-    let mut first = [0u8; 16];
-    first.copy_from_slice(&digest.as_ref()[..16]);
-    let ms = u64::try_from(until.millis()).unwrap_or(0);
-    Ulid::from_parts(ms, u128::from_be_bytes(first)).to_string()
+    crate::log::derived_ulid(until.millis(), &key).to_string()
 }
 
 /// The wake-up of `conversation_id`'s snooze until `until`, stamped `at`.
@@ -113,6 +108,7 @@ async fn wake_due(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ulid::Ulid;
 
     #[test]
     fn a_wake_up_id_is_a_ulid_at_until_and_the_same_on_every_node() {

@@ -469,6 +469,25 @@ pub fn stream_configs(stream: &str, typing_stream: &str, replicas: usize) -> [st
     [log, typing]
 }
 
+/// A ULID every node derives alike, for a `Nats-Msg-Id` that makes a repeat a duplicate: its time
+/// is `ms` and its random part the start of SHA-256 of `key`.
+pub fn derived_ulid(ms: i64, key: &str) -> ulid::Ulid {
+    let digest = ring::digest::digest(&ring::digest::SHA256, key.as_bytes());
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest.as_ref()[..16]);
+    ulid::Ulid::from_parts(u64::try_from(ms).unwrap_or(0), u128::from_be_bytes(first))
+}
+
+/// The first `bytes` bytes of SHA-256 of `text`, in hex: a short name for what may hold characters
+/// a subject or key may not.
+pub fn hex_digest(text: &str, bytes: usize) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..bytes.min(32)]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The configuration of the lastSeen bucket's stream, as [`EventLog::last_seen_bucket`] creates it.
 pub fn last_seen_config(replicas: usize) -> stream::Config {
     bucket_config(LAST_SEEN_BUCKET, Duration::ZERO, replicas)

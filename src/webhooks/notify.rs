@@ -320,14 +320,7 @@ async fn notify(app: &AppState, hooks: &Webhooks, check: &Check) -> Result<bool,
 /// The bucket key of `user_id`'s record in `conversation_id`: 32 hex digits of SHA-256 of both
 /// (user ids may hold characters a key may not).
 fn record_key(conversation_id: &str, user_id: &str) -> String {
-    let digest = ring::digest::digest(
-        &ring::digest::SHA256,
-        format!("{conversation_id}\n{user_id}").as_bytes(),
-    );
-    digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::log::hex_digest(&format!("{conversation_id}\n{user_id}"), 16)
 }
 
 /// `notification.unread`'s data.

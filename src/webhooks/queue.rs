@@ -252,24 +252,16 @@ pub fn deliver_subject(url: &str) -> String {
 
 /// 16 hex digits of SHA-256 of the endpoint's URL.
 pub fn endpoint_key(url: &str) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, url.as_bytes());
-    digest.as_ref()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::log::hex_digest(url, 8)
 }
 
 /// The id of the delivery of `source` (what is told, the same on every node that derives it) to
 /// `url`: `msg_` and a ULID whose time is `ms` and whose random part is the start of SHA-256 of
 /// both, so that queuing it again is a duplicate JetStream drops.
 pub fn delivery_id(source: &str, url: &str, ms: i64) -> String {
-    let digest = ring::digest::digest(&ring::digest::SHA256, format!("{source}\n{url}").as_bytes());
-    let mut random = [0u8; 16];
-    random.copy_from_slice(&digest.as_ref()[..16]);
-    let ms = u64::try_from(ms).unwrap_or(0);
     format!(
         "msg_{}",
-        ulid::Ulid::from_parts(ms, u128::from_be_bytes(random))
+        crate::log::derived_ulid(ms, &format!("{source}\n{url}"))
     )
 }
 
