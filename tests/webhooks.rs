@@ -355,6 +355,20 @@ async fn a_receiver_that_does_not_answer_within_ten_seconds_is_tried_again() {
     .await;
     let conv = ann_conversation(&app).await;
     send(&app, &ann(), &conv, "Hello?").await;
+    // While the first attempt hangs, the delivery is pending (the gauges refresh every 5 s).
+    receiver
+        .until("the first attempt", WITHIN, |r| r.len() == 1)
+        .await;
+    let mut oldest_pending_seen = 0.0;
+    while receiver.received().len() < 2 {
+        let pending = gauge(&app, "concierge_webhook_pending").await;
+        let oldest = gauge(&app, "concierge_webhook_oldest_pending_seconds").await;
+        if pending == 1.0 && oldest > 0.0 {
+            oldest_pending_seen = oldest;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     receiver
         .until("a second attempt", Duration::from_secs(30), |r| {
             r.len() == 2
@@ -363,6 +377,10 @@ async fn a_receiver_that_does_not_answer_within_ten_seconds_is_tried_again() {
     let got = receiver.received();
     assert_eq!(got[0].id, got[1].id);
     let waited = got[1].at - got[0].at;
+    assert!(
+        oldest_pending_seen > 0.0,
+        "the hanging delivery showed in concierge_webhook_oldest_pending_seconds"
+    );
     assert!(
         waited >= Duration::from_secs(10) && waited < common::webhooks::HANG,
         "the first attempt was given up after 10 s, not waited out: {waited:?}"
@@ -377,6 +395,77 @@ async fn a_receiver_that_does_not_answer_within_ten_seconds_is_tried_again() {
         metrics.contains("concierge_webhook_attempts_total{result=\"timeout\"} 1"),
         "{metrics}"
     );
+}
+
+/// The value of the unlabelled series `name` in the node's `/metrics`.
+async fn gauge(app: &App, name: &str) -> f64 {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+}
+
+/// The distinct `webhook-id`s among `received`.
+fn ids_of(received: &[Received]) -> Vec<String> {
+    let mut ids: Vec<String> = received.iter().map(|r| r.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[tokio::test]
+async fn each_endpoint_gets_every_delivery_and_a_dead_one_holds_no_other_back() {
+    let nats = Nats::start();
+    let up = Receiver::start().await;
+    let down = Receiver::start().await;
+    down.fail_all(true);
+    let urls = format!("{},{}", up.url, down.url);
+    let app = node(
+        &nats,
+        hooks::env(&urls, 1, &[("WEBHOOK_EVENTS", "message_sent")]),
+    )
+    .await;
+    let conv = ann_conversation(&app).await;
+    let a = send(&app, &bo(), &conv, "Your room is 412").await;
+    let b = send(&app, &bo(), &conv, "Breakfast is from 7").await;
+    // The live endpoint gets both events and Ann's one notification while the other keeps failing.
+    up.until("two events and a notification", WITHIN, |r| r.len() == 3)
+        .await;
+    down.until("retries", WITHIN, |r| r.len() >= 6).await;
+    let got = up.received();
+    assert!(got.iter().all(|r| r.status == 204 && hooks::signed(r)));
+    let mut events: Vec<String> = got
+        .iter()
+        .filter(|r| r.json["type"] == "event.message_sent")
+        .map(|r| {
+            r.json["data"]["data"]["messageId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    events.sort();
+    let mut want = vec![
+        a["id"].as_str().unwrap().to_string(),
+        b["id"].as_str().unwrap().to_string(),
+    ];
+    want.sort();
+    assert_eq!(events, want);
+    assert_eq!(told(&up, "cus_ann").len(), 1);
+    // The other endpoint is sent the same three, under ids of its own.
+    let down_ids = ids_of(&down.received());
+    assert_eq!(down_ids.len(), 3, "{:#?}", down.received());
+    let up_ids = ids_of(&got);
+    assert_eq!(up_ids.len(), 3);
+    assert!(down_ids.iter().all(|id| !up_ids.contains(id)));
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(up.received().len(), 3, "each once: {:#?}", up.received());
 }
 
 #[tokio::test]
