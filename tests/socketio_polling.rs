@@ -1,11 +1,13 @@
 //! `/socket.io/` over HTTP long-polling, the Engine.IO v4 transport `socket.io-client` starts with
 //! (SOCKETIO.md "Transport"): the open packet, `CONNECT` and events both ways through `POST` and
 //! `GET`, the 64 KiB limit on a `POST`, Engine.IO's own refusals, and the upgrade to a WebSocket
-//! (`2probe`, `3probe`, `5`) with nothing lost or repeated across it.
+//! (`2probe`, `3probe`, `5`) with nothing lost or repeated across it; a client that goes away
+//! mid-poll is gone at once.
 
 mod common;
 
-use common::sio::{polling_url, Polling};
+use common::fixtures::next_presence;
+use common::sio::{connect, polling_url, Auth, Polling};
 use common::*;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -358,4 +360,62 @@ async fn an_upgrade_from_polling_to_websocket_loses_and_repeats_nothing() {
     assert_eq!(resp.status().as_u16(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["code"], json!(1), "{body}");
+}
+
+#[tokio::test]
+async fn packets_posted_before_the_upgrade_are_all_read_before_the_websocket_takes_over() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let conv = ann_conversation(app).await;
+    let mut p = Polling::connect(&app.base(), &ann()).await;
+    let mut c = p.probe().await;
+    // Sixteen sends in one POST keep the connection's task busy while `5` arrives: the ones it has
+    // not read yet must not be dropped when it moves to the WebSocket.
+    let sends: Vec<String> = (1..=16)
+        .map(|i| {
+            format!(
+                "42{i}{}",
+                json!(["send_message", { "conversationId": conv, "content": format!("m{i}") }])
+            )
+        })
+        .collect();
+    let payload: Vec<&str> = sends.iter().map(String::as_str).collect();
+    assert_eq!(p.post(&payload).await, (200, "ok".to_string()));
+    c.send_raw("5").await;
+    let mut sent = Vec::new();
+    for i in 1..=16u64 {
+        let ack = c.ack_of(i).await;
+        sent.push(success(&ack)["message"]["content"].clone());
+    }
+    let want: Vec<Value> = (1..=16).map(|i| json!(format!("m{i}"))).collect();
+    assert_eq!(sent, want);
+    let page = list_messages(app, &ann(), &conv, "limit=50").await;
+    assert_eq!(
+        page["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["content"].clone())
+            .collect::<Vec<_>>(),
+        want,
+        "the log holds each once, in order"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_drops_its_waiting_poll_goes_offline_at_once_not_at_the_ping_timeout() {
+    let env = TestEnv::start().await;
+    let app = &env.app;
+    let mut watcher = connect(&app.base(), Auth::Token(&bo())).await;
+    let p = Polling::connect(&app.base(), &ann()).await;
+    next_presence(&mut watcher, "user_online", "cus_ann").await;
+    // The background poll has asked again and waits for the next packet.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let ping_timeout = p.handshake["pingInterval"].as_u64().unwrap()
+        + p.handshake["pingTimeout"].as_u64().unwrap();
+    assert_eq!(ping_timeout, 45_000, "{}", p.handshake);
+    // The page closes: its waiting GET's connection goes with it.
+    drop(p);
+    let offline = next_presence(&mut watcher, "user_offline", "cus_ann").await;
+    assert_eq!(offline["data"]["role"], json!("customer"), "{offline}");
 }

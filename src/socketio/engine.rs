@@ -52,6 +52,7 @@ impl Sessions {
                 sessions: self.clone(),
                 sid,
             },
+            posted: VecDeque::new(),
             pending: VecDeque::new(),
             pong_due: false,
             close_with: None,
@@ -121,7 +122,10 @@ impl Polling {
             }
             outbox.polling = true;
         }
-        let _waiting = Waiting(self);
+        let mut waiting = Waiting {
+            polling: self,
+            answered: false,
+        };
         loop {
             {
                 let mut outbox = self.outbox();
@@ -144,14 +148,17 @@ impl Polling {
                         body.push(packet::SEPARATOR);
                         body.push('1');
                     }
+                    waiting.answered = true;
                     return Ok(body);
                 }
                 if outbox.noop {
                     outbox.noop = false;
+                    waiting.answered = true;
                     return Ok("6".into());
                 }
                 if outbox.closed {
                     outbox.close_sent = true;
+                    waiting.answered = true;
                     return Ok("1".into());
                 }
             }
@@ -213,12 +220,20 @@ impl Polling {
     }
 }
 
-/// Clears the one-GET-at-a-time flag however the GET ends (the client may drop it).
-struct Waiting<'a>(&'a Polling);
+/// Clears the one-GET-at-a-time flag however the GET ends. A GET dropped before it was answered
+/// means the client closed the request (a closed page, a lost network): the session ends at once,
+/// as Engine.IO's own server does, rather than at the ping timeout.
+struct Waiting<'a> {
+    polling: &'a Polling,
+    answered: bool,
+}
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.0.outbox().polling = false;
+        self.polling.outbox().polling = false;
+        if !self.answered {
+            self.polling.close();
+        }
     }
 }
 
@@ -238,6 +253,9 @@ enum Mode {
 /// One Engine.IO connection, as its task sees it.
 pub struct Engine {
     mode: Mode,
+    /// Packets the client POSTed before it confirmed the upgrade, not yet read: they come before
+    /// anything sent over the WebSocket.
+    posted: VecDeque<String>,
     /// Packets that reached the outbox after the upgrade handed over the unfetched ones.
     pending: VecDeque<Text>,
     /// A ping was sent and its pong has not come back.
@@ -251,6 +269,7 @@ impl Engine {
     pub fn websocket(socket: WebSocket) -> Engine {
         Engine {
             mode: Mode::WebSocket(socket),
+            posted: VecDeque::new(),
             pending: VecDeque::new(),
             pong_due: false,
             close_with: None,
@@ -261,10 +280,10 @@ impl Engine {
     fn take_upgrade(&mut self) {
         let Mode::Polling {
             polling,
+            inbound,
             sessions,
             sid,
-            ..
-        } = &self.mode
+        } = &mut self.mode
         else {
             return;
         };
@@ -276,6 +295,9 @@ impl Engine {
         else {
             return;
         };
+        while let Ok(p) = inbound.try_recv() {
+            self.posted.push_back(p);
+        }
         {
             let mut outbox = polling.outbox();
             self.pending.extend(outbox.packets.drain(..));
@@ -291,8 +313,9 @@ impl Engine {
     /// `Some(Err)` is a packet that could not be read; the connection goes on.
     pub async fn next(&mut self) -> Option<Result<SocketIo, String>> {
         loop {
-            let text = match &mut self.mode {
-                Mode::WebSocket(socket) => match socket.recv().await {
+            let text = match (self.posted.pop_front(), &mut self.mode) {
+                (Some(posted), _) => Text::from(posted),
+                (None, Mode::WebSocket(socket)) => match socket.recv().await {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Binary(_))) => {
                         return Some(Err("binary payloads are not supported".into()))
@@ -300,14 +323,19 @@ impl Engine {
                     Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
                     Some(Ok(_)) => continue,
                 },
-                Mode::Polling {
-                    polling, inbound, ..
-                } => {
+                (
+                    None,
+                    Mode::Polling {
+                        polling, inbound, ..
+                    },
+                ) => {
                     let shared = polling.clone();
                     if shared.outbox().closed {
                         return None;
                     }
                     tokio::select! {
+                        // What was POSTed before the upgrade comes first.
+                        biased;
                         got = inbound.recv() => match got {
                             Some(p) => Text::from(p),
                             None => return None,

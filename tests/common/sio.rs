@@ -473,11 +473,19 @@ impl Polling {
         }
     }
 
-    /// Upgrades to a WebSocket as `socket.io-client` does: opens `transport=websocket&sid=`,
-    /// sends `2probe`, expects `3probe`, lets the waiting poll end (the server answers it with a
-    /// noop), then sends `5`. Everything polled before the upgrade is in the returned client's
-    /// `seen`; what comes after arrives over the WebSocket.
+    /// Upgrades to a WebSocket as `socket.io-client` does: [`Polling::probe`], then `5`.
+    /// Everything polled before the upgrade is in the returned client's `seen`; what comes after
+    /// arrives over the WebSocket.
     pub async fn upgrade(mut self) -> Client {
+        let mut client = self.probe().await;
+        client.send_raw("5").await;
+        client
+    }
+
+    /// The upgrade up to its confirmation: opens `transport=websocket&sid=`, sends `2probe`,
+    /// expects `3probe` and lets the waiting poll end (the server answers it with a noop). The
+    /// returned client's `seen` holds everything polled; sending `5` on it completes the upgrade.
+    pub async fn probe(&mut self) -> Client {
         let url = sio_url(&self.base, &format!("&sid={}", self.sid));
         let (ws, _) = tokio_tungstenite::connect_async(url.into_client_request().unwrap())
             .await
@@ -500,7 +508,6 @@ impl Polling {
         while let Ok(p) = self.packets.try_recv() {
             self.seen.push(decode_packet(&p));
         }
-        client.send_raw("5").await;
         client.seen = std::mem::take(&mut self.seen);
         client
     }
