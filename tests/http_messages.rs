@@ -734,6 +734,31 @@ async fn a_retried_idempotency_key_header_returns_the_original() {
     assert_eq!(via_field["id"], first["id"]);
     data(post_with_key("k-2", "second").await, 201);
     assert_eq!(message_total(app, &conv).await, 2);
+
+    // A malformed header is refused even when the body carries its own key.
+    let too_long = "k".repeat(129);
+    for body in [
+        json!({ "content": "third" }),
+        json!({ "content": "third", "clientMessageId": "k-3" }),
+    ] {
+        let r = raw(
+            Method::POST,
+            &url,
+            Some(&t),
+            &[
+                ("content-type", "application/json"),
+                ("idempotency-key", &too_long),
+            ],
+            Some(body.to_string().into_bytes()),
+        )
+        .await;
+        assert_eq!(
+            error((r.status, r.body), 400, "validation_failed"),
+            "Idempotency-Key must be 1-128 characters without control characters",
+            "{body}"
+        );
+    }
+    assert_eq!(message_total(app, &conv).await, 2);
 }
 
 #[tokio::test]

@@ -137,14 +137,11 @@ pub fn parse_send(body: &Value, header_key: Option<&str>) -> Result<SendInput> {
         Some(Value::String(s)) if ids::is_ulid(s) => Some(s.clone()),
         Some(_) => return Err(invalid("replyTo must be a message id or null")),
     };
+    if let Some(k) = header_key {
+        check_client_key(k, "Idempotency-Key")?;
+    }
     let client_message_id = match obj.get("clientMessageId") {
-        None | Some(Value::Null) => match header_key {
-            Some(k) => {
-                check_client_key(k, "Idempotency-Key")?;
-                Some(k.to_string())
-            }
-            None => None,
-        },
+        None | Some(Value::Null) => header_key.map(str::to_string),
         Some(Value::String(s)) => {
             check_client_key(s, "clientMessageId")?;
             Some(s.clone())
