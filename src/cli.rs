@@ -6,6 +6,7 @@ use crate::config::{LogConfig, ReplayArgs, SkipArgs, TailArgs};
 use crate::history::{self, Moment};
 use crate::log::{self, Connection};
 use crate::projection::{self, Progress};
+use crate::search::{writer::Indexer, SearchIndex};
 use crate::webhooks::queue::{QueueError, Queues};
 use anyhow::{bail, Context};
 use concierge_events::MessageType;
@@ -82,28 +83,114 @@ pub async fn rebuild(settings: LogConfig) -> anyhow::Result<()> {
         )
     })?;
     let log = open(&settings).await?;
-    let (_, last) = log
-        .log
-        .bounds()
-        .await
-        .context("cannot read the log's bounds")?;
+    let last = log_end(&log).await?;
     views.wipe().context("cannot wipe the views")?;
     println!("wiped the views in {}", dir.display());
     println!("folding {last} events from {}", settings.stream_name);
 
     let progress = Progress::new(
+        "views",
         0,
         concierge_events::EVENT_LEVEL,
         projection::skip_file(&settings.data_dir),
     );
-    let (stop, stopped) = watch::channel(false);
     let (fanout, mut no_sockets) = mpsc::channel(16);
     let drain = tokio::spawn(async move { while no_sockets.recv().await.is_some() {} });
+    let projection = projection::views::Views {
+        store: views.clone(),
+        progress: progress.clone(),
+        fanout,
+    };
+    let driven = drive(&log, projection, &progress, last, "folded").await;
+    drain.abort();
+    views.flush().context("cannot flush the views")?;
+    let secs = match driven {
+        Ok(secs) => secs,
+        Err(e) => {
+            log.close().await;
+            return Err(e);
+        }
+    };
+    let n = views.checkpoint().context("cannot read the checkpoint")?;
+    println!(
+        "rebuilt the views from {n} events in {secs:.1} s ({:.0} events/s); checkpoint {n}",
+        n as f64 / secs.max(1e-9)
+    );
+    log.close().await;
+    Ok(())
+}
+
+/// `concierge rebuild --search`: wipes this node's search index and indexes the whole log with the
+/// node's own projection worker, printing progress, the rate and the index's size. The node must be
+/// stopped.
+pub async fn rebuild_search(settings: LogConfig) -> anyhow::Result<()> {
+    let dir = settings.data_dir.join("search");
+    let index = std::sync::Arc::new(
+        SearchIndex::open(&dir)
+            .with_context(|| format!("cannot open the search index in {}", dir.display()))?,
+    );
+    let indexer = Indexer::new(index.clone(), crate::search::writer::COMMIT_EVENTS).with_context(|| {
+        format!(
+            "cannot write the search index in {} (is a node still running on this DATA_DIR? stop it first)",
+            dir.display()
+        )
+    })?;
+    let log = open(&settings).await?;
+    let last = log_end(&log).await?;
+    indexer
+        .wipe()
+        .await
+        .context("cannot wipe the search index")?;
+    println!("wiped the search index in {}", dir.display());
+    println!("indexing {last} events from {}", settings.stream_name);
+    let progress = Progress::new(
+        "search",
+        0,
+        concierge_events::EVENT_LEVEL,
+        projection::skip_file(&settings.data_dir),
+    );
+    let secs = match drive(&log, indexer, &progress, last, "indexed").await {
+        Ok(secs) => secs,
+        Err(e) => {
+            log.close().await;
+            return Err(e);
+        }
+    };
+    let n = index.checkpoint().context("cannot read the checkpoint")?;
+    println!(
+        "rebuilt the search index from {n} events in {secs:.1} s ({:.0} events/s); checkpoint {n}; index {} bytes",
+        n as f64 / secs.max(1e-9),
+        index.size_on_disk()
+    );
+    log.close().await;
+    Ok(())
+}
+
+/// The seq of the log's last event.
+async fn log_end(log: &Connection) -> anyhow::Result<u64> {
+    let (_, last) = log
+        .log
+        .bounds()
+        .await
+        .context("cannot read the log's bounds")?;
+    Ok(last)
+}
+
+/// Runs `projection` over the log until it has folded up to `last`, printing `<verb> n/last` each
+/// second; the seconds it took.
+async fn drive<P: projection::Projection>(
+    log: &Connection,
+    projection: P,
+    progress: &std::sync::Arc<Progress>,
+    last: u64,
+    verb: &str,
+) -> anyhow::Result<f64> {
+    let projection = std::sync::Arc::new(projection);
+    let (stop, stopped) = watch::channel(false);
     let worker = tokio::spawn(projection::run(
         log.log.clone(),
-        views.clone(),
+        projection.clone(),
         progress.clone(),
-        fanout,
         stopped,
     ));
     let started = Instant::now();
@@ -113,9 +200,7 @@ pub async fn rebuild(settings: LogConfig) -> anyhow::Result<()> {
         if let Some(blocked) = progress.blocked() {
             let _ = stop.send(true);
             let _ = worker.await;
-            views.flush().context("cannot flush the views")?;
-            log.close().await;
-            anyhow::bail!("the rebuild {blocked}");
+            bail!("the rebuild {blocked}");
         }
         tokio::select! {
             changed = folded.changed() => if changed.is_err() { break },
@@ -125,7 +210,7 @@ pub async fn rebuild(settings: LogConfig) -> anyhow::Result<()> {
             let n = progress.folded();
             let secs = started.elapsed().as_secs_f64();
             println!(
-                "folded {n}/{last} ({:.0}%), {:.0} events/s",
+                "{verb} {n}/{last} ({:.0}%), {:.0} events/s",
                 100.0 * n as f64 / last.max(1) as f64,
                 n as f64 / secs.max(1e-9)
             );
@@ -134,16 +219,7 @@ pub async fn rebuild(settings: LogConfig) -> anyhow::Result<()> {
     }
     let _ = stop.send(true);
     let _ = worker.await;
-    drain.abort();
-    views.flush().context("cannot flush the views")?;
-    let secs = started.elapsed().as_secs_f64();
-    let n = views.checkpoint().context("cannot read the checkpoint")?;
-    println!(
-        "rebuilt the views from {n} events in {secs:.1} s ({:.0} events/s); checkpoint {n}",
-        n as f64 / secs.max(1e-9)
-    );
-    log.close().await;
-    Ok(())
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// `concierge replay`: the conversation as of `--at` (default: now), as a readable transcript.

@@ -25,8 +25,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print a JWT signed with JWT_SECRET, to try the API by hand.
     Token(TokenArgs),
-    /// Wipe this node's views and fold the whole log into them again (stop the node first).
-    Rebuild(LogArgs),
+    /// Wipe this node's views (or, with --search, its search index) and fold the whole log into
+    /// them again (stop the node first).
+    Rebuild(RebuildArgs),
     /// Print a conversation as a transcript, as it stood at a moment.
     Replay(ReplayArgs),
     /// Print the event log as JSON lines (one event per line, with its seq) as it grows.
@@ -110,6 +111,15 @@ pub struct LogArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct RebuildArgs {
+    /// Rebuild the search index (DATA_DIR/search) instead of the views.
+    #[arg(long)]
+    pub search: bool,
+    #[command(flatten)]
+    pub log: LogArgs,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
     /// The conversation's id.
     #[arg(long)]
@@ -177,6 +187,12 @@ pub struct ServeArgs {
     #[arg(long, env = "VIEWS_PERSIST_MS", default_value_t = 200,
           value_parser = clap::value_parser!(u64).range(1..=60_000))]
     pub views_persist_ms: u64,
+    /// While the search index catches up with the log, it commits after this many events (100 to
+    /// 10000000) or 5 s, whichever comes first: fewer means less to index again after a crash, and
+    /// more, smaller segments to merge (docs/search.md).
+    #[arg(long, env = "SEARCH_COMMIT_EVENTS", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    pub search_commit_events: u64,
     /// The highest event schema level this node folds and announces (default: every level this
     /// build knows). Set lower only to rehearse a rolling upgrade: the node then acts as a build
     /// that knows only that level (docs/operations.md, "Rolling upgrades").
@@ -453,6 +469,8 @@ pub struct Config {
     pub socket_queue: QueueLimits,
     /// How often the views folded in memory are persisted (VIEWS_PERSIST_MS).
     pub views_persist: Duration,
+    /// The search index's commit bound while catching up (SEARCH_COMMIT_EVENTS).
+    pub search_commit_events: u64,
     /// The event schema level this node folds (EVENT_LEVEL).
     pub event_level: u32,
     /// The longest a drain may take (DRAIN_SECS).
@@ -580,6 +598,7 @@ impl ServeArgs {
                 grace: Duration::from_millis(self.slow_consumer_grace_ms),
             },
             views_persist: Duration::from_millis(self.views_persist_ms),
+            search_commit_events: self.search_commit_events,
             event_level: self.event_level,
             drain: Duration::from_secs(self.drain_secs),
             sla_first_response: Duration::from_secs(self.sla_first_response_secs),

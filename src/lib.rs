@@ -7,7 +7,8 @@
 //! - [`auth`]: JWT verification (the `Caller` extractor) and minting (`concierge token`).
 //! - [`log`]: the JetStream event log, NATS credentials and TLS, and the supervised local
 //!   nats-server.
-//! - [`projection`]: the worker that folds the log into this node's sled views.
+//! - [`projection`]: the one worker that folds the log into each projection of a node: its sled
+//!   views and its [`search`] index (message search, docs/search.md).
 //! - [`command`]: the write rules (check against the views, publish, wait for the fold), shared by
 //!   every transport.
 //! - [`http`]: the REST API, one file per resource, and the embedded web UI (`ui/`);
@@ -40,6 +41,7 @@ pub mod projection;
 pub mod ratelimit;
 pub mod realtime;
 pub mod render;
+pub mod search;
 pub mod snooze;
 pub mod socketio;
 pub mod state;

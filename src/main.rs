@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use state::AppState;
 use std::future::Future;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -18,7 +19,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Token(args) => token(args),
-        Command::Rebuild(args) => match args.check() {
+        Command::Rebuild(args) => match args.log.clone().check() {
+            Ok(settings) if args.search => run_to_end(cli::rebuild_search(settings)),
             Ok(settings) => run_to_end(cli::rebuild(settings)),
             Err(e) => unusable(e),
         },
@@ -222,7 +224,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .checkpoint()
         .context("cannot read the checkpoint of the views")?;
     let progress = projection::Progress::new(
+        "views",
         checkpoint,
+        config.event_level,
+        projection::skip_file(&config.log.data_dir),
+    );
+    let search_index = Arc::new(
+        concierge::search::SearchIndex::open(&data_dir.join("search"))
+            .with_context(|| format!("cannot open the search index in {}", data_dir.display()))?,
+    );
+    let indexer =
+        concierge::search::writer::Indexer::new(search_index.clone(), config.search_commit_events)
+            .with_context(|| {
+                format!(
+                "cannot write the search index in {} (is a node still running on this DATA_DIR?)",
+                data_dir.display()
+            )
+            })?;
+    let search_progress = projection::Progress::new(
+        "search",
+        search_index
+            .checkpoint()
+            .context("cannot read the search index's checkpoint")?,
         config.event_level,
         projection::skip_file(&config.log.data_dir),
     );
@@ -241,23 +264,41 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         log.clone(),
         views.clone(),
         progress.clone(),
+        concierge::search::Search {
+            index: search_index,
+            progress: search_progress.clone(),
+        },
         install_metrics(),
     );
 
     let (folded_tx, folded_rx) = tokio::sync::mpsc::channel(1024);
     let worker = tokio::spawn(projection::run(
         log.clone(),
-        views.clone(),
+        Arc::new(projection::views::Views {
+            store: views.clone(),
+            progress: progress.clone(),
+            fanout: folded_tx,
+        }),
         progress.clone(),
-        folded_tx,
         stopped.clone(),
     ));
-    let persister = tokio::spawn(projection::persist(
+    let indexer = Arc::new(indexer);
+    let search_worker = tokio::spawn(projection::run(
+        log.clone(),
+        indexer.clone(),
+        search_progress.clone(),
+        stopped.clone(),
+    ));
+    let persister = tokio::spawn(projection::views::persist(
         views.clone(),
         state.config.views_persist,
         stopped.clone(),
     ));
-    let monitor = tokio::spawn(projection::monitor(log, progress, stopped.clone()));
+    let monitor = tokio::spawn(projection::monitor(
+        log,
+        vec![progress, search_progress],
+        stopped.clone(),
+    ));
     let fanout = tokio::spawn(realtime::plan::run(state.clone(), folded_rx));
     let presence = tokio::spawn(realtime::presence::run(state.clone(), stopped.clone()));
     let typing = tokio::spawn(realtime::typing::run(state.clone(), stopped.clone()));
@@ -322,13 +363,27 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
     let _ = stop.send(true);
     let tasks = async {
-        tokio::join!(worker, persister, monitor, presence, typing, pruner, sweeper, waker, webhooks)
+        tokio::join!(
+            worker,
+            search_worker,
+            persister,
+            monitor,
+            presence,
+            typing,
+            pruner,
+            sweeper,
+            waker,
+            webhooks
+        )
     };
     if tokio::time::timeout_at(deadline, tasks).await.is_err() {
         tracing::warn!("drain cut after DRAIN_SECS: the projection worker had not stopped");
     }
     fanout.abort();
     views.flush().context("cannot flush the views")?;
+    if let Err(e) = projection::Projection::settle(indexer.as_ref()).await {
+        tracing::warn!(error = %e, "cannot commit the search index; it resumes from its last commit");
+    }
     connection.close().await;
     tracing::info!("stopped cleanly");
     Ok(())

@@ -27,6 +27,8 @@ pub struct AppState {
     pub engine_io: Arc<crate::socketio::engine::Sessions>,
     /// Uploads: their bucket, URL signer and decoding bound.
     pub attachments: Arc<crate::attachments::Attachments>,
+    /// Message search: its index and its projection's progress.
+    pub search: Arc<crate::search::Search>,
     /// The drain on SIGTERM: `/ready`, socket refusals and the sockets told to go read it.
     pub drain: Arc<crate::drain::Drain>,
 }
@@ -37,6 +39,7 @@ impl AppState {
         log: EventLog,
         views: ViewStore,
         progress: Arc<Progress>,
+        search: crate::search::Search,
         metrics: Option<PrometheusHandle>,
     ) -> AppState {
         AppState {
@@ -65,6 +68,7 @@ impl AppState {
             log,
             views,
             progress,
+            search: Arc::new(search),
             metrics,
             engine_io: Arc::default(),
             drain: Arc::default(),

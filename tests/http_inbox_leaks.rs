@@ -548,6 +548,85 @@ async fn a_customer_sees_nothing_of_the_notes_by_any_route() {
     for e in events.iter().filter(|e| e["type"] == "message_sent") {
         assert!(!e.to_string().contains(SECRET), "{e}");
     }
+
+    // Search (docs/search.md): a note's words, old or current, find nothing for the customer, in
+    // either conversation or in all; a message's words find the same in both.
+    searchable(app).await;
+    let none = json!({ "results": [], "nextCursor": null });
+    for words in [
+        "SECRET", "secret*", "vip", "guest", "draft", "edited", "gone", "newest", "adm_bo",
+    ] {
+        let all = data(search(app, &ann(), &q(words)).await, 200);
+        assert_eq!(all, none, "{words}");
+        for conv in [&n.conv, &c.conv] {
+            let one = data(
+                search(app, &ann(), &format!("{}&conversationId={conv}", q(words))).await,
+                200,
+            );
+            assert_eq!(one, none, "{words} in {conv}");
+        }
+    }
+    for (words, found) in [
+        ("check", 1),
+        ("welcome", 1),
+        ("h*", 2),
+        ("\"until 2pm\"", 1),
+    ] {
+        let rn = data(
+            search(
+                app,
+                &ann(),
+                &format!("{}&conversationId={}", q(words), n.conv),
+            )
+            .await,
+            200,
+        );
+        let rc = data(
+            search(
+                app,
+                &ann(),
+                &format!("{}&conversationId={}", q(words), c.conv),
+            )
+            .await,
+            200,
+        );
+        clean(&rn, &n.notes, "search");
+        assert_eq!(
+            rn["results"].as_array().unwrap().len(),
+            found,
+            "{words}: {rn}"
+        );
+        assert_eq!(shape(&rn), shape(&rc), "{words}");
+    }
+    // The marker is there for admins: the three notes standing, newest first, by current text.
+    let found = data(
+        search(
+            app,
+            &bo(),
+            &format!("{}&conversationId={}", q("secret"), n.conv),
+        )
+        .await,
+        200,
+    );
+    let snippets: Vec<&str> = found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["snippet"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        snippets,
+        [
+            "SECRET-4 newest, @adm_bo",
+            "SECRET-2 edited",
+            "SECRET-1 vip guest"
+        ]
+    );
+    assert!(found["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["internal"] == json!(true)));
 }
 
 #[tokio::test]

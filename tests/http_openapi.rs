@@ -110,6 +110,7 @@ fn every_route_of_the_contract_is_documented_once() {
         ("DELETE", "/messaging/canned-replies/{shortcut}"),
         ("GET", "/messaging/webhooks/failed"),
         ("POST", "/messaging/webhooks/failed/{deliveryId}/redeliver"),
+        ("GET", "/messaging/search"),
     ]
     .iter()
     .map(|(m, p)| (m.to_string(), p.to_string()))

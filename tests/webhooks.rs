@@ -399,15 +399,8 @@ async fn a_receiver_that_does_not_answer_within_ten_seconds_is_tried_again() {
 
 /// The value of the unlabelled series `name` in the node's `/metrics`.
 async fn gauge(app: &App, name: &str) -> f64 {
-    let text = reqwest::get(app.url("/metrics"))
+    common::metric(app, name)
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .map(|v| v.trim().parse().unwrap())
         .unwrap_or_else(|| panic!("{name} missing from /metrics"))
 }
 

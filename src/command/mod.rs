@@ -21,6 +21,7 @@ pub mod conversations;
 pub mod inbox;
 pub mod lifecycle;
 pub mod messages;
+pub mod search;
 pub mod typing;
 
 use crate::auth::Caller;
@@ -81,6 +82,9 @@ pub enum CommandError {
     /// healthy node.
     #[error("internal error")]
     Store(#[source] StoreError),
+    /// 500 `internal`: this node's search index could not be read; logged where it is made.
+    #[error("internal error")]
+    Search(#[source] crate::search::SearchError),
 }
 
 /// Every read of the views a command (or an HTTP read path) makes goes through here, so each
@@ -106,7 +110,9 @@ impl CommandError {
             CommandError::Unavailable(_)
             | CommandError::NotNow(_)
             | CommandError::FilesUnavailable(_) => "unavailable",
-            CommandError::NotFolded { .. } | CommandError::Store(_) => "internal",
+            CommandError::NotFolded { .. } | CommandError::Store(_) | CommandError::Search(_) => {
+                "internal"
+            }
         }
     }
 }

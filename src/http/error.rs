@@ -90,9 +90,9 @@ impl ApiError {
                 | CommandError::FilesUnavailable(_) => {
                     (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
                 }
-                CommandError::NotFolded { .. } | CommandError::Store(_) => {
-                    (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-                }
+                CommandError::NotFolded { .. }
+                | CommandError::Store(_)
+                | CommandError::Search(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
             },
         }
     }

@@ -6,7 +6,7 @@
 //! - [`conversations`] (routes 1, 2, 7, 11), [`messages`] (3, 4, 5, 8, 9, 10), [`stats`] (6),
 //!   [`bookings`] (12), [`broadcast`] (13), [`replay`] (14, 15), [`attachments`] (uploads),
 //!   [`inbox`] (assignee, labels, priority, rating, canned replies; docs/inbox.md), [`webhooks`]
-//!   (dead letters; docs/webhooks.md).
+//!   (dead letters; docs/webhooks.md), [`search`] (message search; docs/search.md).
 //! - [`ops`]: `/health`, `/ready`, `/metrics`; [`dev`]: the `--dev` test routes.
 //! - [`ui`]: the web UI (UI.md), embedded in the binary: its pages, assets and `/widget.js`.
 
@@ -22,6 +22,7 @@ pub mod messages;
 pub mod openapi;
 pub mod ops;
 pub mod replay;
+pub mod search;
 pub mod stats;
 pub mod ui;
 pub mod webhooks;
@@ -84,6 +85,7 @@ fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(replay::events))
         .routes(routes!(replay::history))
         .routes(routes!(stats::stats))
+        .routes(routes!(search::search))
         .routes(routes!(bookings::register))
         .routes(routes!(inbox::set_assignee))
         .routes(routes!(inbox::set_labels))

@@ -52,6 +52,7 @@ use utoipa::{IntoParams, Modify, OpenApi, PartialSchema, ToResponse, ToSchema};
         (name = "admin", description = "Broadcasts and stats"),
         (name = "replay", description = "A conversation's events from the log, and its history"),
         (name = "inbox", description = "The support inbox: assignment, labels, priority, canned replies and the customer's rating"),
+        (name = "search", description = "Messages found by their words"),
         (name = "webhooks", description = "Webhook deliveries that failed until WEBHOOK_MAX_AGE, and sending them again"),
         (name = "operations", description = "Liveness, readiness and metrics; no token"),
     )
@@ -307,6 +308,36 @@ pub struct CannedReply {
 #[allow(dead_code)]
 pub struct CannedReplyList {
     canned_replies: Vec<CannedReply>,
+}
+
+/// A message found by a search.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SearchResult {
+    message_id: Ulid,
+    conversation_id: Ulid,
+    booking_id: ExternalId,
+    /// The sender's user id.
+    sender: ExternalId,
+    created_at: Timestamp,
+    /// An internal note (found by admins only).
+    internal: bool,
+    /// The text, whole when at most 160 characters, else about 160 around the first match with
+    /// `…` where it was cut.
+    snippet: String,
+    /// `[start, end)` ranges of `snippet` the query matched, in Unicode code points; never markup.
+    highlights: Vec<[u64; 2]>,
+}
+
+/// A page of messages found, newest first.
+#[derive(ToSchema)]
+#[schema(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SearchResults {
+    results: Vec<SearchResult>,
+    /// The `cursor` of the next page; `null` on the last.
+    next_cursor: Option<String>,
 }
 
 /// A webhook delivery that failed until `WEBHOOK_MAX_AGE` (docs/webhooks.md).
@@ -1312,6 +1343,32 @@ pub struct MessageQuery {
     limit: Option<u64>,
     /// The `limit` messages just older than this one, of the same conversation.
     before: Option<Ulid>,
+}
+
+/// The search's query (docs/search.md).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SearchQuery {
+    /// Words that must all match, `"exact phrases"`, `prefix*`; case and accents folded. At most
+    /// 200 characters, with at least one word.
+    #[param(required = true, min_length = 1, max_length = 200)]
+    q: Option<String>,
+    /// Only this conversation's messages (one the caller may see).
+    conversation_id: Option<Ulid>,
+    /// Only this booking's messages.
+    booking_id: Option<ExternalId>,
+    /// Only messages by this user.
+    sender: Option<ExternalId>,
+    /// Messages created at or after this time.
+    from: Option<Timestamp>,
+    /// Messages created before this time.
+    to: Option<Timestamp>,
+    /// 20 when absent.
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<u64>,
+    /// The `nextCursor` of the previous page.
+    cursor: Option<String>,
 }
 
 /// Route 14's query.

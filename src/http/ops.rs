@@ -22,7 +22,8 @@ pub async fn health() -> Response {
     ok(StatusCode::OK, "ok", json!({ "status": "ok" }))
 }
 
-/// 200 only while the log is connected, this node has folded everything in it and is not draining.
+/// 200 only while the log is connected, this node has folded everything in it and is not draining;
+/// at start-up, also not before the search index first caught up with the log.
 #[utoipa::path(
     get,
     path = "/ready",
@@ -42,6 +43,12 @@ pub async fn ready(State(app): State<AppState>) -> Response {
         return super::ApiError::NotReady(format!("not ready: {blocked}")).into_response();
     }
     let presence = &app.realtime.presence;
+    if app.progress.is_ready() && !app.search.progress.has_caught_up() {
+        return super::ApiError::NotReady(
+            "not ready: the search index is still catching up with the log".into(),
+        )
+        .into_response();
+    }
     if app.progress.is_ready() && presence.is_synced() {
         let level = app.progress.level();
         ok(
@@ -92,9 +99,11 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
 pub fn register_metrics() {
     use crate::realtime::{event::Wire, registry::Slow};
     metrics::counter!("concierge_events_undecodable_total").absolute(0);
-    metrics::counter!("concierge_events_folded_total").absolute(0);
     metrics::counter!("concierge_events_skipped_by_operator_total").absolute(0);
-    metrics::gauge!("concierge_projection_blocked_seq").set(0.0);
+    for projection in ["views", "search"] {
+        metrics::counter!("concierge_events_folded_total", "projection" => projection).absolute(0);
+        metrics::gauge!("concierge_projection_blocked_seq", "projection" => projection).set(0.0);
+    }
     metrics::gauge!("concierge_ws_connections").set(0.0);
     metrics::counter!("concierge_attachments_uploaded_total").absolute(0);
     metrics::counter!("concierge_attachments_uploaded_bytes_total").absolute(0);

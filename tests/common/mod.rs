@@ -279,12 +279,18 @@ impl App {
 
     /// Polls `GET /ready` until it answers 200; panics with the log after 20 s or if the process exits.
     pub async fn wait_ready(&mut self) {
+        self.wait_ready_within(READY_DEADLINE).await;
+    }
+
+    /// [`App::wait_ready`] with its own deadline, for a start that first folds a large log (`/ready`
+    /// waits for every projection to catch up, which a debug build on a busy machine does slowly).
+    pub async fn wait_ready_within(&mut self, limit: Duration) {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
             .unwrap();
         let url = self.url("/ready");
-        let deadline = Instant::now() + READY_DEADLINE;
+        let deadline = Instant::now() + limit;
         loop {
             if let Ok(r) = client.get(&url).send().await {
                 if r.status() == StatusCode::OK {
@@ -302,7 +308,7 @@ impl App {
             }
             assert!(
                 Instant::now() < deadline,
-                "concierge was not ready within {READY_DEADLINE:?}:\n{}",
+                "concierge was not ready within {limit:?}:\n{}",
                 self.log()
             );
             tokio::time::sleep(POLL).await;
@@ -410,6 +416,13 @@ impl App {
         self.kill();
         self.spawn();
         self.wait_ready().await;
+    }
+
+    /// Kills the process if it runs and starts it again with the same `DATA_DIR` and port, without
+    /// waiting for `/ready` (for tests of start-up itself).
+    pub fn respawn(&mut self) {
+        self.kill();
+        self.spawn();
     }
 
     /// Like `restart`, on a new port.
@@ -952,4 +965,50 @@ pub fn send_burst(
             .collect::<Vec<Value>>()
             .await
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search
+// ---------------------------------------------------------------------------------------------
+
+/// The value of the series `series` (its name and labels exactly as `/metrics` writes them);
+/// `None` while the app does not answer or the series is not there.
+pub async fn metric(app: &App, series: &str) -> Option<f64> {
+    let text = reqwest::get(app.url("/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .find(|(s, _)| *s == series)
+        .and_then(|(_, v)| v.trim().parse().ok())
+}
+
+/// Waits until the app's search index has committed everything in the log up to now, so that a
+/// search's answer is exact.
+pub async fn searchable(app: &App) {
+    let last = log::last_seq(app.nats_url()).await;
+    log::eventually("the search index catching up", || async {
+        metric(
+            app,
+            r#"concierge_projection_checkpoint{projection="search"}"#,
+        )
+        .await
+        .is_some_and(|c| c as u64 >= last)
+    })
+    .await;
+}
+
+/// `GET /messaging/search?<query>` as `token`: status and body.
+pub async fn search(app: &App, token: &str, query: &str) -> (StatusCode, Value) {
+    get(&app.url(&format!("/messaging/search?{query}")), token).await
+}
+
+/// A search's `q` parameter, encoded.
+pub fn q(text: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("q", text)
+        .finish()
 }
