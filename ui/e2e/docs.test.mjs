@@ -20,7 +20,7 @@ describe("API reference", () => {
     const node = st.node;
     const doc = await (await fetch(node.url("/openapi.json"))).json();
     const operations = Object.values(doc.paths).flatMap((item) => Object.values(item));
-    assert.equal(operations.length, 32);
+    assert.equal(operations.length, 33);
 
     const context = await st.newContext();
     const requested = [];

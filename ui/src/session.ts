@@ -6,6 +6,7 @@ import { uploadAttachment } from "./api/upload";
 import { messageTypeFor, type UploadCall } from "./attachments";
 import { Live, type ConnectionState } from "./live";
 import { Outbox, type Pending } from "./outbox";
+import { pageUntil } from "./search";
 import { Store } from "./store";
 import type { Claims } from "./token";
 import type { Attachment, CannedReply, Message } from "./types";
@@ -128,6 +129,21 @@ export class Session {
     this.store.mergePage(conversationId, page.messages, page.hasMore, true);
     this.store.notify();
     return page.messages.length > 0;
+  }
+
+  /**
+   * Makes sure a message is held, for a search result to open the conversation at it: the newest
+   * page first, then older pages until it is there. False when the conversation does not have it
+   * (any more).
+   */
+  reveal(conversationId: string, messageId: string): Promise<boolean> {
+    const thread = () => this.store.thread(conversationId);
+    return pageUntil(
+      () => thread().byId.has(messageId),
+      () => thread().loaded,
+      () => this.loadNewest(conversationId),
+      () => this.loadOlder(conversationId),
+    );
   }
 
   /** Sends text and the ids of attachments already uploaded; content may be blank with attachments. */

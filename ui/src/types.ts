@@ -49,6 +49,12 @@ export interface Mention {
  */
 export type Attachment = Schemas["Attachment"];
 
+/**
+ * A message found by `GET /messaging/search`: ids, sender, time, `internal`, and a `snippet` with
+ * `highlights`, `[start, end)` ranges in Unicode code points (issue 19).
+ */
+export type SearchResult = Schemas["SearchResult"];
+
 /** One event of route 14, as stored in the log. */
 export type LogEvent = Schemas["StoredEvent"];
 

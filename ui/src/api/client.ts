@@ -41,6 +41,12 @@ export interface MessagePage {
   hasMore: boolean;
 }
 
+/** A page of search results, newest first; `nextCursor` is null on the last page. */
+export interface SearchPage {
+  results: Schemas["SearchResult"][];
+  nextCursor: string | null;
+}
+
 type Conversation = components["schemas"]["Conversation"];
 type Message = components["schemas"]["Message"];
 type Status = components["schemas"]["Status"];
@@ -70,6 +76,14 @@ export interface ListQuery {
   label: string | null;
   priority: Priority | null;
   sort: "updated" | "waiting";
+}
+
+/** What the search box asks for (`GET /messaging/search`); `conversationId` limits it to one conversation. */
+export interface SearchQuery {
+  q: string;
+  conversationId?: string | null;
+  cursor?: string | null;
+  limit?: number;
 }
 
 export const ANY: ListQuery = { status: null, assignee: null, label: null, priority: null, sort: "updated" };
@@ -292,6 +306,28 @@ export class Api {
 
   broadcast(content: string, audience: Schemas["Audience"]): Promise<Schemas["BroadcastSent"]> {
     return unwrap(this.client.POST("/messaging/admin/broadcast", { body: { content, audience } }));
+  }
+
+  // ---- Message search (issue 19)
+
+  /**
+   * A page of the messages matching `q`, newest first (a customer's own conversations only, without
+   * notes; an admin's all). `cursor` is the previous page's `nextCursor`, with the same other fields.
+   */
+  async search(query: SearchQuery): Promise<SearchPage> {
+    const data = await unwrap(
+      this.client.GET("/messaging/search", {
+        params: {
+          query: {
+            q: query.q,
+            ...(query.conversationId ? { conversationId: query.conversationId } : {}),
+            ...(query.limit ? { limit: query.limit } : {}),
+            ...(query.cursor ? { cursor: query.cursor } : {}),
+          },
+        },
+      }),
+    );
+    return { results: data.results, nextCursor: data.nextCursor ?? null };
   }
 
   // ---- Webhook dead letters (admins)

@@ -278,6 +278,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/messaging/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Messages found by their words, newest first */
+        get: operations["searchMessages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/messaging/bookings/{bookingId}": {
         parameters: {
             query?: never;
@@ -925,6 +942,19 @@ export interface components {
             };
         };
         /** @description A success: `data` is the route's own body. */
+        Envelope_SearchResults: {
+            /** @description Always `true`. */
+            success: boolean;
+            /** @description A short sentence, e.g. "Message sent". */
+            message: string;
+            /** @description A page of messages found, newest first. */
+            data: {
+                results: components["schemas"]["SearchResult"][];
+                /** @description The `cursor` of the next page; `null` on the last. */
+                nextCursor?: string | null;
+            };
+        };
+        /** @description A success: `data` is the route's own body. */
         Envelope_Stats: {
             /** @description Always `true`. */
             success: boolean;
@@ -1201,6 +1231,30 @@ export interface components {
             title: string;
             /** @description A message's content: at most 2000 characters, not blank. */
             content: string;
+        };
+        /** @description A message found by a search. */
+        SearchResult: {
+            messageId: components["schemas"]["Ulid"];
+            conversationId: components["schemas"]["Ulid"];
+            bookingId: components["schemas"]["ExternalId"];
+            /** @description The sender's user id. */
+            sender: components["schemas"]["ExternalId"];
+            createdAt: components["schemas"]["Timestamp"];
+            /** @description An internal note (found by admins only). */
+            internal: boolean;
+            /**
+             * @description The text, whole when at most 160 characters, else about 160 around the first match with
+             *     `…` where it was cut.
+             */
+            snippet: string;
+            /** @description `[start, end)` ranges of `snippet` the query matched, in Unicode code points; never markup. */
+            highlights: number[][];
+        };
+        /** @description A page of messages found, newest first. */
+        SearchResults: {
+            results: components["schemas"]["SearchResult"][];
+            /** @description The `cursor` of the next page; `null` on the last. */
+            nextCursor?: string | null;
         };
         SendMessage: {
             /** @description At most 2000 characters (Unicode scalar values), no control characters other than tab, LF and CR. */
@@ -2177,6 +2231,52 @@ export interface operations {
             };
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
+            429: components["responses"]["TooManyRequests"];
+            500: components["responses"]["Internal"];
+        };
+    };
+    searchMessages: {
+        parameters: {
+            query: {
+                /**
+                 * @description Words that must all match, `"exact phrases"`, `prefix*`; case and accents folded. At most
+                 *     200 characters, with at least one word.
+                 */
+                q: string;
+                /** @description Only this conversation's messages (one the caller may see). */
+                conversationId?: components["schemas"]["Ulid"];
+                /** @description Only this booking's messages. */
+                bookingId?: components["schemas"]["ExternalId"];
+                /** @description Only messages by this user. */
+                sender?: components["schemas"]["ExternalId"];
+                /** @description Messages created at or after this time. */
+                from?: components["schemas"]["Timestamp"];
+                /** @description Messages created before this time. */
+                to?: components["schemas"]["Timestamp"];
+                /** @description 20 when absent. */
+                limit?: number;
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of messages found */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Envelope_SearchResults"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             429: components["responses"]["TooManyRequests"];
             500: components["responses"]["Internal"];
         };

@@ -1,10 +1,12 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { useSession } from "../hooks";
+import type { MessageTarget } from "../search";
 import type { Session } from "../session";
 import { Broadcasts } from "./Broadcasts";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { ConversationPane } from "./ConversationPane";
 import { ErrorNote } from "./ErrorNote";
+import { SearchPanel } from "./SearchPanel";
 import { SignIn } from "./SignIn";
 
 /** The customer's chat about one booking (`/chat?booking=`), also what the widget frames. */
@@ -12,6 +14,8 @@ export function ChatPage({ session, bookingId, embedded }: { session: Session; b
   useSession(session);
   const [conversationId, setConversationId] = useState<string | null>(null);
   const [problem, setProblem] = useState<string | null>(null);
+  const [target, setTarget] = useState<MessageTarget | null>(null);
+  const openings = useRef(0);
 
   useEffect(() => {
     if (!bookingId) return;
@@ -62,7 +66,18 @@ export function ChatPage({ session, bookingId, embedded }: { session: Session; b
       ) : problem ? (
         <ErrorNote text={problem} />
       ) : conversation ? (
-        <ConversationPane key={conversation.id} session={session} conversation={conversation} />
+        <>
+          <SearchPanel
+            key={`search-${conversation.id}`}
+            session={session}
+            conversationId={conversation.id}
+            collapseOnOpen
+            onOpen={(hit) =>
+              setTarget({ conversationId: hit.conversationId, messageId: hit.messageId, n: ++openings.current })
+            }
+          />
+          <ConversationPane key={conversation.id} session={session} conversation={conversation} target={target} />
+        </>
       ) : (
         <p class="note">Opening the conversation…</p>
       )}

@@ -2,6 +2,7 @@ import { useEffect, useReducer, useState } from "preact/hooks";
 import type { History } from "../api/client";
 import { PendingFiles } from "../attachments";
 import { nameOf, useSession } from "../hooks";
+import type { MessageTarget } from "../search";
 import type { Session } from "../session";
 import { visibleMessages } from "../inbox";
 import type { Conversation, Message } from "../types";
@@ -21,8 +22,15 @@ function presenceLine(session: Session, conversation: Conversation): string {
   return admins.some((p) => p.online) ? "Support is online" : "Support is offline";
 }
 
+interface Props {
+  session: Session;
+  conversation: Conversation;
+  /** A search result to open the conversation at (ignored when it is another conversation's). */
+  target?: MessageTarget | null;
+}
+
 /** An open conversation: header, messages (or its history), typing, and the message box. */
-export function ConversationPane({ session, conversation }: { session: Session; conversation: Conversation }) {
+export function ConversationPane({ session, conversation, target = null }: Props) {
   useSession(session);
   const [replyTo, setReplyTo] = useState<Message | null>(null);
   const [history, setHistory] = useState<History | null>(null);
@@ -103,6 +111,7 @@ export function ConversationPane({ session, conversation }: { session: Session; 
         hasMore={thread.hasMore}
         readOnly={history !== null}
         onReply={setReplyTo}
+        target={target && target.conversationId === id ? target : null}
       />
       <p class="typing" aria-live="polite">
         {typists.map((u) => `${nameOf(session, id, u)} is typing…`).join(" ")}

@@ -1,6 +1,7 @@
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import { ANY, type ListQuery } from "../api/client";
 import { useSession } from "../hooks";
+import type { MessageTarget } from "../search";
 import type { Session } from "../session";
 import { BroadcastPanel } from "./BroadcastPanel";
 import { CannedPanel } from "./CannedPanel";
@@ -13,9 +14,18 @@ import { ErrorNote } from "./ErrorNote";
 import { FailedWebhooksPanel } from "./FailedWebhooksPanel";
 import { ListFilters } from "./ListFilters";
 import { Notices } from "./Notices";
+import { SearchPanel } from "./SearchPanel";
 
 function openFromUrl(): string | null {
   return new URLSearchParams(window.location.search).get("c");
+}
+
+/** `/inbox?c=<conversation>&m=<message>`: a search result's message, opened with its conversation. */
+function targetFromUrl(n: number): MessageTarget | null {
+  const query = new URLSearchParams(window.location.search);
+  const conversationId = query.get("c");
+  const messageId = query.get("m");
+  return conversationId && messageId ? { conversationId, messageId, n } : null;
 }
 
 /** The admin inbox (`/inbox`): the live conversation list beside the open conversation. */
@@ -23,6 +33,8 @@ export function InboxPage({ session }: { session: Session }) {
   useSession(session);
   const [filter, setFilter] = useState<ListQuery>(ANY);
   const [openId, setOpenId] = useState<string | null>(openFromUrl());
+  const openings = useRef(1);
+  const [target, setTarget] = useState<MessageTarget | null>(() => targetFromUrl(1));
   const [page, setPage] = useState(1);
   const [pages, setPages] = useState(1);
   const [problem, setProblem] = useState<string | null>(null);
@@ -72,14 +84,19 @@ export function InboxPage({ session }: { session: Session }) {
   }, [session, filter, openId]);
 
   useEffect(() => {
-    const onPop = () => setOpenId(openFromUrl());
+    const onPop = () => {
+      setOpenId(openFromUrl());
+      setTarget(targetFromUrl(++openings.current));
+    };
     window.addEventListener("popstate", onPop);
     return () => window.removeEventListener("popstate", onPop);
   }, []);
 
-  const navigate = (id: string | null) => {
-    window.history.pushState(null, "", id ? `/inbox?c=${id}` : "/inbox");
+  const navigate = (id: string | null, messageId: string | null = null) => {
+    const at = id && messageId ? `&m=${encodeURIComponent(messageId)}` : "";
+    window.history.pushState(null, "", id ? `/inbox?c=${id}${at}` : "/inbox");
     setOpenId(id);
+    setTarget(id && messageId ? { conversationId: id, messageId, n: ++openings.current } : null);
   };
 
   if (session.connection === "unauthorized") return <SignIn reason={session.refusal} />;
@@ -103,17 +120,24 @@ export function InboxPage({ session }: { session: Session }) {
         <FailedWebhooksPanel session={session} />
       </header>
       <Broadcasts session={session} />
-      <Notices session={session} onOpen={navigate} />
+      <Notices session={session} onOpen={(id) => navigate(id)} />
       <ErrorNote text={problem} />
       <div class="columns">
         <nav class="list" aria-label="Conversation list">
-          <ListFilters session={session} query={filter} onChange={setFilter} />
-          <ConversationList session={session} query={filter} openId={openId} onOpen={navigate} />
-          {page < pages ? (
-            <button type="button" onClick={() => loadList(filter, page + 1)}>
-              Load more conversations
-            </button>
-          ) : null}
+          <SearchPanel
+            session={session}
+            conversationId={null}
+            collapseOnOpen={false}
+            onOpen={(hit) => navigate(hit.conversationId, hit.messageId)}
+          >
+            <ListFilters session={session} query={filter} onChange={setFilter} />
+            <ConversationList session={session} query={filter} openId={openId} onOpen={(id) => navigate(id)} />
+            {page < pages ? (
+              <button type="button" onClick={() => loadList(filter, page + 1)}>
+                Load more conversations
+              </button>
+            ) : null}
+          </SearchPanel>
         </nav>
         <div class="open">
           {openId ? (
@@ -122,7 +146,7 @@ export function InboxPage({ session }: { session: Session }) {
             </button>
           ) : null}
           {conversation ? (
-            <ConversationPane key={conversation.id} session={session} conversation={conversation} />
+            <ConversationPane key={conversation.id} session={session} conversation={conversation} target={target} />
           ) : (
             <p class="note">{openId ? "Opening the conversation…" : "Choose a conversation."}</p>
           )}

@@ -17,6 +17,8 @@ interface Props {
   /** History shows messages as they were: no actions. */
   readOnly: boolean;
   onReply: (message: Message) => void;
+  /** The message a search result opened the conversation at: marked, and focusable to take the focus. */
+  found?: boolean;
 }
 
 function reactionCounts(message: Message): [string, number][] {
@@ -26,7 +28,7 @@ function reactionCounts(message: Message): [string, number][] {
 }
 
 /** One message: its text (always as text), reply quote, reactions, receipt and actions. */
-export function MessageItem({ session, message, quoted, receipt, readOnly, onReply }: Props) {
+export function MessageItem({ session, message, quoted, receipt, readOnly, onReply, found = false }: Props) {
   const [mode, setMode] = useState<"view" | "edit" | "delete">("view");
   const [draft, setDraft] = useState(message.content);
   const [error, setError] = useState<string | null>(null);
@@ -47,7 +49,12 @@ export function MessageItem({ session, message, quoted, receipt, readOnly, onRep
   };
 
   return (
-    <li class={`msg${mine ? " mine" : ""}${note ? " note" : ""}${message.isDeleted ? " deleted" : ""}`}>
+    <li
+      class={`msg${mine ? " mine" : ""}${note ? " note" : ""}${message.isDeleted ? " deleted" : ""}${found ? " found" : ""}`}
+      data-message-id={message.id}
+      aria-current={found ? "true" : undefined}
+      tabIndex={found ? -1 : undefined}
+    >
       {note ? <p class="note-label">Internal note</p> : null}
       <div class="meta">
         <span class="sender">{nameOf(session, conversationId, message.sender)}</span>{" "}

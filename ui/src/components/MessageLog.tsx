@@ -1,6 +1,7 @@
-import { useLayoutEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { nameOf, quoteOf } from "../hooks";
 import type { Pending } from "../outbox";
+import type { MessageTarget } from "../search";
 import type { Session } from "../session";
 import type { Message } from "../types";
 import { MessageItem } from "./MessageItem";
@@ -14,6 +15,8 @@ interface Props {
   hasMore: boolean;
   readOnly: boolean;
   onReply: (message: Message) => void;
+  /** A search result to show: older pages load until it is held, then it is scrolled into view and marked. */
+  target?: MessageTarget | null;
 }
 
 /** The "Seen by" text for the newest own message, or null when nobody has read it yet. */
@@ -32,7 +35,7 @@ export function receiptFor(session: Session, conversationId: string, messages: M
  * The conversation's messages, oldest at the top. Scrolling to the top loads older ones (as does the
  * button, for keyboards); the view stays at the bottom as messages arrive unless the person scrolled up.
  */
-export function MessageLog({ session, conversationId, messages, pending, hasMore, readOnly, onReply }: Props) {
+export function MessageLog({ session, conversationId, messages, pending, hasMore, readOnly, onReply, target = null }: Props) {
   const scroller = useRef<HTMLDivElement>(null);
   const pinned = useRef(true);
   const previousHeight = useRef(0);
@@ -40,6 +43,10 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
   const [olderError, setOlderError] = useState<string | null>(null);
   const byId = new Map(messages.map((m) => [m.id, m]));
   const receipt = readOnly ? null : receiptFor(session, conversationId, messages);
+  // The search result shown (`n` of the opening, so that opening it again scrolls to it again).
+  const [found, setFound] = useState<{ id: string; n: number } | null>(null);
+  const [targetError, setTargetError] = useState<string | null>(null);
+  const scrolledTo = useRef(0);
 
   const loadOlder = () => {
     if (loadingOlder.current || !hasMore || readOnly) return;
@@ -70,6 +77,41 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
     }
   });
 
+  // A search result: load until the message is held (it may be older than the pages loaded).
+  useEffect(() => {
+    setTargetError(null);
+    if (!target || readOnly) {
+      setFound(null);
+      return;
+    }
+    let live = true;
+    pinned.current = false;
+    session.reveal(conversationId, target.messageId).then(
+      (held) => {
+        if (!live) return;
+        if (held) setFound({ id: target.messageId, n: target.n });
+        else setTargetError("That message is no longer in this conversation.");
+      },
+      (e: unknown) => {
+        if (live) setTargetError(session.problem(e, "Could not load the message"));
+      },
+    );
+    return () => {
+      live = false;
+    };
+  }, [session, conversationId, target?.messageId, target?.n, readOnly]);
+
+  // …then bring it into view once, in the middle of the log, and give it the focus.
+  useLayoutEffect(() => {
+    if (!found || scrolledTo.current === found.n) return;
+    const item = scroller.current?.querySelector<HTMLElement>(`[data-message-id="${CSS.escape(found.id)}"]`);
+    if (!item) return;
+    scrolledTo.current = found.n;
+    pinned.current = false;
+    item.scrollIntoView({ block: "center" });
+    item.focus({ preventScroll: true });
+  });
+
   return (
     <div
       class="log"
@@ -89,6 +131,7 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
         </button>
       ) : null}
       <ErrorNote text={olderError} />
+      <ErrorNote text={targetError} />
       <ul class="messages">
         {messages.map((m) => (
           <MessageItem
@@ -99,6 +142,7 @@ export function MessageLog({ session, conversationId, messages, pending, hasMore
             receipt={receipt && receipt[0] === m.id ? receipt[1] : null}
             readOnly={readOnly}
             onReply={onReply}
+            found={found !== null && found.id === m.id}
           />
         ))}
         {readOnly
