@@ -5,7 +5,7 @@
 #
 #   bench/run.sh [--quick] [--only 1,2,...] [--no-build] [--runs N]
 #                [--nats-conf FILE | --cluster] [--results NAME]
-#                scenarios: 1 2 3 4 5 7 8 9 (5 includes 6), 1sio 3sio (sio: both), 9img
+#                scenarios: 1 2 3 4 5 7 8 9 (5 includes 6), 1sio 3sio (sio: both), 9img, 10
 #
 # 1sio is scenario 1 over Socket.IO (WebSocket transport) beside scenario 1 over /ws, both in the
 # same run on a finer ladder of rates, and records Socket.IO's max rate over /ws's of that run;
@@ -18,6 +18,17 @@
 # idle (target <= 64 MiB). 9img (not in the default set) does the same with a 12 MP, ~2 MiB JPEG,
 # which the server holds whole and decodes for its thumbnail, 2 at a time (docs/performance.md,
 # "Issue 16: attachments").
+#
+# 10 is issue 19's search (not in the default set: seeding 1,000,000 messages and indexing them
+# twice takes several minutes a run; use --only 10). 1,000 conversations of 1,000 messages each
+# (100 with --quick; SEARCH_MSGS=N per conversation changes it), varied texts in several scripts
+# (bench/src/text.rs) seeded straight into the log; a node on an empty DATA_DIR, timed from its exec
+# until its search index holds the whole log (concierge_projection_lag{projection="search"} 0) and
+# until /ready; then, the node stopped, `concierge rebuild --search` on that DATA_DIR, timed
+# (target for both >= 50,000 messages/s); `du` of DATA_DIR/search against the bytes of message
+# text; then the node again and search queries from 64 keep-alive clients (16 admins, 48 as
+# customers) for the scenario's duration: queries/s, latency (p99 target <= 20 ms), failures
+# (not 200, or no results where every caller has some: docs/performance.md, "Issue 19: search").
 #
 # --no-build uses the binaries already in target/release (for iterating on the suite itself).
 # --runs N overrides the number of runs of each scenario.
@@ -46,7 +57,7 @@ while [[ $# -gt 0 ]]; do
     --cluster) CLUSTER=1 ;;
     --results) RESULTS="$2"; shift ;;
     --runs) RUNS_WANTED="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...,9,1sio,3sio|sio,9img] [--no-build] [--runs N] [--nats-conf FILE | --cluster] [--results NAME]" >&2; exit 2 ;;
+    *) echo "usage: bench/run.sh [--quick] [--only 1,2,...,9,1sio,3sio|sio,9img,10] [--no-build] [--runs N] [--nats-conf FILE | --cluster] [--results NAME]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -60,9 +71,11 @@ if [[ $QUICK == 1 ]]; then
   RUNS=1 DUR=2 RATES=2000,5000,10000,20000 SEED_MSGS=98 CONNS=${CONNS:-2000} FANOUT=${FANOUT:-2000}
   SIO_RATES_1=1000,2000,3000,4000,6000,8000,10000,12000,15000
   UPLOADS_EACH=${UPLOADS_EACH:-2}
+  SEARCH_MSGS=${SEARCH_MSGS:-100}
   SIO_RATES_20=250,500,750,1000,1500,2000,3000,4000
 else
   UPLOADS_EACH=${UPLOADS_EACH:-10}
+  SEARCH_MSGS=${SEARCH_MSGS:-1000}
   RUNS=3 DUR=5 RATES=2000,5000,7500,10000,15000,20000,25000,30000 SEED_MSGS=998 CONNS=19500 FANOUT=10000
   # About 10 % apart, so that a ratio of two maxima is not a ratio of two coarse steps; the one of
   # 20 admins starts lower, as each send becomes 21 frames.
@@ -73,6 +86,9 @@ RUNS=${RUNS_WANTED:-$RUNS}
 UPLOAD_CLIENTS=${UPLOAD_CLIENTS:-20}
 SEED_CONVS=1000
 SEED_EVENTS=$((SEED_CONVS * (SEED_MSGS + 2)))
+# Scenario 10: conversations (one customer each, cus0..), and message_sent events in all.
+SEARCH_CONVS=1000
+SEARCH_MESSAGES=$((SEARCH_CONVS * SEARCH_MSGS))
 
 # Both processes inherit the raised open-file limit (scenario 3 needs ~19,500 sockets on each side).
 ulimit -n "$(ulimit -Hn)"
@@ -317,6 +333,37 @@ for run in $(seq 1 "$RUNS"); do
       --per-client "$UPLOADS_EACH" --bytes $((2 * 1024 * 1024)) --server-pid "$SERVER_PID" \
       --nats-pid "${NATS_PIDS[0]}" --scenario "9img uploads, $UPLOAD_CLIENTS × 2 MiB JPEG 12 MP"
     save_metrics 9img-uploads-jpeg
+  fi
+  if has 10; then
+    # The log as seeded (plus one admin join per conversation), indexed live by a node on an empty
+    # DATA_DIR, then again by `rebuild --search` on that DATA_DIR, the node stopped.
+    start_nats
+    mark=$(wc -l <"$ROWS")
+    try "${LG[@]}" seed --nats "$NATS_URL" --conversations "$SEARCH_CONVS" --messages "$SEARCH_MSGS" \
+      --text sentences --replicas "$REPLICAS" --scenario "10 search" --out "$ROWS"
+    DATA_DIR="$WORK/data"
+    rm -rf "$DATA_DIR"
+    launch_server
+    try "${LG[@]}" search-catch-up --addr "$ADDR" --started-ns "$STARTED_NS" --nats "$NATS_URL" \
+      --messages "$SEARCH_MESSAGES" --goal ">=50000" --out "$ROWS"
+    port=${ADDR##*:}
+    stop_server
+    try "${LG[@]}" search-rebuild --server "$SERVER" --data-dir "$DATA_DIR" --nats "$NATS_URL" \
+      --replicas "$REPLICAS" --messages "$SEARCH_MESSAGES" --goal ">=50000" --out "$ROWS"
+    if [[ -d "$DATA_DIR/search" ]]; then
+      index_kib=$(du -sk "$DATA_DIR/search" | cut -f1)
+      "${LG[@]}" record --scenario "10 search" --figure "index on disk MiB" \
+        --value "$(awk "BEGIN {print $index_kib / 1024}")" --out "$ROWS" >/dev/null
+      try "$LOADGEN" ratio --input "$ROWS" --after-line "$mark" --out "$ROWS" \
+        --num "10 search|index on disk MiB" --den "10 search|message text MiB" \
+        --scenario "10 search" --figure "index on disk / message text"
+    fi
+    launch_server "$port"
+    "${LG[@]}" wait-ready --addr "$ADDR" --started-ns "$STARTED_NS" --scenario startup \
+      --figure ready --timeout-secs 600 >/dev/null
+    try "${LG[@]}" search-queries --addr "$ADDR" "${T[@]}" --conversations "$SEARCH_CONVS" \
+      --clients 64 --admin-clients 16 --duration "$DUR" --server-pid "$SERVER_PID"
+    save_metrics 10-search
   fi
   stop_all
 done

@@ -7,6 +7,7 @@ use clap::Args;
 use futures::{stream, StreamExt};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
+use std::future::Future;
 use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -136,6 +137,78 @@ pub fn http_client() -> reqwest::Client {
         .tcp_nodelay(true)
         .build()
         .expect("HTTP client")
+}
+
+/// What a closed loop measured: the latency of each request per lane (the request's own answer:
+/// scenario 10 has admins and customers), and the requests that failed (not timed).
+pub struct Closed {
+    pub lanes: Vec<Histogram<u64>>,
+    pub errors: u64,
+    pub secs: f64,
+}
+
+impl Closed {
+    /// Every lane's latencies together.
+    pub fn all(&self) -> Histogram<u64> {
+        let mut h = histogram();
+        for lane in &self.lanes {
+            h.add(lane).expect("same bounds");
+        }
+        h
+    }
+
+    /// Timed requests per second.
+    pub fn per_sec(&self) -> f64 {
+        self.all().len() as f64 / self.secs
+    }
+}
+
+/// Runs `clients` loops for `secs`, each awaiting one request at a time. Client `c`'s requests are
+/// made by `client(c)`, called with how many requests that client made before; a request answers
+/// the lane (`< lanes`) its latency is counted in, or `None` when it failed.
+pub async fn closed_loop<M, C, F>(clients: usize, lanes: usize, secs: f64, client: M) -> Closed
+where
+    M: Fn(usize) -> C,
+    C: FnMut(usize) -> F + Send + 'static,
+    F: Future<Output = Option<usize>> + Send + 'static,
+{
+    let deadline = Instant::now() + Duration::from_secs_f64(secs);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..clients)
+        .map(|c| {
+            let mut request = client(c);
+            tokio::spawn(async move {
+                let mut hs: Vec<Histogram<u64>> = (0..lanes).map(|_| histogram()).collect();
+                let mut errors = 0u64;
+                let mut k = 0;
+                while Instant::now() < deadline {
+                    let at = Instant::now();
+                    match request(k).await {
+                        Some(lane) => {
+                            hs[lane].saturating_record((at.elapsed().as_micros() as u64).max(1))
+                        }
+                        None => errors += 1,
+                    }
+                    k += 1;
+                }
+                (hs, errors)
+            })
+        })
+        .collect();
+    let mut closed = Closed {
+        lanes: (0..lanes).map(|_| histogram()).collect(),
+        errors: 0,
+        secs: 0.0,
+    };
+    for task in tasks {
+        let (hs, errors) = task.await.expect("client task");
+        for (all, h) in closed.lanes.iter_mut().zip(&hs) {
+            all.add(h).expect("same bounds");
+        }
+        closed.errors += errors;
+    }
+    closed.secs = started.elapsed().as_secs_f64();
+    closed
 }
 
 /// A booking registered to a customer, with its conversation.

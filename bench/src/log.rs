@@ -1,8 +1,9 @@
-//! Straight to JetStream: seeding the log with valid events (scenarios 5 and 7), publishing an
+//! Straight to JetStream: seeding the log with valid events (scenarios 5, 7 and 10), publishing an
 //! admin broadcast (scenario 4), and the ceiling (scenario 8), a plain publish loop of the payloads
 //! the server writes, with the same `Nats-Msg-Id` and one awaited ack per publish.
 
 use crate::common::{self, histogram, ms, Rows};
+use crate::text::{self, Sender};
 use anyhow::{Context as _, Result};
 use async_nats::jetstream::{self, context::Publish, stream};
 use clap::Args;
@@ -36,8 +37,20 @@ pub struct SeedArgs {
     /// Replicas of the stream when this command creates it (the server's STREAM_REPLICAS).
     #[arg(long, default_value_t = 1)]
     pub replicas: usize,
+    /// What the messages say: `fixed`, one short line each, all the customer's (scenarios 5 and
+    /// 7); `sentences`, varied texts of which about a third are an admin's answers, the admin
+    /// joining each conversation first (scenario 10: src/text.rs).
+    #[arg(long, value_enum, default_value_t = Texts::Fixed)]
+    pub text: Texts,
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+/// What seeded messages say.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Texts {
+    Fixed,
+    Sentences,
 }
 
 #[derive(Args, Debug)]
@@ -58,6 +71,17 @@ pub struct CeilingArgs {
     pub out: Option<PathBuf>,
 }
 
+/// A client of NATS at `url` (a cluster's servers comma separated, each on 127.0.0.x).
+async fn client(url: &str) -> Result<async_nats::Client> {
+    let servers: Vec<&str> = url.split(',').map(str::trim).collect();
+    for server in &servers {
+        common::check_nats_url(server)?;
+    }
+    async_nats::connect(servers)
+        .await
+        .with_context(|| format!("connect {url}"))
+}
+
 /// Connects to NATS (`url` may list a cluster's servers, comma separated) and makes sure the log
 /// stream exists with the server's configuration at `replicas` replicas.
 async fn connect(
@@ -66,14 +90,7 @@ async fn connect(
     subjects: Vec<String>,
     replicas: usize,
 ) -> Result<jetstream::Context> {
-    let servers: Vec<&str> = url.split(',').map(str::trim).collect();
-    for server in &servers {
-        common::check_nats_url(server)?;
-    }
-    let client = async_nats::connect(servers)
-        .await
-        .with_context(|| format!("connect {url}"))?;
-    let js = jetstream::new(client);
+    let js = jetstream::new(client(url).await?);
     js.get_or_create_stream(stream::Config {
         name: stream_name.to_string(),
         subjects,
@@ -128,6 +145,26 @@ fn message(actor: &Actor, conv: &str, content: String) -> Envelope {
     )
 }
 
+/// The admin who answers in scenario 10's conversations.
+fn admin() -> Actor {
+    Actor {
+        id: "adm0".into(),
+        role: Role::Admin,
+        name: Some("adm0".into()),
+    }
+}
+
+/// The `Nats-Msg-Id` the server gives an event: a join's is one per user and conversation
+/// (`participant_joined:<conversation>:<user>`), any other's is the event's id.
+fn msg_id(env: &Envelope) -> String {
+    match (&env.event, &env.conversation_id) {
+        (Event::ParticipantJoined(p), Some(conv)) => {
+            format!("participant_joined:{conv}:{}", p.user_id)
+        }
+        _ => env.id.clone(),
+    }
+}
+
 /// Publishes every event with up to `inflight` acks outstanding, and waits for all of them.
 async fn publish_all(
     js: &jetstream::Context,
@@ -139,7 +176,7 @@ async fn publish_all(
     for (subj, env) in events {
         let publish = Publish::build()
             .payload(env.encode().into())
-            .message_id(env.id.as_str());
+            .message_id(msg_id(&env));
         let ack = js.send_publish(subj, publish).await?;
         pending.push(ack.into_future());
         n += 1;
@@ -155,10 +192,19 @@ async fn publish_all(
 
 /// Puts `conversations × (2 + messages)` valid events in the log: each booking registered by the
 /// platform, its conversation created by its customer, then the customers' messages, round-robin.
+/// With `--text sentences`, `conversations × (3 + messages)`: `adm0` joins each conversation before
+/// the messages, as the server has an admin do before its first send, and sends about a third of
+/// them; the total bytes of the texts are printed and recorded ("message text MiB").
 ///
 /// # Errors
 /// When NATS refuses a publish.
 pub async fn seed(a: SeedArgs) -> Result<()> {
+    if a.text == Texts::Sentences && a.messages < text::ANCHORS.len() {
+        anyhow::bail!(
+            "--text sentences needs at least {} messages per conversation",
+            text::ANCHORS.len()
+        );
+    }
     let js = connect(&a.nats, &a.stream, log_subjects(), a.replicas).await?;
     let started = Instant::now();
     let platform = Actor {
@@ -200,32 +246,76 @@ pub async fn seed(a: SeedArgs) -> Result<()> {
         (subject::conversation(c), env)
     });
     n += publish_all(&js, created, a.inflight).await?;
-    let actors: Vec<Actor> = (0..a.conversations).map(customer).collect();
-    let messages = (0..a.messages).flat_map(|k| {
-        let (convs, actors) = (&convs, &actors);
-        (0..convs.len()).map(move |i| {
-            let env = message(
-                &actors[i],
-                &convs[i],
-                format!("Seeded message {k} of a benchmark conversation"),
+    let adm = admin();
+    if a.text == Texts::Sentences {
+        let joins = convs.iter().map(|c| {
+            let env = envelope(
+                &adm,
+                Some(c),
+                Event::ParticipantJoined(ParticipantJoined {
+                    user_id: adm.id.clone(),
+                    role: Role::Admin,
+                    name: adm.id.clone(),
+                }),
             );
+            (subject::conversation(c), env)
+        });
+        n += publish_all(&js, joins, a.inflight).await?;
+    }
+    let actors: Vec<Actor> = (0..a.conversations).map(customer).collect();
+    let text_bytes = std::cell::Cell::new(0u64);
+    let messages = (0..a.messages).flat_map(|k| {
+        let (convs, actors, adm, text_bytes) = (&convs, &actors, &adm, &text_bytes);
+        (0..convs.len()).map(move |i| {
+            let (sender, content) = match a.text {
+                Texts::Fixed => (
+                    Sender::Customer,
+                    format!("Seeded message {k} of a benchmark conversation"),
+                ),
+                Texts::Sentences => text::message(i, k, a.messages),
+            };
+            text_bytes.set(text_bytes.get() + content.len() as u64);
+            let actor = match sender {
+                Sender::Customer => &actors[i],
+                Sender::Admin => adm,
+            };
+            let env = message(actor, &convs[i], content);
             (subject::conversation(&convs[i]), env)
         })
     });
     n += publish_all(&js, messages, a.inflight).await?;
     let secs = started.elapsed().as_secs_f64();
+    let text_mib = text_bytes.get() as f64 / (1024.0 * 1024.0);
     eprintln!(
-        "seeded {n} events in {secs:.1} s ({:.0}/s)",
-        n as f64 / secs
+        "seeded {n} events in {secs:.1} s ({:.0}/s); {} messages, {} bytes of text ({text_mib:.1} MiB)",
+        n as f64 / secs,
+        a.conversations * a.messages,
+        text_bytes.get()
     );
     if let Some(scenario) = &a.scenario {
-        Rows::new(a.out.clone(), scenario).add(
-            "seed publish events/s (pipelined)",
-            n as f64 / secs,
-            None,
-        )?;
+        let rows = Rows::new(a.out.clone(), scenario);
+        rows.add("seed publish events/s (pipelined)", n as f64 / secs, None)?;
+        if a.text == Texts::Sentences {
+            rows.add("message text MiB", text_mib, None)?;
+        }
     }
     Ok(())
+}
+
+/// The sequence of the newest event in the log stream `stream_name`.
+///
+/// # Errors
+/// When NATS is unreachable or the stream does not exist.
+pub async fn last_seq(url: &str, stream_name: &str) -> Result<u64> {
+    let mut stream = jetstream::new(client(url).await?)
+        .get_stream(stream_name)
+        .await
+        .map_err(|e| anyhow::anyhow!("stream {stream_name}: {e}"))?;
+    let info = stream
+        .info()
+        .await
+        .map_err(|e| anyhow::anyhow!("stream {stream_name}: {e}"))?;
+    Ok(info.state.last_sequence)
 }
 
 /// Publishes one `admin_broadcast` to everyone and returns when JetStream acked it.

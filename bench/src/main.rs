@@ -7,8 +7,11 @@
 //! - `codec`: what client sockets speak: `/ws` frames or Socket.IO over the WebSocket transport.
 //! - `sends`: scenarios 1 (WebSocket sends at fixed rates, either codec) and 2 (HTTP sends).
 //! - `sockets`: scenarios 3 (idle sockets: memory, accept rate) and 4 (broadcast fan-out).
-//! - `log`: straight to JetStream: seeding the log (5, 7), the broadcast (4), the ceiling (8).
+//! - `log`: straight to JetStream: seeding the log (5, 7, 10), the broadcast (4), the ceiling (8).
 //! - `reads`: scenario 7 (read path).
+//! - `text`: scenario 10's message texts (a vocabulary of a few thousand words, several scripts)
+//!   and its mix of search queries.
+//! - `search`: scenario 10 (search: indexing while catching up, `rebuild --search`, queries).
 //! - `uploads`: scenario 9 (concurrent attachment uploads: throughput, the server's memory).
 //! - `report`: the one markdown table from every run's rows; one run's ratio of two figures.
 
@@ -17,8 +20,10 @@ mod common;
 mod log;
 mod reads;
 mod report;
+mod search;
 mod sends;
 mod sockets;
+mod text;
 mod uploads;
 
 use anyhow::Result;
@@ -56,7 +61,7 @@ enum Cmd {
     Connections(sockets::ConnArgs),
     /// Scenario 4: broadcast fan-out.
     Fanout(sockets::FanoutArgs),
-    /// Scenarios 5 and 7: put valid events straight into the log.
+    /// Scenarios 5, 7 and 10: put valid events straight into the log.
     Seed(log::SeedArgs),
     /// Scenario 7: read path.
     Reads(reads::ReadArgs),
@@ -64,6 +69,12 @@ enum Cmd {
     Ceiling(log::CeilingArgs),
     /// Scenario 9: concurrent attachment uploads, with the server's RSS.
     Uploads(uploads::UploadArgs),
+    /// Scenario 10: time from a node's start until its search index holds the whole log.
+    SearchCatchUp(search::CatchUpArgs),
+    /// Scenario 10: times `concierge rebuild --search` on a stopped node's DATA_DIR.
+    SearchRebuild(search::RebuildArgs),
+    /// Scenario 10: search queries from concurrent keep-alive clients, admins and customers.
+    SearchQueries(search::QueryArgs),
     /// Prints the table of all rows and writes it to a file.
     Report(report::ReportArgs),
     /// Records the quotient of two figures of the same run.
@@ -154,6 +165,9 @@ fn main() -> Result<()> {
             Cmd::Reads(a) => reads::reads(a).await,
             Cmd::Ceiling(a) => log::ceiling(a).await,
             Cmd::Uploads(a) => uploads::uploads(a).await,
+            Cmd::SearchCatchUp(a) => search::catch_up(a).await,
+            Cmd::SearchRebuild(a) => search::rebuild(a).await,
+            Cmd::SearchQueries(a) => search::queries(a).await,
             Cmd::Report(a) => report::report(a),
             Cmd::Ratio(a) => report::ratio(a),
         }

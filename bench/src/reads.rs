@@ -2,13 +2,11 @@
 //! their own messages write nothing), and an admin's inbox reads (the queue sorted by waiting over
 //! every conversation, and the stats).
 
-use crate::common::{self, histogram, ms, Rows, Target};
+use crate::common::{self, ms, Closed, Rows, Target};
 use anyhow::{bail, Result};
 use clap::Args;
 use futures::{stream, StreamExt};
-use hdrhistogram::Histogram;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 #[derive(Args, Debug)]
 pub struct ReadArgs {
@@ -31,55 +29,30 @@ struct Reader {
     conv: String,
 }
 
-/// Runs `clients` loops of GET `path(reader)` for `secs`; latency of each 200, and the error count.
+/// Runs `clients` loops of GET `path(reader)` for `secs`: the latency of each 200, and the count of
+/// the others.
 async fn closed_loop(
     t: &Target,
     readers: &Arc<Vec<Reader>>,
     clients: usize,
     secs: f64,
     path: fn(&Reader) -> String,
-) -> (Histogram<u64>, u64, f64) {
+) -> Closed {
     let http = common::http_client();
-    let deadline = Instant::now() + Duration::from_secs_f64(secs);
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..clients)
-        .map(|c| {
-            let (http, readers, t) = (http.clone(), readers.clone(), t.clone());
-            tokio::spawn(async move {
-                let mut h = histogram();
-                let mut errors = 0u64;
-                let mut k = 0;
-                while Instant::now() < deadline {
-                    let r = &readers[(c + k * clients) % readers.len()];
-                    k += 1;
-                    let at = Instant::now();
-                    let res = http
-                        .get(t.http(&path(r)))
-                        .bearer_auth(&r.token)
-                        .send()
-                        .await;
-                    let ok = match res {
-                        Ok(res) => res.status().as_u16() == 200 && res.bytes().await.is_ok(),
-                        Err(_) => false,
-                    };
-                    if ok {
-                        h.saturating_record((at.elapsed().as_micros() as u64).max(1));
-                    } else {
-                        errors += 1;
-                    }
+    common::closed_loop(clients, 1, secs, |c| {
+        let (http, readers, t) = (http.clone(), readers.clone(), t.clone());
+        move |k| {
+            let r = &readers[(c + k * clients) % readers.len()];
+            let req = http.get(t.http(&path(r))).bearer_auth(&r.token);
+            async move {
+                match req.send().await {
+                    Ok(res) if res.status().as_u16() == 200 => res.bytes().await.ok().map(|_| 0),
+                    _ => None,
                 }
-                (h, errors)
-            })
-        })
-        .collect();
-    let mut h = histogram();
-    let mut errors = 0;
-    for task in tasks {
-        let (th, te) = task.await.expect("client task");
-        h.add(&th).expect("same bounds");
-        errors += te;
-    }
-    (h, errors, started.elapsed().as_secs_f64())
+            }
+        }
+    })
+    .await
 }
 
 /// # Errors
@@ -135,8 +108,8 @@ pub async fn reads(a: ReadArgs) -> Result<()> {
         ("stats (admin)", &admins, stats as fn(&Reader) -> String),
     ] {
         closed_loop(&a.target, who, c, 1.0, path).await;
-        let (h, errors, secs) = closed_loop(&a.target, who, c, a.duration, path).await;
-        let per_sec = h.len() as f64 / secs;
+        let run = closed_loop(&a.target, who, c, a.duration, path).await;
+        let (h, errors, per_sec) = (run.all(), run.errors, run.per_sec());
         eprintln!(
             "{name}: {per_sec:.0}/s p50 {:.2} ms p99 {:.2} ms, {errors} errors",
             ms(&h, 0.5),
