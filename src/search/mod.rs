@@ -16,8 +16,11 @@ pub mod writer;
 
 use concierge_events::Timestamp;
 use query::Query;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
+use tantivy::columnar::Column;
+use tantivy::index::SegmentId;
 use tantivy::query::{BooleanQuery, Occur, PhrasePrefixQuery, PhraseQuery, RangeQuery, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, FAST, STORED, STRING,
@@ -166,7 +169,12 @@ pub struct SearchIndex {
     dir: PathBuf,
     /// Searches running at once: one per core.
     turns: tokio::sync::Semaphore,
+    /// Each segment's `seq` column, opened once: opening one reads its block index anew.
+    seqs: SeqColumns,
 }
+
+/// The `seq` columns of the segments searched lately, by segment.
+type SeqColumns = std::sync::Mutex<HashMap<SegmentId, Column<u64>>>;
 
 impl SearchIndex {
     /// Opens the index in `dir`, creating it (or recreating it, empty, when it was written by
@@ -218,6 +226,7 @@ impl SearchIndex {
             fields,
             dir: dir.to_path_buf(),
             turns: tokio::sync::Semaphore::new(2 * cores),
+            seqs: SeqColumns::default(),
         })
     }
 
@@ -281,10 +290,9 @@ impl SearchIndex {
                 must.push(exact(f.kind, MESSAGE));
                 must.push(exact(f.customer, id));
             }
-            Scope::Admin => must.push(Box::new(BooleanQuery::new(vec![
-                (Occur::Should, exact(f.kind, MESSAGE)),
-                (Occur::Should, exact(f.kind, NOTE)),
-            ]))),
+            // Only messages and notes hold words, and every query has one: an admin's needs no
+            // kind clause (a union of both kinds would be read, in part, by every search).
+            Scope::Admin => {}
         }
         if let Some(c) = &r.conversation {
             must.push(exact(f.conversation, c));
@@ -316,7 +324,7 @@ impl SearchIndex {
         }
         let query = BooleanQuery::new(must.into_iter().map(|q| (Occur::Must, q)).collect());
         let searcher = self.reader.searcher();
-        let found = newest(&searcher, &query, r.limit + 1)?;
+        let found = newest(&searcher, &query, r.limit + 1, &self.seqs)?;
         let more = found.len() > r.limit;
         let mut hits = Vec::with_capacity(found.len().min(r.limit));
         let mut last_seq = None;
@@ -355,14 +363,37 @@ fn newest(
     searcher: &tantivy::Searcher,
     query: &dyn tantivy::query::Query,
     n: usize,
+    cache: &SeqColumns,
 ) -> Result<Vec<(u64, DocAddress)>, SearchError> {
     use tantivy::{DocSet, TERMINATED};
     let weight = query.weight(tantivy::query::EnableScoring::disabled_from_searcher(
         searcher,
     ))?;
+    let segments = searcher.segment_readers();
+    let columns = {
+        let mut cache = cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if cache.len() > segments.len() {
+            let live: HashSet<SegmentId> = segments.iter().map(|s| s.segment_id()).collect();
+            cache.retain(|id, _| live.contains(id));
+        }
+        let mut columns = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let column = match cache.get(&segment.segment_id()) {
+                Some(c) => c.clone(),
+                None => {
+                    let c = segment.fast_fields().u64("seq")?;
+                    cache.insert(segment.segment_id(), c.clone());
+                    c
+                }
+            };
+            columns.push(column);
+        }
+        columns
+    };
     let mut found: Vec<(u64, DocAddress)> = Vec::new();
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let seqs = segment.fast_fields().u64("seq")?;
+    for (ord, (segment, seqs)) in segments.iter().zip(columns).enumerate() {
         let alive = segment.alive_bitset();
         let mut scorer = weight.scorer(segment, 1.0)?;
         let (mut taken, mut previous, mut sorted) = (0, u64::MAX, true);
@@ -447,7 +478,7 @@ mod tests {
                 prefix: false,
             },
         );
-        let seqs: Vec<u64> = newest(&searcher, query.as_ref(), 3)
+        let seqs: Vec<u64> = newest(&searcher, query.as_ref(), 3, &SeqColumns::default())
             .unwrap()
             .into_iter()
             .map(|(seq, _)| seq)

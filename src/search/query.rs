@@ -64,7 +64,7 @@ impl Query {
             rest = after;
             let trimmed = chunk.trim_end();
             let prefix = trimmed.ends_with('*');
-            let words: Vec<String> = segments(trimmed).map(|w| w.folded).collect();
+            let words: Vec<String> = segments(trimmed).map(|w| w.folded.into_owned()).collect();
             if !words.is_empty() {
                 terms.push(Term { words, prefix });
             }

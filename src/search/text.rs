@@ -1,6 +1,7 @@
 //! The text analysis search shares between indexing, queries and highlights: Unicode word
 //! segmentation (UAX #29, any script), then case and accents folded, so that `cafe` finds `Café`.
 
+use std::borrow::Cow;
 use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
 use unicode_segmentation::UnicodeSegmentation;
 
@@ -9,20 +10,20 @@ const LONGEST_WORD: usize = 100;
 
 /// One word of a text: its byte range in the text and its folded form.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Word {
+pub struct Word<'a> {
     pub start: usize,
     pub end: usize,
-    pub folded: String,
+    pub folded: Cow<'a, str>,
 }
 
 /// The words of `text` the index holds, in order, each with its byte range and folded form.
-pub fn words(text: &str) -> impl Iterator<Item = Word> + '_ {
+pub fn words(text: &str) -> impl Iterator<Item = Word<'_>> + '_ {
     segments(text).filter(|w| w.end - w.start <= LONGEST_WORD)
 }
 
 /// Every word of `text`, however long: a query's words (an overlong one finds nothing, as it is
 /// not indexed, rather than being dropped from the query).
-pub fn segments(text: &str) -> impl Iterator<Item = Word> + '_ {
+pub fn segments(text: &str) -> impl Iterator<Item = Word<'_>> + '_ {
     text.unicode_word_indices().filter_map(|(start, word)| {
         let folded = fold(word);
         (!folded.is_empty()).then(|| Word {
@@ -34,15 +35,20 @@ pub fn segments(text: &str) -> impl Iterator<Item = Word> + '_ {
 }
 
 /// A word compared without case or accents: compatibility decomposition, combining marks
-/// dropped, lower case.
-pub fn fold(word: &str) -> String {
+/// dropped, lower case. Borrowed when already so (most words: highlighting a result folds each).
+pub fn fold(word: &str) -> Cow<'_, str> {
     if word.is_ascii() {
-        return word.to_ascii_lowercase();
+        return if word.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(word.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(word)
+        };
     }
     word.nfkd()
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
-        .collect()
+        .collect::<String>()
+        .into()
 }
 
 /// The analyzer registered with the index for message text.
@@ -60,22 +66,24 @@ pub struct TokenStream<'a> {
 impl tantivy::tokenizer::Tokenizer for Tokenizer {
     type TokenStream<'a> = TokenStream<'a>;
 
+    /// Reuses the previous text's tokens and their buffers: indexing allocates no string a word.
     fn token_stream<'a>(&'a mut self, text: &'a str) -> TokenStream<'a> {
-        self.stream.clear();
-        self.stream
-            .extend(
-                words(text)
-                    .enumerate()
-                    .map(|(position, w)| tantivy::tokenizer::Token {
-                        offset_from: w.start,
-                        offset_to: w.end,
-                        position,
-                        text: w.folded,
-                        position_length: 1,
-                    }),
-            );
+        let mut n = 0;
+        for (position, w) in words(text).enumerate() {
+            if n == self.stream.len() {
+                self.stream.push(tantivy::tokenizer::Token::default());
+            }
+            let token = &mut self.stream[n];
+            token.offset_from = w.start;
+            token.offset_to = w.end;
+            token.position = position;
+            token.position_length = 1;
+            token.text.clear();
+            token.text.push_str(&w.folded);
+            n += 1;
+        }
         TokenStream {
-            tokens: &mut self.stream,
+            tokens: &mut self.stream[..n],
             at: None,
         }
     }
@@ -102,7 +110,7 @@ mod tests {
     use super::*;
 
     fn folded(text: &str) -> Vec<String> {
-        words(text).map(|w| w.folded).collect()
+        words(text).map(|w| w.folded.into_owned()).collect()
     }
 
     #[test]
@@ -116,7 +124,9 @@ mod tests {
     #[test]
     fn words_are_unicode_segments_with_their_byte_ranges() {
         let text = "late check-out? 東京 2pm";
-        let words: Vec<_> = words(text).map(|w| (w.start, w.end, w.folded)).collect();
+        let words: Vec<_> = words(text)
+            .map(|w| (w.start, w.end, w.folded.into_owned()))
+            .collect();
         assert_eq!(
             words,
             [
